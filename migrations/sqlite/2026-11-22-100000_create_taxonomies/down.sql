@@ -1,0 +1,2 @@
+DROP TABLE expertise_areas;
+DROP TABLE communities;

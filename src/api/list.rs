@@ -1,0 +1,270 @@
+//! The list conventions every collection shares: strict query parsing (repeated parameters
+//! are OR, unknown parameters are refused), `limit`, opaque cursors, the `Link` header, and
+//! JSON-or-CSV content negotiation.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, Header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::FieldError;
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 500;
+/// Longest free-text query parameter (`q`).
+pub const MAX_QUERY_TEXT: usize = 200;
+
+/// The query string as name → values, consumed parameter by parameter so that whatever is
+/// left at the end is an unknown parameter. Problems are collected, not returned at once, so
+/// the client hears about every bad parameter in one answer.
+pub struct QueryParams {
+    values: BTreeMap<String, Vec<String>>,
+    errors: Vec<FieldError>,
+}
+
+impl QueryParams {
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ApiError::bad_request("the query string is not valid URL encoding"))?;
+        let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in pairs {
+            values.entry(name).or_default().push(value);
+        }
+        Ok(Self {
+            values,
+            errors: Vec::new(),
+        })
+    }
+
+    fn error(&mut self, name: &str, code: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(name, code, message));
+    }
+
+    /// A parameter that may be given once.
+    pub fn single(&mut self, name: &str) -> Option<String> {
+        let mut values = self.values.remove(name)?;
+        if values.len() > 1 {
+            self.error(name, "repeated", "may be given only once");
+            return None;
+        }
+        values.pop()
+    }
+
+    /// A single parameter parsed with `parse`, whose error message is reported as is.
+    pub fn single_with<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.single(name)?;
+        match parse(&raw) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.error(name, "invalid", message);
+                None
+            }
+        }
+    }
+
+    /// A parameter that may be repeated (OR within the field), each value parsed with `FromStr`.
+    pub fn many<T: FromStr>(&mut self, name: &str) -> Vec<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.values.remove(name).unwrap_or_default();
+        let mut parsed = Vec::with_capacity(raw.len());
+        for value in raw {
+            match value.parse() {
+                Ok(value) => parsed.push(value),
+                Err(error) => self.error(name, "invalid", format!("{value:?}: {error}")),
+            }
+        }
+        parsed
+    }
+
+    /// A repeatable parameter whose values must come from `allowed`.
+    pub fn many_of(&mut self, name: &str, allowed: &[&str]) -> Vec<String> {
+        let raw = self.values.remove(name).unwrap_or_default();
+        let (known, unknown): (Vec<String>, Vec<String>) =
+            raw.into_iter().partition(|v| allowed.contains(&v.as_str()));
+        for value in unknown {
+            self.error(
+                name,
+                "unknown_code",
+                format!("{value:?} is not a known code"),
+            );
+        }
+        known
+    }
+
+    pub fn boolean(&mut self, name: &str) -> Option<bool> {
+        self.single_with(name, |raw| match raw {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err("must be true or false".to_owned()),
+        })
+    }
+
+    pub fn timestamp(&mut self, name: &str) -> Option<NaiveDateTime> {
+        self.single_with(name, |raw| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|at| at.with_timezone(&Utc).naive_utc())
+                .map_err(|_| "must be an RFC 3339 timestamp, e.g. 2026-11-22T10:15:00Z".to_owned())
+        })
+    }
+
+    /// Free text: bounded length, no control characters.
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        self.single_with(name, |raw| {
+            if raw.chars().count() > MAX_QUERY_TEXT {
+                Err(format!("must be at most {MAX_QUERY_TEXT} characters"))
+            } else if raw.chars().any(char::is_control) {
+                Err("must not contain control characters".to_owned())
+            } else {
+                Ok(raw.to_owned())
+            }
+        })
+    }
+
+    /// The page conventions every list shares.
+    pub fn page(&mut self) -> PageRequest {
+        let limit = self
+            .single_with("limit", |raw| match raw.parse::<usize>() {
+                Ok(limit @ 1..=MAX_LIMIT) => Ok(limit),
+                _ => Err(format!("must be a whole number from 1 to {MAX_LIMIT}")),
+            })
+            .unwrap_or(DEFAULT_LIMIT);
+        let cursor = self.single_with("cursor", Cursor::decode);
+        let include_total = self.boolean("include_total").unwrap_or(false);
+        PageRequest {
+            limit,
+            cursor,
+            include_total,
+        }
+    }
+
+    /// Ends parsing: unknown parameters and every collected problem become one 400.
+    pub fn finish(mut self) -> Result<(), ApiError> {
+        let unknown: Vec<String> = std::mem::take(&mut self.values).into_keys().collect();
+        for name in unknown {
+            self.error(
+                &name,
+                "unknown_parameter",
+                "is not a parameter of this list",
+            );
+        }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            let detail = match self.errors.len() {
+                1 => format!("{}: {}", self.errors[0].field, self.errors[0].message),
+                n => format!("{n} query parameters are invalid"),
+            };
+            Err(ApiError::BadRequest {
+                detail,
+                errors: self.errors,
+            })
+        }
+    }
+}
+
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+    pub include_total: bool,
+}
+
+/// Where the next page starts. Opaque to clients (base64url JSON); it records the sort it
+/// was made for, so it cannot be replayed against another order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "s")]
+    pub sort: String,
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "i")]
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(raw: &str) -> Result<Self, String> {
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| "is not a cursor this API issued".to_owned())
+    }
+
+    /// The cursor's position, if it was made for `sort`.
+    pub fn for_sort(&self, sort: &str) -> Result<(String, String), ApiError> {
+        if self.sort == sort {
+            Ok((self.key.clone(), self.id.clone()))
+        } else {
+            Err(ApiError::BadRequest {
+                detail: "cursor: was issued for another sort order".to_owned(),
+                errors: vec![FieldError::new(
+                    "cursor",
+                    "invalid",
+                    format!(
+                        "was issued for sort={}; repeat that sort or start again",
+                        self.sort
+                    ),
+                )],
+            })
+        }
+    }
+}
+
+/// `<path?query&cursor=…>; rel="next"`, keeping every other parameter as the client sent it.
+pub fn next_link(req: &HttpRequest, cursor: &str) -> String {
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    pairs.retain(|(name, _)| name != "cursor");
+    pairs.push(("cursor".to_owned(), cursor.to_owned()));
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    format!("<{}?{}>; rel=\"next\"", req.path(), query)
+}
+
+/// The representations a list can be sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// Picks JSON or CSV from `Accept` (JSON when absent or indifferent); 406 otherwise.
+pub fn negotiate(req: &HttpRequest, csv_offered: bool) -> Result<Format, ApiError> {
+    let Ok(accept) = header::Accept::parse(req) else {
+        return Err(ApiError::NotAcceptable {
+            detail: "the Accept header could not be read".to_owned(),
+        });
+    };
+    if accept.is_empty() {
+        return Ok(Format::Json);
+    }
+    for preference in accept.ranked() {
+        let (kind, subtype) = (preference.type_().as_str(), preference.subtype().as_str());
+        match (kind, subtype) {
+            ("*", "*") | ("application", "*") | ("application", "json") => return Ok(Format::Json),
+            ("text", "csv") | ("text", "*") if csv_offered => return Ok(Format::Csv),
+            _ => {}
+        }
+    }
+    Err(ApiError::NotAcceptable {
+        detail: if csv_offered {
+            "this resource is available as application/json or text/csv".to_owned()
+        } else {
+            "this resource is available as application/json".to_owned()
+        },
+    })
+}

@@ -1,0 +1,964 @@
+//! `/api/v1/organisations`: create, read, list (JSON or CSV), update (JSON Merge Patch) and
+//! soft-delete organisations. The rules live in `domain::organisations`; this file maps HTTP
+//! to them and back.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::NaiveDateTime;
+use futures_util::stream;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::{Validate, ValidationError, ValidationErrors};
+
+use crate::api::body::{JsonBody, field_errors};
+use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::list::{Cursor, Format, QueryParams, negotiate, next_link};
+use crate::api::schemas::{
+    community_codes, default_community_codes, default_expertise_codes, expertise_codes, regions,
+    timestamp,
+};
+use crate::api::validation::{self as rules, unique_items};
+use crate::app::AppState;
+use crate::db::Database;
+use crate::domain::DomainError;
+use crate::domain::organisations::{
+    self as store, CommunityReply, GeographyScope, Listed, Organisation, OrganisationFilter,
+    OrganisationKind, OrganisationProfile, OrganisationSort, Position, Region, ReplyStatus,
+    SizeBand,
+};
+use crate::error::ApiError;
+
+const TAG: &str = "organisations";
+/// Most community codes one area can carry.
+const MAX_COMMUNITIES: u64 = 50;
+/// Rows fetched per query while streaming CSV.
+const CSV_PAGE: usize = 500;
+
+/// A community area as sent: a reply status and, for an `answered` reply, the codes.
+#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityReplyInput {
+    pub reply_status: ReplyStatus,
+    /// Community codes. Only an `answered` reply carries codes; an answered reply with no
+    /// codes means "none of these". In a PATCH, leaving this out keeps the stored codes when
+    /// the reply stays `answered`, and clears them otherwise.
+    #[serde(default)]
+    #[schema(schema_with = community_codes)]
+    pub communities: Option<Vec<String>>,
+}
+
+impl Validate for CommunityReplyInput {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let codes = self.communities.as_deref().unwrap_or_default();
+        if self.reply_status != ReplyStatus::Answered && !codes.is_empty() {
+            errors.add(
+                "communities",
+                ValidationError::new("not_answered")
+                    .with_message("only an answered reply can carry community codes".into()),
+            );
+        }
+        if codes.len() as u64 > MAX_COMMUNITIES {
+            errors.add(
+                "communities",
+                ValidationError::new("length")
+                    .with_message(format!("at most {MAX_COMMUNITIES} codes").into()),
+            );
+        }
+        if let Err(error) = unique_items(codes) {
+            errors.add("communities", error);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+impl CommunityReplyInput {
+    fn into_reply(self, current: Option<&CommunityReply>) -> CommunityReply {
+        let communities = match (self.communities, self.reply_status) {
+            (Some(codes), _) => codes,
+            (None, ReplyStatus::Answered) => current
+                .filter(|reply| reply.reply_status == ReplyStatus::Answered)
+                .map(|reply| reply.communities.clone())
+                .unwrap_or_default(),
+            (None, _) => Vec::new(),
+        };
+        CommunityReply {
+            reply_status: self.reply_status,
+            communities,
+        }
+    }
+}
+
+impl From<&CommunityReply> for CommunityReplyInput {
+    fn from(reply: &CommunityReply) -> Self {
+        Self {
+            reply_status: reply.reply_status,
+            communities: Some(reply.communities.clone()),
+        }
+    }
+}
+
+fn not_asked() -> CommunityReplyInput {
+    CommunityReplyInput {
+        reply_status: ReplyStatus::NotAsked,
+        communities: None,
+    }
+}
+
+/// A new organisation. Only `name` and `kind` are required.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganisationRequest {
+    #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$",
+        example = "Northside Peer Voices"
+    )]
+    pub name: String,
+    pub kind: OrganisationKind,
+    #[serde(default)]
+    pub size_band: Option<SizeBand>,
+    /// Charity Commission (England and Wales) register number.
+    #[serde(default)]
+    #[validate(regex(path = *rules::CHARITY_NUMBER_RE, message = "must be a register number of 6 or 7 digits, optionally with a -N suffix"))]
+    #[schema(pattern = r"^[0-9]{6,7}(-[0-9]{1,2})?$", example = "1161226")]
+    pub charity_number: Option<String>,
+    /// Companies House number.
+    #[serde(default)]
+    #[validate(regex(path = *rules::COMPANY_NUMBER_RE, message = "must be 8 digits, or 2 capital letters and 6 digits"))]
+    #[schema(pattern = r"^([0-9]{8}|[A-Z]{2}[0-9]{6})$", example = "09876543")]
+    pub company_number: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 300), regex(path = *rules::WEBSITE_RE, message = "must be an http or https address"))]
+    #[schema(
+        max_length = 300,
+        pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$",
+        example = "https://northside.example.org"
+    )]
+    pub website: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 254), email(message = "must be an email address"))]
+    #[schema(max_length = 254, format = Email, example = "hello@northside.example.org")]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[validate(regex(path = *rules::PHONE_RE, message = "must be a telephone number"))]
+    #[schema(
+        pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$",
+        example = "0161 496 0000"
+    )]
+    pub phone: Option<String>,
+    /// A UK postcode; stored upper-case with a single space.
+    #[serde(default)]
+    #[validate(regex(path = *rules::POSTCODE_RE, message = "must be a UK postcode"))]
+    #[schema(
+        pattern = r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
+        example = "M1 1AE"
+    )]
+    pub postcode: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 5000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters"))]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+    )]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub geography_scope: Option<GeographyScope>,
+    #[serde(default)]
+    #[validate(custom(function = unique_items))]
+    #[schema(schema_with = regions)]
+    pub regions: Vec<Region>,
+    /// Expertise area codes.
+    #[serde(default)]
+    #[validate(custom(function = unique_items))]
+    #[schema(schema_with = expertise_codes)]
+    pub expertise: Vec<String>,
+    /// Communities that make up most of the leadership ("led by").
+    #[serde(default = "not_asked")]
+    #[validate(nested)]
+    pub leadership: CommunityReplyInput,
+    /// Communities the organisation exists to serve ("for").
+    #[serde(default = "not_asked")]
+    #[validate(nested)]
+    pub mission: CommunityReplyInput,
+    /// Whether most of the leadership has lived experience of the justice or care systems;
+    /// null when unknown.
+    #[serde(default)]
+    pub lived_experience_led: Option<bool>,
+}
+
+impl CreateOrganisationRequest {
+    fn into_profile(self, current: Option<&OrganisationProfile>) -> OrganisationProfile {
+        OrganisationProfile {
+            name: self.name,
+            kind: self.kind,
+            size_band: self.size_band,
+            charity_number: self.charity_number,
+            company_number: self.company_number,
+            website: self.website,
+            email: self.email,
+            phone: self.phone,
+            postcode: self.postcode.as_deref().map(rules::normalise_postcode),
+            description: self.description,
+            geography_scope: self.geography_scope,
+            regions: self.regions,
+            expertise: self.expertise,
+            leadership: self.leadership.into_reply(current.map(|c| &c.leadership)),
+            mission: self.mission.into_reply(current.map(|c| &c.mission)),
+            lived_experience_led: self.lived_experience_led,
+        }
+    }
+}
+
+impl From<&OrganisationProfile> for CreateOrganisationRequest {
+    fn from(profile: &OrganisationProfile) -> Self {
+        Self {
+            name: profile.name.clone(),
+            kind: profile.kind,
+            size_band: profile.size_band,
+            charity_number: profile.charity_number.clone(),
+            company_number: profile.company_number.clone(),
+            website: profile.website.clone(),
+            email: profile.email.clone(),
+            phone: profile.phone.clone(),
+            postcode: profile.postcode.clone(),
+            description: profile.description.clone(),
+            geography_scope: profile.geography_scope,
+            regions: profile.regions.clone(),
+            expertise: profile.expertise.clone(),
+            leadership: (&profile.leadership).into(),
+            mission: (&profile.mission).into(),
+            lived_experience_led: profile.lived_experience_led,
+        }
+    }
+}
+
+/// A JSON Merge Patch (RFC 7396): fields left out keep their value, `null` clears an optional
+/// field. The patched organisation must pass the same rules as a new one.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganisationRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        nullable = false,
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub kind: Option<OrganisationKind>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub size_band: Option<Option<SizeBand>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(pattern = r"^[0-9]{6,7}(-[0-9]{1,2})?$")]
+    pub charity_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(pattern = r"^([0-9]{8}|[A-Z]{2}[0-9]{6})$")]
+    pub company_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(
+        max_length = 300,
+        pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$"
+    )]
+    pub website: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 254, format = Email)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(pattern = r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$")]
+    pub postcode: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+    )]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub geography_scope: Option<Option<GeographyScope>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = regions)]
+    pub regions: Option<Vec<Region>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = expertise_codes)]
+    pub expertise: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub leadership: Option<CommunityReplyInput>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
+    pub mission: Option<CommunityReplyInput>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub lived_experience_led: Option<Option<bool>>,
+}
+
+/// A field that may be left out but not set to null.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A field that may be left out (outer `None`) or set to null (`Some(None)`).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Shape checks happen on the patched whole, in `apply`, so a patch has no rules of its own.
+impl Validate for UpdateOrganisationRequest {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        Ok(())
+    }
+}
+
+impl UpdateOrganisationRequest {
+    /// The stored organisation with this patch applied, checked like a new one.
+    fn apply(&self, current: &OrganisationProfile) -> Result<OrganisationProfile, DomainError> {
+        let mut next = CreateOrganisationRequest::from(current);
+        macro_rules! merge {
+            ($($field:ident),+) => {
+                $(if let Some(value) = &self.$field { next.$field = value.clone(); })+
+            };
+        }
+        merge!(
+            name,
+            kind,
+            size_band,
+            charity_number,
+            company_number,
+            website,
+            email,
+            phone,
+            postcode,
+            description,
+            geography_scope,
+            regions,
+            expertise,
+            leadership,
+            mission,
+            lived_experience_led
+        );
+        next.validate()
+            .map_err(|errors| DomainError::Invalid(field_errors(&errors)))?;
+        Ok(next.into_profile(Some(current)))
+    }
+}
+
+/// Communities in one area, as stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommunityReplyResponse {
+    pub reply_status: ReplyStatus,
+    #[schema(example = json!(["DEI010100", "EXT020000"]))]
+    pub communities: Vec<String>,
+}
+
+impl From<CommunityReply> for CommunityReplyResponse {
+    fn from(reply: CommunityReply) -> Self {
+        Self {
+            reply_status: reply.reply_status,
+            communities: reply.communities,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganisationResponse {
+    #[schema(format = Uuid, example = "01935c6e-7a40-7cc1-9a5e-3f1d2b8e4a10")]
+    pub id: String,
+    pub name: String,
+    pub kind: OrganisationKind,
+    pub size_band: Option<SizeBand>,
+    pub charity_number: Option<String>,
+    pub company_number: Option<String>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub postcode: Option<String>,
+    pub description: Option<String>,
+    pub geography_scope: Option<GeographyScope>,
+    pub regions: Vec<Region>,
+    pub expertise: Vec<String>,
+    pub leadership: CommunityReplyResponse,
+    pub mission: CommunityReplyResponse,
+    pub lived_experience_led: Option<bool>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Always null for a live organisation (tombstones have their own shape).
+    #[schema(format = DateTime)]
+    pub deleted_at: Option<String>,
+}
+
+impl From<Organisation> for OrganisationResponse {
+    fn from(organisation: Organisation) -> Self {
+        let p = organisation.profile;
+        Self {
+            id: organisation.id,
+            name: p.name,
+            kind: p.kind,
+            size_band: p.size_band,
+            charity_number: p.charity_number,
+            company_number: p.company_number,
+            website: p.website,
+            email: p.email,
+            phone: p.phone,
+            postcode: p.postcode,
+            description: p.description,
+            geography_scope: p.geography_scope,
+            regions: p.regions,
+            expertise: p.expertise,
+            leadership: p.leadership.into(),
+            mission: p.mission.into(),
+            lived_experience_led: p.lived_experience_led,
+            created_at: timestamp(organisation.created_at),
+            updated_at: timestamp(organisation.updated_at),
+            deleted_at: organisation.deleted_at.map(timestamp),
+        }
+    }
+}
+
+/// What is left of a deleted organisation, so integrations can remove their copy.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Tombstone {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub deleted_at: String,
+}
+
+/// A list entry: an organisation, or a tombstone when `include_deleted=true`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OrganisationListEntry {
+    Organisation(Box<OrganisationResponse>),
+    Tombstone(Tombstone),
+}
+
+impl From<Listed> for OrganisationListEntry {
+    fn from(entry: Listed) -> Self {
+        match entry {
+            Listed::Live(organisation) => Self::Organisation(Box::new((*organisation).into())),
+            Listed::Deleted { id, deleted_at, .. } => Self::Tombstone(Tombstone {
+                id,
+                deleted_at: timestamp(deleted_at),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationList {
+    pub data: Vec<OrganisationListEntry>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// How many organisations match the filters, with `include_total=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+/// Filters and order for `GET /organisations`. Repeat a parameter for OR within a field;
+/// different fields combine with AND.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganisationListParams {
+    /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// Order of the list; `updated_at` when `updated_since` is given, otherwise `name`.
+    #[param(inline)]
+    pub sort: Option<OrganisationSort>,
+    /// Add `total`, the number of matching organisations.
+    pub include_total: Option<bool>,
+    /// Only organisations changed after this instant, for incremental sync.
+    #[param(format = DateTime)]
+    pub updated_since: Option<String>,
+    /// Include deleted organisations as tombstones `{id, deleted_at}`.
+    pub include_deleted: Option<bool>,
+    #[param(inline)]
+    pub kind: Vec<OrganisationKind>,
+    #[param(inline)]
+    pub size_band: Vec<SizeBand>,
+    #[param(inline)]
+    pub geography_scope: Vec<GeographyScope>,
+    #[param(inline)]
+    pub region: Vec<Region>,
+    /// Expertise area codes.
+    #[param(schema_with = expertise_codes)]
+    pub expertise: Vec<String>,
+    /// Leadership ("led by") community codes; a parent code matches its descendants.
+    #[param(schema_with = community_codes)]
+    pub leadership: Vec<String>,
+    /// Mission ("for") community codes; a parent code matches its descendants.
+    #[param(schema_with = community_codes)]
+    pub mission: Vec<String>,
+    pub lived_experience_led: Option<bool>,
+    /// Case-insensitive part of the name.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub q: Option<String>,
+}
+
+/// A parsed list request: what to show, in what order, from where.
+struct ListRequest {
+    filter: OrganisationFilter,
+    sort: OrganisationSort,
+    after: Option<Position>,
+    limit: usize,
+    include_total: bool,
+}
+
+impl ListRequest {
+    fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+        let mut params = QueryParams::parse(req.query_string())?;
+        let page = params.page();
+        let sort = params.single_with("sort", |raw| raw.parse().map_err(|e| format!("{e}")));
+        let expertise_codes = default_expertise_codes();
+        let community_codes = default_community_codes();
+        let filter = OrganisationFilter {
+            kinds: strings(params.many::<OrganisationKind>("kind")),
+            size_bands: strings(params.many::<SizeBand>("size_band")),
+            geography_scopes: strings(params.many::<GeographyScope>("geography_scope")),
+            regions: strings(params.many::<Region>("region")),
+            expertise: params.many_of("expertise", &expertise_codes),
+            leadership: params.many_of("leadership", &community_codes),
+            mission: params.many_of("mission", &community_codes),
+            lived_experience_led: params.boolean("lived_experience_led"),
+            q: params.text("q"),
+            updated_since: params.timestamp("updated_since"),
+            include_deleted: params.boolean("include_deleted").unwrap_or(false),
+        };
+        params.finish()?;
+
+        let sort = sort.unwrap_or(if filter.updated_since.is_some() {
+            OrganisationSort::UpdatedAt
+        } else {
+            OrganisationSort::Name
+        });
+        let after = match page.cursor {
+            Some(cursor) => {
+                let (key, id) = cursor.for_sort(sort.as_str())?;
+                Some(Position { key, id })
+            }
+            None => None,
+        };
+        Ok(Self {
+            filter,
+            sort,
+            after,
+            limit: page.limit,
+            include_total: page.include_total,
+        })
+    }
+}
+
+fn strings<T: ToString>(values: Vec<T>) -> Vec<String> {
+    values.iter().map(ToString::to_string).collect()
+}
+
+fn cursor_for(sort: OrganisationSort, position: &Position) -> String {
+    Cursor {
+        sort: sort.as_str().to_owned(),
+        key: position.key.clone(),
+        id: position.id.clone(),
+    }
+    .encode()
+}
+
+/// An id from the path: a UUID, compared in its canonical lower-case form.
+fn organisation_id(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::BadRequest {
+            detail: "id: must be a UUID".to_owned(),
+            errors: vec![crate::domain::FieldError::new(
+                "id",
+                "invalid",
+                "must be a UUID",
+            )],
+        })
+}
+
+fn single(status: actix_web::http::StatusCode, organisation: Organisation) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::ETAG, etag(organisation.version)));
+    if status == actix_web::http::StatusCode::CREATED {
+        response.insert_header((
+            header::LOCATION,
+            format!("/api/v1/organisations/{}", organisation.id),
+        ));
+    }
+    response.json(OrganisationResponse::from(organisation))
+}
+
+/// List organisations
+///
+/// Keyset-paginated, filtered and sorted. With `Accept: text/csv` the whole filtered list is
+/// streamed as CSV (multi-valued fields joined with `;`).
+#[utoipa::path(
+    tag = TAG,
+    params(OrganisationListParams),
+    responses(
+        (status = 200, description = "A page of organisations", body = OrganisationList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
+         content(
+            (OrganisationList = "application/json"),
+            (String = "text/csv")
+         )),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/organisations")]
+pub async fn list_organisations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
+    let request = ListRequest::parse(&req)?;
+    if format == Format::Csv {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"organisations.csv\"",
+            ))
+            .streaming(csv_stream(state.db.clone(), request)));
+    }
+
+    let ListRequest {
+        filter,
+        sort,
+        after,
+        limit,
+        include_total,
+    } = request;
+    let (page, total) = state
+        .db
+        .run(move |conn| {
+            let page = store::list(conn, &filter, sort, after.as_ref(), limit)?;
+            let total = match include_total {
+                true => Some(store::count(conn, &filter)?),
+                false => None,
+            };
+            Ok::<_, DomainError>((page, total))
+        })
+        .await?;
+
+    let next_cursor = page
+        .next
+        .as_ref()
+        .map(|position| cursor_for(sort, position));
+    let mut response = HttpResponse::Ok();
+    if let Some(cursor) = &next_cursor {
+        response.insert_header((header::LINK, next_link(&req, cursor)));
+    }
+    Ok(response.json(OrganisationList {
+        data: page.entries.into_iter().map(Into::into).collect(),
+        next_cursor,
+        total,
+    }))
+}
+
+/// Get an organisation
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    responses(
+        (status = 200, description = "The organisation", body = OrganisationResponse,
+         headers(("ETag" = String, description = "Send in If-Match to update safely"))),
+        (status = 304, description = "Not modified: the If-None-Match tag is current"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/organisations/{id}")]
+pub async fn get_organisation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    negotiate(&req, false)?;
+    let id = organisation_id(&path)?;
+    let organisation = state.db.run(move |conn| store::find(conn, &id)).await?;
+    if not_modified(&req, organisation.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(organisation.version)))
+            .finish());
+    }
+    Ok(single(actix_web::http::StatusCode::OK, organisation))
+}
+
+/// Create an organisation
+#[utoipa::path(
+    tag = TAG,
+    request_body = CreateOrganisationRequest,
+    responses(
+        (status = 201, description = "Created", body = OrganisationResponse,
+         headers(("Location" = String, description = "The new organisation's URL"),
+                 ("ETag" = String, description = "Its version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/organisations")]
+pub async fn create_organisation(
+    state: web::Data<AppState>,
+    body: JsonBody<CreateOrganisationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let profile = body.0.into_profile(None);
+    let organisation = state
+        .db
+        .run(move |conn| store::create(conn, &profile))
+        .await?;
+    Ok(single(actix_web::http::StatusCode::CREATED, organisation))
+}
+
+/// Update an organisation
+///
+/// JSON Merge Patch: send only the fields to change; `null` clears an optional field.
+/// Send the `ETag` you read in `If-Match` so a concurrent change is not overwritten (412).
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Organisation id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag this change was based on"),
+    ),
+    request_body(content = UpdateOrganisationRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Updated", body = OrganisationResponse,
+         headers(("ETag" = String, description = "The new version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[patch("/organisations/{id}")]
+pub async fn update_organisation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: JsonBody<UpdateOrganisationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = organisation_id(&path)?;
+    let check = version_check(&req)?;
+    let patch = body.0;
+    let organisation = state
+        .db
+        .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(&current.profile)))
+        .await?;
+    Ok(single(actix_web::http::StatusCode::OK, organisation))
+}
+
+/// Delete an organisation
+///
+/// A soft delete: the organisation disappears from reads and lists, and integrations see a
+/// tombstone with `include_deleted=true`.
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Organisation id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was based on"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[delete("/organisations/{id}")]
+pub async fn delete_organisation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = organisation_id(&path)?;
+    let check = version_check(&req)?;
+    state
+        .db
+        .run(move |conn| store::soft_delete(conn, &id, &check))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "name",
+    "kind",
+    "size_band",
+    "charity_number",
+    "company_number",
+    "website",
+    "email",
+    "phone",
+    "postcode",
+    "description",
+    "geography_scope",
+    "regions",
+    "expertise",
+    "leadership_reply_status",
+    "leadership_communities",
+    "mission_reply_status",
+    "mission_communities",
+    "lived_experience_led",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+/// Every matching organisation as CSV, fetched a page at a time so memory stays flat however
+/// long the list.
+fn csv_stream(
+    db: Database,
+    request: ListRequest,
+) -> impl futures_util::Stream<Item = Result<web::Bytes, ApiError>> {
+    enum Next {
+        Header,
+        Page(Option<Position>),
+        Done,
+    }
+    let request = std::sync::Arc::new(request);
+    stream::unfold(Next::Header, move |next| {
+        let db = db.clone();
+        let request = request.clone();
+        async move {
+            match next {
+                Next::Done => None,
+                Next::Header => {
+                    let start = request.after.clone();
+                    Some((
+                        Ok(csv_rows(std::iter::once(header_row()))),
+                        Next::Page(start),
+                    ))
+                }
+                Next::Page(after) => {
+                    let sort = request.sort;
+                    let page = {
+                        let request = request.clone();
+                        db.run(move |conn| {
+                            store::list(conn, &request.filter, sort, after.as_ref(), CSV_PAGE)
+                        })
+                        .await
+                    };
+                    match page {
+                        Ok(page) => {
+                            let bytes = csv_rows(page.entries.into_iter().map(csv_record));
+                            let next = match page.next {
+                                Some(position) => Next::Page(Some(position)),
+                                None => Next::Done,
+                            };
+                            Some((Ok(bytes), next))
+                        }
+                        Err(error) => {
+                            log::error!("CSV export stopped: {error}");
+                            Some((Err(error), Next::Done))
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn header_row() -> Vec<String> {
+    CSV_HEADER.iter().map(|h| (*h).to_owned()).collect()
+}
+
+fn csv_rows(rows: impl Iterator<Item = Vec<String>>) -> web::Bytes {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        // Writing to a Vec cannot fail.
+        let _ = writer.write_record(&row);
+    }
+    web::Bytes::from(writer.into_inner().unwrap_or_default())
+}
+
+/// Spreadsheets run a cell that starts with = + - @ as a formula: free text is defused with a
+/// leading apostrophe (OWASP's advice for CSV injection).
+fn defuse(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
+fn csv_record(entry: Listed) -> Vec<String> {
+    let opt = |value: Option<String>| value.unwrap_or_default();
+    let time = |at: NaiveDateTime| timestamp(at);
+    match entry {
+        Listed::Deleted { id, deleted_at, .. } => {
+            let mut row = vec![String::new(); CSV_HEADER.len()];
+            row[0] = id;
+            row[CSV_HEADER.len() - 1] = time(deleted_at);
+            row
+        }
+        Listed::Live(organisation) => {
+            let Organisation {
+                id,
+                profile: p,
+                created_at,
+                updated_at,
+                ..
+            } = *organisation;
+            vec![
+                id,
+                defuse(&p.name),
+                p.kind.to_string(),
+                opt(p.size_band.map(|v| v.to_string())),
+                opt(p.charity_number),
+                opt(p.company_number),
+                opt(p.website),
+                opt(p.email),
+                opt(p.phone),
+                opt(p.postcode),
+                defuse(&opt(p.description)),
+                opt(p.geography_scope.map(|v| v.to_string())),
+                strings(p.regions).join(";"),
+                p.expertise.join(";"),
+                p.leadership.reply_status.to_string(),
+                p.leadership.communities.join(";"),
+                p.mission.reply_status.to_string(),
+                p.mission.communities.join(";"),
+                opt(p.lived_experience_led.map(|v| v.to_string())),
+                time(created_at),
+                time(updated_at),
+                String::new(),
+            ]
+        }
+    }
+}
+
+/// Registers this file's operations (routes and OpenAPI paths come from the same call).
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(list_organisations)
+        .service(create_organisation)
+        .service(get_organisation)
+        .service(update_organisation)
+        .service(delete_organisation);
+}

@@ -1,0 +1,223 @@
+//! Settings read once from the environment (12-factor), typed and checked at start-up so a
+//! bad value stops the service with one clear line instead of failing on the first request.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The database the service talks to, chosen by the scheme of `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An embedded SQLite file (created, with its folder, on first start).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, as a libpq connection URL.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub const DEFAULT_SQLITE_FILE: &'static str = "convene.db";
+
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        if let Some(rest) = raw.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() || path.starts_with(':') {
+                return Err(ConfigError::new(
+                    "DATABASE_URL",
+                    "a sqlite URL needs a file path, e.g. sqlite://data/convene.db (in-memory databases are not supported)",
+                ));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        Err(ConfigError::new(
+            "DATABASE_URL",
+            "must start with postgres://, postgresql:// or sqlite://",
+        ))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+/// Shows where the data lives without ever printing a password.
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                match rest.rsplit_once('@') {
+                    Some((_credentials, host)) => write!(f, "{scheme}://***@{host}"),
+                    None => write!(f, "{scheme}://{rest}"),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    pub pool_size: u32,
+    /// Origins allowed to call the API from a browser; empty means no cross-origin access.
+    pub cors_origins: Vec<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can configure without touching the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let database_url = match get("DATABASE_URL") {
+            Some(raw) => DatabaseUrl::parse(&raw)?,
+            None => DatabaseUrl::Sqlite(PathBuf::from(DatabaseUrl::DEFAULT_SQLITE_FILE)),
+        };
+        let bind = match get("BIND") {
+            Some(raw) => raw.trim().parse().map_err(|_| {
+                ConfigError::new("BIND", "must be an address and port, e.g. 127.0.0.1:8080")
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let pool_size = match get("DATABASE_POOL_SIZE") {
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(size @ 1..=256) => size,
+                _ => {
+                    return Err(ConfigError::new(
+                        "DATABASE_POOL_SIZE",
+                        "must be a whole number from 1 to 256",
+                    ));
+                }
+            },
+            // diesel is synchronous: about two connections per core keeps both busy.
+            None => std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2),
+        };
+        let cors_origins = match get("CORS_ORIGINS") {
+            Some(raw) => parse_origins(&raw)?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            database_url,
+            bind,
+            pool_size,
+            cors_origins,
+        })
+    }
+}
+
+fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/');
+            if valid {
+                Ok(origin.to_owned())
+            } else {
+                Err(ConfigError::new(
+                    "CORS_ORIGINS",
+                    "must be a comma-separated list of origins such as https://admin.example.org (no path, no trailing slash)",
+                ))
+            }
+        })
+        .collect()
+}
+
+/// A setting that cannot be used, named so the operator knows what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_to_a_sqlite_file_in_the_working_directory() {
+        let config = config(&[]).unwrap();
+        assert_eq!(
+            config.database_url,
+            DatabaseUrl::Sqlite(PathBuf::from("convene.db"))
+        );
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert!(config.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn picks_the_backend_from_the_scheme() {
+        for url in ["postgres://u@h/db", "postgresql://u@h/db"] {
+            assert!(DatabaseUrl::parse(url).unwrap().is_postgres());
+        }
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/c.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/c.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/c.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/var/lib/c.db"))
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_schemes_and_bad_values() {
+        for url in ["mysql://h/db", "convene.db", "sqlite://", "sqlite::memory:"] {
+            let error = config(&[("DATABASE_URL", url)]).unwrap_err();
+            assert_eq!(error.variable, "DATABASE_URL", "{url}");
+        }
+        assert_eq!(config(&[("BIND", "nowhere")]).unwrap_err().variable, "BIND");
+        assert_eq!(
+            config(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err().variable,
+            "DATABASE_POOL_SIZE"
+        );
+        assert_eq!(
+            config(&[("CORS_ORIGINS", "admin.example.org")])
+                .unwrap_err()
+                .variable,
+            "CORS_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn never_displays_a_database_password() {
+        let url = DatabaseUrl::parse("postgres://convene:s3cret@db:5432/convene").unwrap();
+        assert_eq!(url.to_string(), "postgres://***@db:5432/convene");
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,194 @@
+//! The database layer: one connection type over SQLite and PostgreSQL, the pool, embedded
+//! migrations, and the run-on-the-pool helper every handler uses.
+
+pub mod backend;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::DatabaseUrl;
+use crate::error::ApiError;
+
+/// One code path for both backends; per-backend code matches on this enum in `backend.rs`.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// The SQL backend behind `DbConn`, for queries built with `into_boxed`.
+pub type Backend = <DbConn as Connection>::Backend;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long a request waits for a pooled connection before it is told to retry (503).
+const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// A query that waits this long for a lock gives up, so a held lock cannot hang requests.
+const POSTGRES_LOCK_TIMEOUT_MS: u32 = 1500;
+const POSTGRES_STATEMENT_TIMEOUT_MS: u32 = 10_000;
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 1000;
+
+/// Opens connections for the pool, picking the backend from the URL scheme. Unlike the
+/// derived `establish`, it reports the real cause when a connection cannot be made.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ConnectionManager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(&with_connect_timeout(url))?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {POSTGRES_STATEMENT_TIMEOUT_MS}; \
+                     SET lock_timeout = {POSTGRES_LOCK_TIMEOUT_MS}; SET TIME ZONE 'UTC';"
+                ))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Postgres(conn))
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    ConnectionError::BadConnection("the SQLite path is not valid UTF-8".into())
+                })?;
+                let mut conn = SqliteConnection::establish(path)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                     PRAGMA synchronous = NORMAL;"
+                ))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// libpq waits for ever on an unreachable host unless told otherwise.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&connect_timeout=2")
+    } else {
+        format!("{url}?connect_timeout=2")
+    }
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+pub type PooledConn = PooledConnection<ConnectionManager>;
+
+/// The pool plus what the rest of the service needs to know about it.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+}
+
+impl Database {
+    /// Connects, prepares the database (WAL, migrations) and returns the pool. Fails when the
+    /// database cannot be reached: the service should not start without its migrations.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, StartupError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder).map_err(|e| {
+                    StartupError(format!("cannot create {}: {e}", folder.display()))
+                })?;
+            }
+        }
+        let manager = ConnectionManager::new(url.clone());
+        // Prepare on one connection first: WAL is a property of the file, set once, and
+        // setting it from several new connections at once races.
+        let mut conn = manager
+            .connect()
+            .map_err(|e| StartupError(format!("cannot connect to {url}: {e}")))?;
+        prepare(&mut conn).map_err(|e| StartupError(format!("cannot prepare {url}: {e}")))?;
+        drop(conn);
+
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .build(manager)
+            .map_err(|e| StartupError(format!("cannot open a pool on {url}: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// A pool that connects lazily, for tests that point at a database that is not there.
+    pub fn connect_lazily(url: &DatabaseUrl, pool_size: u32) -> Self {
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .build_unchecked(ConnectionManager::new(url.clone()));
+        Self { pool }
+    }
+
+    /// Runs `work` on a pooled connection on the blocking thread pool (diesel is synchronous).
+    /// An exhausted or unreachable pool becomes a 503 within `CHECKOUT_TIMEOUT`.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            work(&mut conn).map_err(Into::into)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// `SELECT 1` through the pool: is the database answering right now?
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| conn.batch_execute("SELECT 1")).await
+    }
+}
+
+/// Journal mode, migrations: what a database needs before the first request.
+fn prepare(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    match conn {
+        DbConn::Sqlite(c) => {
+            c.batch_execute("PRAGMA journal_mode = WAL;")?;
+            c.run_pending_migrations(SQLITE_MIGRATIONS)?;
+        }
+        DbConn::Postgres(c) => {
+            c.run_pending_migrations(POSTGRES_MIGRATIONS)?;
+        }
+    }
+    crate::domain::taxonomies::seed_defaults(conn)?;
+    Ok(())
+}
+
+/// Why the service could not start, in one line for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(pub String);
+
+pub use r2d2::Error as PoolError;

@@ -1,0 +1,140 @@
+//! Business areas, one folder each: rows, queries and rules, with no HTTP types. Functions
+//! take `&mut DbConn` and return `Result<_, DomainError>`.
+
+/// An enum stored as TEXT (guarded by a CHECK in the migrations) and sent as a lower
+/// snake_case string: one list of variants gives serde, OpenAPI and the database spelling.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+                 serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::UnknownVariant;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::domain::UnknownVariant {
+                        expected: &[$($text,)+],
+                    }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use text_enum;
+
+pub mod organisations;
+pub mod taxonomies;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One thing wrong with one field of a request, in a form a frontend can show beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field, as a path into the request (`leadership.communities[1]`) or a query parameter.
+    #[schema(example = "email")]
+    pub field: String,
+    /// A stable machine-readable reason, e.g. `required`, `length`, `unknown_code`.
+    #[schema(example = "email")]
+    pub code: String,
+    /// A sentence for people.
+    #[schema(example = "must be an email address")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Which stored versions a write may replace (`If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionCheck {
+    /// Any version: last writer wins, but a concurrent change is never silently merged away.
+    Any,
+    /// Only one of these versions; otherwise the write is refused as stale.
+    OneOf(Vec<i64>),
+}
+
+impl VersionCheck {
+    pub fn allows(&self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::OneOf(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// A string that is none of an enum's spellings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariant {
+    pub expected: &'static [&'static str],
+}
+
+impl std::fmt::Display for UnknownVariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "must be one of: {}", self.expected.join(", "))
+    }
+}
+
+/// The current time as stored: UTC, truncated to microseconds so that SQLite and
+/// PostgreSQL give back exactly what was written.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now().naive_utc();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
+/// A new time-ordered id (UUIDv7) as stored and sent.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Why a domain operation did not happen. Nothing was written when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request clashes with what is stored (a duplicate, a move the state does not allow).
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    /// Rules that need the database to check (unknown or retired codes).
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    /// The caller's `If-Match` version is not the stored one.
+    #[error("the record has changed since it was read")]
+    Stale,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}

@@ -1,0 +1,667 @@
+//! Reading and writing organisations. Multi-valued fields live in join tables and are
+//! loaded for a whole page in one query per field; lists use keyset pagination only.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{
+    CommunityArea, CommunityReply, Listed, Organisation, OrganisationKind, OrganisationProfile,
+    Region, ReplyStatus, VersionCheck, name_key,
+};
+use crate::db::schema::{
+    organisation_communities, organisation_expertise, organisation_regions, organisations,
+};
+use crate::db::{Backend, DbConn};
+use crate::domain::{DomainError, FieldError, new_id, now, taxonomies};
+use crate::with_backend;
+
+const ENTITY: &str = "organisation";
+/// How often a write without `If-Match` retries when another write got in first.
+const UNCONDITIONAL_WRITE_ATTEMPTS: usize = 3;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = organisations, treat_none_as_null = true)]
+struct OrganisationRow {
+    id: String,
+    name: String,
+    name_key: String,
+    kind: String,
+    size_band: Option<String>,
+    charity_number: Option<String>,
+    company_number: Option<String>,
+    website: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    postcode: Option<String>,
+    description: Option<String>,
+    geography_scope: Option<String>,
+    leadership_reply_status: String,
+    mission_reply_status: String,
+    lived_experience_led: Option<bool>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+}
+
+impl OrganisationRow {
+    fn from_profile(
+        id: String,
+        profile: &OrganisationProfile,
+        version: i64,
+        created_at: NaiveDateTime,
+        updated_at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id,
+            name: profile.name.clone(),
+            name_key: name_key(&profile.name),
+            kind: profile.kind.as_str().to_owned(),
+            size_band: profile.size_band.map(|v| v.as_str().to_owned()),
+            charity_number: profile.charity_number.clone(),
+            company_number: profile.company_number.clone(),
+            website: profile.website.clone(),
+            email: profile.email.clone(),
+            phone: profile.phone.clone(),
+            postcode: profile.postcode.clone(),
+            description: profile.description.clone(),
+            geography_scope: profile.geography_scope.map(|v| v.as_str().to_owned()),
+            leadership_reply_status: profile.leadership.reply_status.as_str().to_owned(),
+            mission_reply_status: profile.mission.reply_status.as_str().to_owned(),
+            lived_experience_led: profile.lived_experience_led,
+            version,
+            created_at,
+            updated_at,
+            deleted_at: None,
+        }
+    }
+}
+
+/// The multi-valued fields of a set of organisations, keyed by organisation id.
+#[derive(Default)]
+struct SetFields {
+    regions: HashMap<String, Vec<Region>>,
+    expertise: HashMap<String, Vec<String>>,
+    communities: HashMap<(String, CommunityArea), Vec<String>>,
+}
+
+impl SetFields {
+    /// One query per field for all of `ids`, whatever their number.
+    fn load(conn: &mut DbConn, ids: &[String]) -> Result<Self, DomainError> {
+        let mut fields = Self::default();
+        if ids.is_empty() {
+            return Ok(fields);
+        }
+        let regions: Vec<(String, String)> = organisation_regions::table
+            .filter(organisation_regions::organisation_id.eq_any(ids))
+            .select((
+                organisation_regions::organisation_id,
+                organisation_regions::region,
+            ))
+            .load(conn)?;
+        for (id, region) in regions {
+            fields
+                .regions
+                .entry(id)
+                .or_default()
+                .push(parse_stored(&region)?);
+        }
+        let expertise: Vec<(String, String)> = organisation_expertise::table
+            .filter(organisation_expertise::organisation_id.eq_any(ids))
+            .order(organisation_expertise::expertise_code)
+            .select((
+                organisation_expertise::organisation_id,
+                organisation_expertise::expertise_code,
+            ))
+            .load(conn)?;
+        for (id, code) in expertise {
+            fields.expertise.entry(id).or_default().push(code);
+        }
+        let communities: Vec<(String, String, String)> = organisation_communities::table
+            .filter(organisation_communities::organisation_id.eq_any(ids))
+            .order(organisation_communities::community_code)
+            .select((
+                organisation_communities::organisation_id,
+                organisation_communities::area,
+                organisation_communities::community_code,
+            ))
+            .load(conn)?;
+        for (id, area, code) in communities {
+            let area: CommunityArea = parse_stored(&area)?;
+            fields.communities.entry((id, area)).or_default().push(code);
+        }
+        for regions in fields.regions.values_mut() {
+            regions.sort();
+        }
+        Ok(fields)
+    }
+
+    fn assemble(&mut self, row: OrganisationRow) -> Result<Organisation, DomainError> {
+        let mut communities = |area, status: &str| -> Result<CommunityReply, DomainError> {
+            Ok(CommunityReply {
+                reply_status: parse_stored::<ReplyStatus>(status)?,
+                communities: self
+                    .communities
+                    .remove(&(row.id.clone(), area))
+                    .unwrap_or_default(),
+            })
+        };
+        let leadership = communities(CommunityArea::Leadership, &row.leadership_reply_status)?;
+        let mission = communities(CommunityArea::Mission, &row.mission_reply_status)?;
+        let profile = OrganisationProfile {
+            kind: parse_stored::<OrganisationKind>(&row.kind)?,
+            size_band: row.size_band.as_deref().map(parse_stored).transpose()?,
+            geography_scope: row
+                .geography_scope
+                .as_deref()
+                .map(parse_stored)
+                .transpose()?,
+            regions: self.regions.remove(&row.id).unwrap_or_default(),
+            expertise: self.expertise.remove(&row.id).unwrap_or_default(),
+            leadership,
+            mission,
+            name: row.name,
+            charity_number: row.charity_number,
+            company_number: row.company_number,
+            website: row.website,
+            email: row.email,
+            phone: row.phone,
+            postcode: row.postcode,
+            description: row.description,
+            lived_experience_led: row.lived_experience_led,
+        };
+        Ok(Organisation {
+            id: row.id,
+            profile,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        })
+    }
+}
+
+/// A value the migrations' CHECK constraints guarantee; anything else is corruption.
+fn parse_stored<T: FromStr>(text: &str) -> Result<T, DomainError> {
+    text.parse().map_err(|_| {
+        DomainError::Database(diesel::result::Error::DeserializationError(
+            format!("unexpected stored value {text:?}").into(),
+        ))
+    })
+}
+
+/// Rules that need the database: codes must exist and be active, registration numbers must
+/// not belong to another live organisation.
+fn check_against_store(
+    conn: &mut DbConn,
+    profile: &OrganisationProfile,
+    own_id: Option<&str>,
+) -> Result<(), DomainError> {
+    let mut errors = Vec::new();
+    for code in taxonomies::unusable_expertise_codes(conn, &profile.expertise)? {
+        errors.push(unknown_code("expertise", &profile.expertise, &code));
+    }
+    for (area, reply) in [
+        ("leadership", &profile.leadership),
+        ("mission", &profile.mission),
+    ] {
+        for code in taxonomies::unusable_community_codes(conn, &reply.communities)? {
+            let field = format!("{area}.communities");
+            errors.push(unknown_code(&field, &reply.communities, &code));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors));
+    }
+
+    let mut clashes = Vec::new();
+    for (field, number) in [
+        ("charity_number", &profile.charity_number),
+        ("company_number", &profile.company_number),
+    ] {
+        let Some(number) = number else { continue };
+        let mut holders = organisations::table
+            .filter(organisations::deleted_at.is_null())
+            .filter(organisations::id.ne(own_id.unwrap_or("")))
+            .select(organisations::id)
+            .into_boxed();
+        holders = match field {
+            "charity_number" => holders.filter(organisations::charity_number.eq(number)),
+            _ => holders.filter(organisations::company_number.eq(number)),
+        };
+        if let Some(holder) = holders.first::<String>(conn).optional()? {
+            clashes.push(FieldError::new(
+                field,
+                "duplicate",
+                format!("organisation {holder} already has this number"),
+            ));
+        }
+    }
+    if !clashes.is_empty() {
+        return Err(DomainError::Conflict {
+            message: "another organisation already has this registration number".to_owned(),
+            errors: clashes,
+        });
+    }
+    Ok(())
+}
+
+fn unknown_code(field: &str, codes: &[String], code: &str) -> FieldError {
+    let index = codes.iter().position(|c| c == code).unwrap_or_default();
+    FieldError::new(
+        format!("{field}[{index}]"),
+        "unknown_code",
+        format!("{code} is not an active code"),
+    )
+}
+
+fn write_set_fields(conn: &mut DbConn, id: &str, profile: &OrganisationProfile) -> QueryResult<()> {
+    diesel::delete(organisation_regions::table)
+        .filter(organisation_regions::organisation_id.eq(id))
+        .execute(conn)?;
+    diesel::delete(organisation_expertise::table)
+        .filter(organisation_expertise::organisation_id.eq(id))
+        .execute(conn)?;
+    diesel::delete(organisation_communities::table)
+        .filter(organisation_communities::organisation_id.eq(id))
+        .execute(conn)?;
+
+    let regions: Vec<_> = profile
+        .regions
+        .iter()
+        .map(|region| {
+            (
+                organisation_regions::organisation_id.eq(id),
+                organisation_regions::region.eq(region.as_str()),
+            )
+        })
+        .collect();
+    let expertise: Vec<_> = profile
+        .expertise
+        .iter()
+        .map(|code| {
+            (
+                organisation_expertise::organisation_id.eq(id),
+                organisation_expertise::expertise_code.eq(code),
+            )
+        })
+        .collect();
+    let communities: Vec<_> = [
+        (CommunityArea::Leadership, &profile.leadership),
+        (CommunityArea::Mission, &profile.mission),
+    ]
+    .into_iter()
+    .flat_map(|(area, reply)| {
+        reply.communities.iter().map(move |code| {
+            (
+                organisation_communities::organisation_id.eq(id),
+                organisation_communities::area.eq(area.as_str()),
+                organisation_communities::community_code.eq(code),
+            )
+        })
+    })
+    .collect();
+
+    // Multi-row inserts do not compile through the connection enum.
+    with_backend!(conn, |c| {
+        if !regions.is_empty() {
+            diesel::insert_into(organisation_regions::table)
+                .values(&regions)
+                .execute(c)?;
+        }
+        if !expertise.is_empty() {
+            diesel::insert_into(organisation_expertise::table)
+                .values(&expertise)
+                .execute(c)?;
+        }
+        if !communities.is_empty() {
+            diesel::insert_into(organisation_communities::table)
+                .values(&communities)
+                .execute(c)?;
+        }
+        QueryResult::Ok(())
+    })
+}
+
+/// Stores a new organisation.
+pub fn create(
+    conn: &mut DbConn,
+    profile: &OrganisationProfile,
+) -> Result<Organisation, DomainError> {
+    conn.transaction(|conn| {
+        check_against_store(conn, profile, None)?;
+        let id = new_id();
+        let at = now();
+        OrganisationRow::from_profile(id.clone(), profile, 1, at, at)
+            .insert_into(organisations::table)
+            .execute(conn)?;
+        write_set_fields(conn, &id, profile)?;
+        find(conn, &id)
+    })
+}
+
+/// A live (not deleted) organisation.
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Organisation, DomainError> {
+    let row = organisations::table
+        .find(id)
+        .filter(organisations::deleted_at.is_null())
+        .select(OrganisationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound(ENTITY))?;
+    let mut fields = SetFields::load(conn, std::slice::from_ref(&row.id))?;
+    fields.assemble(row)
+}
+
+/// Replaces the profile with what `change` makes of the current one, if `check` allows the
+/// stored version. Without a precondition a concurrent write makes it start again from the
+/// new version (never a lost update); with one, a concurrent write makes it stale.
+pub fn update<F>(
+    conn: &mut DbConn,
+    id: &str,
+    check: &VersionCheck,
+    change: F,
+) -> Result<Organisation, DomainError>
+where
+    F: Fn(&Organisation) -> Result<OrganisationProfile, DomainError>,
+{
+    for _ in 0..UNCONDITIONAL_WRITE_ATTEMPTS {
+        let outcome = conn.transaction(|conn| {
+            let current = find(conn, id)?;
+            if !check.allows(current.version) {
+                return Err(DomainError::Stale);
+            }
+            let profile = change(&current)?;
+            if profile == current.profile {
+                return Ok(Some(current));
+            }
+            check_against_store(conn, &profile, Some(id))?;
+            let row = OrganisationRow::from_profile(
+                id.to_owned(),
+                &profile,
+                current.version + 1,
+                current.created_at,
+                now(),
+            );
+            let written = diesel::update(organisations::table.find(id))
+                .filter(organisations::version.eq(current.version))
+                .filter(organisations::deleted_at.is_null())
+                .set(&row)
+                .execute(conn)?;
+            if written == 0 {
+                return Ok(None);
+            }
+            write_set_fields(conn, id, &profile)?;
+            find(conn, id).map(Some)
+        })?;
+        match outcome {
+            Some(organisation) => return Ok(organisation),
+            None if *check != VersionCheck::Any => return Err(DomainError::Stale),
+            None => continue,
+        }
+    }
+    Err(DomainError::Stale)
+}
+
+/// Marks an organisation deleted, keeping the row as a tombstone for sync.
+pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
+    conn.transaction(|conn| {
+        let current = find(conn, id)?;
+        if !check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let at = now();
+        let written = diesel::update(organisations::table.find(id))
+            .filter(organisations::version.eq(current.version))
+            .set((
+                organisations::deleted_at.eq(at),
+                organisations::updated_at.eq(at),
+                organisations::version.eq(current.version + 1),
+            ))
+            .execute(conn)?;
+        if written == 0 {
+            return Err(DomainError::Stale);
+        }
+        Ok(())
+    })
+}
+
+/// Which organisations a list returns; empty vectors mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationFilter {
+    pub kinds: Vec<String>,
+    pub size_bands: Vec<String>,
+    pub geography_scopes: Vec<String>,
+    pub regions: Vec<String>,
+    pub expertise: Vec<String>,
+    /// Community codes as asked for; parents are widened to their descendants here.
+    pub leadership: Vec<String>,
+    pub mission: Vec<String>,
+    pub lived_experience_led: Option<bool>,
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+    /// Only records changed after this instant (incremental sync).
+    pub updated_since: Option<NaiveDateTime>,
+    /// Include tombstones of deleted organisations.
+    pub include_deleted: bool,
+}
+
+crate::domain::text_enum! {
+    /// The orders a list can come in; `id` breaks ties so every order is total.
+    pub enum OrganisationSort {
+        Name => "name",
+        NameDesc => "-name",
+        CreatedAt => "created_at",
+        CreatedAtDesc => "-created_at",
+        UpdatedAt => "updated_at",
+        UpdatedAtDesc => "-updated_at",
+    }
+}
+
+/// Where a page ended: the sort key and id of its last entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub key: String,
+    pub id: String,
+}
+
+pub struct Page {
+    pub entries: Vec<Listed>,
+    pub next: Option<Position>,
+}
+
+/// Community filters with parent codes widened to their descendants.
+struct ResolvedFilter<'f> {
+    filter: &'f OrganisationFilter,
+    leadership: Vec<String>,
+    mission: Vec<String>,
+}
+
+impl<'f> ResolvedFilter<'f> {
+    fn resolve(conn: &mut DbConn, filter: &'f OrganisationFilter) -> QueryResult<Self> {
+        Ok(Self {
+            filter,
+            leadership: taxonomies::community_codes_with_descendants(conn, &filter.leadership)?,
+            mission: taxonomies::community_codes_with_descendants(conn, &filter.mission)?,
+        })
+    }
+
+    fn query(&self) -> organisations::BoxedQuery<'_, Backend> {
+        let f = self.filter;
+        let mut query = organisations::table.into_boxed();
+        if !f.include_deleted {
+            query = query.filter(organisations::deleted_at.is_null());
+        }
+        if !f.kinds.is_empty() {
+            query = query.filter(organisations::kind.eq_any(&f.kinds));
+        }
+        if !f.size_bands.is_empty() {
+            query = query.filter(organisations::size_band.eq_any(&f.size_bands));
+        }
+        if !f.geography_scopes.is_empty() {
+            query = query.filter(organisations::geography_scope.eq_any(&f.geography_scopes));
+        }
+        if let Some(led) = f.lived_experience_led {
+            query = query.filter(organisations::lived_experience_led.eq(led));
+        }
+        if let Some(q) = &f.q {
+            query = query.filter(
+                organisations::name_key
+                    .like(format!("%{}%", escape_like(&name_key(q))))
+                    .escape('\\'),
+            );
+        }
+        if let Some(since) = f.updated_since {
+            query = query.filter(organisations::updated_at.gt(since));
+        }
+        if !f.regions.is_empty() {
+            query = query.filter(
+                organisations::id.eq_any(
+                    organisation_regions::table
+                        .filter(organisation_regions::region.eq_any(&f.regions))
+                        .select(organisation_regions::organisation_id),
+                ),
+            );
+        }
+        if !f.expertise.is_empty() {
+            query = query.filter(
+                organisations::id.eq_any(
+                    organisation_expertise::table
+                        .filter(organisation_expertise::expertise_code.eq_any(&f.expertise))
+                        .select(organisation_expertise::organisation_id),
+                ),
+            );
+        }
+        for (area, codes) in [
+            (CommunityArea::Leadership, &self.leadership),
+            (CommunityArea::Mission, &self.mission),
+        ] {
+            if !codes.is_empty() {
+                query = query.filter(
+                    organisations::id.eq_any(
+                        organisation_communities::table
+                            .filter(organisation_communities::area.eq(area.as_str()))
+                            .filter(organisation_communities::community_code.eq_any(codes))
+                            .select(organisation_communities::organisation_id),
+                    ),
+                );
+            }
+        }
+        query
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Timestamps in cursors: fixed-width so that text order is time order.
+const CURSOR_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+fn parse_cursor_time(key: &str) -> Result<NaiveDateTime, DomainError> {
+    NaiveDateTime::parse_from_str(key, CURSOR_TIME_FORMAT).map_err(|_| {
+        DomainError::Invalid(vec![FieldError::new(
+            "cursor",
+            "invalid",
+            "the cursor does not belong to this sort order",
+        )])
+    })
+}
+
+/// One page of organisations in `sort` order, after `after` when given.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &OrganisationFilter,
+    sort: OrganisationSort,
+    after: Option<&Position>,
+    limit: usize,
+) -> Result<Page, DomainError> {
+    use OrganisationSort as S;
+    use organisations::{created_at, id, name_key, updated_at};
+
+    let resolved = ResolvedFilter::resolve(conn, filter)?;
+    let mut query = resolved.query();
+    query = match sort {
+        S::Name => query.order((name_key.asc(), id.asc())),
+        S::NameDesc => query.order((name_key.desc(), id.desc())),
+        S::CreatedAt => query.order((created_at.asc(), id.asc())),
+        S::CreatedAtDesc => query.order((created_at.desc(), id.desc())),
+        S::UpdatedAt => query.order((updated_at.asc(), id.asc())),
+        S::UpdatedAtDesc => query.order((updated_at.desc(), id.desc())),
+    };
+    if let Some(after) = after {
+        // Rows strictly after the last one in sort order: (key, id) compared as a pair.
+        macro_rules! after {
+            ($column:expr, $key:expr, $cmp:ident) => {{
+                let key = $key;
+                let last = after.id.clone();
+                query.filter(
+                    $column
+                        .$cmp(key.clone())
+                        .or($column.eq(key).and(id.$cmp(last))),
+                )
+            }};
+        }
+        let key = after.key.clone();
+        query = match sort {
+            S::Name => after!(name_key, key, gt),
+            S::NameDesc => after!(name_key, key, lt),
+            S::CreatedAt => after!(created_at, parse_cursor_time(&key)?, gt),
+            S::CreatedAtDesc => after!(created_at, parse_cursor_time(&key)?, lt),
+            S::UpdatedAt => after!(updated_at, parse_cursor_time(&key)?, gt),
+            S::UpdatedAtDesc => after!(updated_at, parse_cursor_time(&key)?, lt),
+        };
+    }
+    let mut rows: Vec<OrganisationRow> = query
+        .select(OrganisationRow::as_select())
+        .limit(limit as i64 + 1)
+        .load(conn)?;
+
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match (more, rows.last()) {
+        (true, Some(last)) => Some(Position {
+            key: match sort {
+                S::Name | S::NameDesc => last.name_key.clone(),
+                S::CreatedAt | S::CreatedAtDesc => {
+                    last.created_at.format(CURSOR_TIME_FORMAT).to_string()
+                }
+                S::UpdatedAt | S::UpdatedAtDesc => {
+                    last.updated_at.format(CURSOR_TIME_FORMAT).to_string()
+                }
+            },
+            id: last.id.clone(),
+        }),
+        _ => None,
+    };
+
+    let live_ids: Vec<String> = rows
+        .iter()
+        .filter(|row| row.deleted_at.is_none())
+        .map(|row| row.id.clone())
+        .collect();
+    let mut fields = SetFields::load(conn, &live_ids)?;
+    let entries = rows
+        .into_iter()
+        .map(|row| match row.deleted_at {
+            Some(deleted_at) => Ok(Listed::Deleted {
+                id: row.id,
+                deleted_at,
+                updated_at: row.updated_at,
+            }),
+            None => fields.assemble(row).map(|o| Listed::Live(Box::new(o))),
+        })
+        .collect::<Result<_, DomainError>>()?;
+    Ok(Page { entries, next })
+}
+
+/// How many organisations match `filter` (for `include_total`).
+pub fn count(conn: &mut DbConn, filter: &OrganisationFilter) -> Result<i64, DomainError> {
+    let resolved = ResolvedFilter::resolve(conn, filter)?;
+    Ok(resolved.query().count().get_result(conn)?)
+}

@@ -1,0 +1,319 @@
+//! `ApiError`, the one error type handlers return, and its RFC 9457 problem+json rendering.
+//! Every error response, including actix's own (unknown route, payload errors), leaves the
+//! service through `render_problem` so clients always see the same shape.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{DomainError, FieldError};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// Seconds a client should wait before retrying when the database is unavailable.
+const RETRY_AFTER_SECONDS: &str = "2";
+
+/// An RFC 9457 problem details document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// Identifies the kind of problem; each is described in the README.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation")]
+    pub problem_type: String,
+    #[schema(example = "Validation failed")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "2 fields are invalid")]
+    pub detail: String,
+    /// The request path the problem occurred on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/api/v1/organisations")]
+    pub instance: Option<String>,
+    /// Every failing field (validation) or query parameter (bad request).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {detail}")]
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("not found: {detail}")]
+    NotFound { detail: String },
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<String> },
+    #[error("not acceptable: {detail}")]
+    NotAcceptable { detail: String },
+    #[error("conflict: {detail}")]
+    Conflict {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type: {detail}")]
+    UnsupportedMediaType { detail: String },
+    #[error("validation failed")]
+    Validation { errors: Vec<FieldError> },
+    /// The database cannot be reached or is too busy; the cause is logged, never sent.
+    #[error("service unavailable: {cause}")]
+    Unavailable { cause: String },
+    /// A fault of ours; the cause is logged, never sent.
+    #[error("internal error: {cause}")]
+    Internal { cause: String },
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unavailable(cause: impl Into<String>) -> Self {
+        Self::Unavailable {
+            cause: cause.into(),
+        }
+    }
+
+    pub fn internal(cause: impl Into<String>) -> Self {
+        Self::Internal {
+            cause: cause.into(),
+        }
+    }
+
+    /// The problem document sent for this error (without `instance`, added on the way out).
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.kind();
+        let (detail, errors) = match self {
+            Self::BadRequest { detail, errors } | Self::Conflict { detail, errors } => {
+                (detail.clone(), errors.clone())
+            }
+            Self::NotFound { detail }
+            | Self::NotAcceptable { detail }
+            | Self::UnsupportedMediaType { detail } => (detail.clone(), Vec::new()),
+            Self::MethodNotAllowed { allow } => (
+                format!("this resource supports {}", allow.join(", ")),
+                Vec::new(),
+            ),
+            Self::PreconditionFailed => (
+                "the resource has changed since you read it: fetch it again, reapply your change and send the new ETag in If-Match".to_owned(),
+                Vec::new(),
+            ),
+            Self::PayloadTooLarge { limit } => (
+                format!("the request body is larger than the limit of {limit} bytes"),
+                Vec::new(),
+            ),
+            Self::Validation { errors } => (
+                match errors.len() {
+                    1 => format!("{}: {}", errors[0].field, errors[0].message),
+                    n => format!("{n} fields are invalid"),
+                },
+                errors.clone(),
+            ),
+            Self::Unavailable { .. } => (
+                "the database is unavailable or busy; retry after the number of seconds in Retry-After".to_owned(),
+                Vec::new(),
+            ),
+            Self::Internal { .. } => (
+                "something went wrong on our side; it has been logged".to_owned(),
+                Vec::new(),
+            ),
+        };
+        Problem {
+            problem_type: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail,
+            instance: None,
+            errors,
+        }
+    }
+
+    /// The problem `type` slug and title: one per variant.
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadRequest { .. } => ("bad-request", "Bad request"),
+            Self::NotFound { .. } => ("not-found", "Not found"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
+            Self::NotAcceptable { .. } => ("not-acceptable", "Not acceptable"),
+            Self::Conflict { .. } => ("conflict", "Conflict"),
+            Self::PreconditionFailed => ("precondition-failed", "Precondition failed"),
+            Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType { .. } => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
+            Self::Validation { .. } => ("validation", "Validation failed"),
+            Self::Unavailable { .. } => ("service-unavailable", "Service unavailable"),
+            Self::Internal { .. } => ("internal", "Internal server error"),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal { cause } => log::error!("internal error: {cause}"),
+            Self::Unavailable { cause } => log::warn!("database unavailable: {cause}"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            Self::Unavailable { .. } => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            _ => {}
+        }
+        let mut response = response.finish();
+        response.extensions_mut().insert(self.problem());
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match error {
+            DomainError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            DomainError::Conflict { message, errors } => Self::Conflict {
+                detail: message,
+                errors,
+            },
+            DomainError::Invalid(errors) => Self::Validation { errors },
+            DomainError::Stale => Self::PreconditionFailed,
+            DomainError::Database(error) => error.into(),
+        }
+    }
+}
+
+/// Database errors: not-found is a 404, a lost or busy database a 503, a constraint a 409,
+/// anything else a logged 500.
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match &error {
+            Error::NotFound => Self::not_found("resource not found"),
+            Error::DatabaseError(Kind::UniqueViolation, _) => Self::Conflict {
+                detail: "the request conflicts with an existing record".to_owned(),
+                errors: Vec::new(),
+            },
+            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _)
+            | Error::DatabaseError(Kind::SerializationFailure, _) => {
+                Self::unavailable(error.to_string())
+            }
+            Error::DatabaseError(_, info) if is_transient(info.message()) => {
+                Self::unavailable(error.to_string())
+            }
+            _ => Self::internal(error.to_string()),
+        }
+    }
+}
+
+/// Messages of failures that go away by themselves: a busy SQLite file, a PostgreSQL
+/// timeout, or a server going away under an open connection.
+fn is_transient(message: &str) -> bool {
+    const TRANSIENT: &[&str] = &[
+        "database is locked",
+        "database is busy",
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
+        "could not obtain lock",
+        "terminating connection",
+        "server closed the connection",
+        "connection to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ];
+    TRANSIENT.iter().any(|pattern| message.contains(pattern))
+}
+
+/// Rewrites every error response as problem+json with `instance` set: our own (whose problem
+/// rides in the response extensions) and actix's (built from the status alone).
+pub fn render_problem<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (request, mut response) = response.into_parts();
+    let status = response.status();
+    let mut problem = response
+        .extensions_mut()
+        .remove::<Problem>()
+        .unwrap_or_else(|| problem_for_status(status));
+    problem.instance = Some(request.path().to_owned());
+
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut rendered = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rendered.append_header((name.clone(), value.clone()));
+        }
+    }
+    rendered.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+    ));
+    let rendered: HttpResponse<BoxBody> = rendered.body(body);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, rendered).map_body(|_, body| EitherBody::right(body)),
+    ))
+}
+
+/// The problem for an error actix produced itself (we did not build an `ApiError`).
+fn problem_for_status(status: StatusCode) -> Problem {
+    let error = match status {
+        StatusCode::BAD_REQUEST => ApiError::bad_request("the request could not be read"),
+        StatusCode::NOT_FOUND => ApiError::not_found("no resource at this path"),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
+            limit: crate::api::body::BODY_LIMIT,
+        },
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType {
+            detail: "send application/json".to_owned(),
+        },
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable("reported by the framework"),
+        status if status.is_client_error() => {
+            let mut problem = ApiError::bad_request("the request could not be handled").problem();
+            problem.status = status.as_u16();
+            problem.title = status
+                .canonical_reason()
+                .unwrap_or("Client error")
+                .to_owned();
+            return problem;
+        }
+        _ => ApiError::internal(format!("framework error with status {status}")),
+    };
+    error.problem()
+}

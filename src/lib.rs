@@ -1,0 +1,9 @@
+//! Convene: a membership CRM for alliances whose members are organisations, served as a JSON
+//! REST API over SQLite (embedded default) or PostgreSQL (production).
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
