@@ -56,15 +56,18 @@ pub fn build_app(
     >,
 > {
     let cors = cors(&state.cors_origins);
-    let (app, document) = register(
+    // The document and docs are registered first: the `/api/v1` scope would otherwise claim
+    // `/api/v1/openapi.json` and answer 404.
+    let docs = SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, openapi());
+    let app = register(
         App::new()
+            .service(docs)
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
             .app_data(state),
     )
-    .split_for_parts();
-    app.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, document))
-        .default_service(web::to(fallback))
+    .into_app();
+    app.default_service(web::to(fallback))
         .wrap(cors)
         .wrap(ErrorHandlers::new().default_handler(render_problem))
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))

@@ -111,12 +111,11 @@ impl Database {
     /// Connects, prepares the database (WAL, migrations) and returns the pool. Fails when the
     /// database cannot be reached: the service should not start without its migrations.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, StartupError> {
-        if let DatabaseUrl::Sqlite(path) = url {
-            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(folder).map_err(|e| {
-                    StartupError(format!("cannot create {}: {e}", folder.display()))
-                })?;
-            }
+        if let DatabaseUrl::Sqlite(path) = url
+            && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| StartupError(format!("cannot create {}: {e}", folder.display())))?;
         }
         let manager = ConnectionManager::new(url.clone());
         // Prepare on one connection first: WAL is a property of the file, set once, and

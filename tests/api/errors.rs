@@ -1,0 +1,69 @@
+//! Every error leaves as an RFC 9457 problem, whatever produced it.
+
+use actix_web::http::Method;
+use serde_json::json;
+
+use crate::db_test;
+
+db_test!(
+    async fn unknown_routes_and_wrong_methods(app) {
+        let unknown = app.get("/api/v1/nothing-here").await;
+        assert_eq!(unknown.problem(404)["instance"], "/api/v1/nothing-here");
+
+        let response = app
+            .send(app.request(Method::PUT, "/api/v1/organisations"), None)
+            .await;
+        response.problem(405);
+        assert_eq!(response.header("allow").unwrap(), "GET, POST");
+        let id = uuid::Uuid::now_v7();
+        let response = app
+            .send(app.request(Method::POST, &format!("/api/v1/organisations/{id}")), None)
+            .await;
+        response.problem(405);
+        assert_eq!(response.header("allow").unwrap(), "GET, PATCH, DELETE");
+    }
+);
+
+db_test!(
+    async fn bodies_must_be_json_well_formed_and_small(app) {
+        let path = "/api/v1/organisations";
+        let no_type = app.send(app.request(Method::POST, path), Some(b"{}".to_vec())).await;
+        no_type.problem(415);
+        let xml = app
+            .request(Method::POST, path)
+            .insert_header(("content-type", "application/xml"));
+        app.send(xml, Some(b"<organisation/>".to_vec())).await.problem(415);
+
+        let malformed = app
+            .request(Method::POST, path)
+            .insert_header(("content-type", "application/json"));
+        let problem = app.send(malformed, Some(b"{\"name\": ".to_vec())).await.problem(400);
+        assert_eq!(problem["type"], "/problems/bad-request");
+
+        let empty = app
+            .request(Method::POST, path)
+            .insert_header(("content-type", "application/json"));
+        app.send(empty, Some(Vec::new())).await.problem(400);
+
+        let array = app.post_json(path, &json!([1, 2])).await;
+        array.problem(422);
+
+        let huge = json!({"name": "A", "kind": "other", "description": "x".repeat(1_100_000)});
+        let too_large = app.post_json(path, &huge).await;
+        assert_eq!(too_large.problem(413)["type"], "/problems/payload-too-large");
+        assert!(app.list_all("").await.is_empty(), "no failed request wrote anything");
+    }
+);
+
+db_test!(
+    async fn problems_never_leak_internals(app) {
+        let response = app
+            .post_json("/api/v1/organisations", &json!({"name": "A", "kind": "other", "expertise": ["x'; DROP TABLE organisations; --"]}))
+            .await;
+        let text = response.text().to_lowercase();
+        response.problem(422);
+        for leak in ["sql", "diesel", "sqlite", "postgres", "panicked", "constraint"] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+    }
+);
