@@ -1,21 +1,24 @@
 //! `build_app`: the one place where routes, the OpenAPI document, middleware and error
 //! handling meet. `main` and the tests build the service through it.
 
-use std::sync::LazyLock;
-
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{self, ApiDoc};
+use crate::api::{self, ApiDoc, routes};
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::tokens::Tokens;
+use crate::auth::{Auth, guard::guard, passwords, rules};
+use crate::config::{Config, Secret};
 use crate::db::Database;
+use crate::domain::membership::GraceWindow;
 use crate::error::{ApiError, render_problem};
 
 /// Where the OpenAPI document is served.
@@ -26,6 +29,24 @@ pub struct AppState {
     pub db: Database,
     /// Browser origins allowed to call the API (`CORS_ORIGINS`).
     pub cors_origins: Vec<String>,
+    pub auth: Auth,
+    pub grace: GraceWindow,
+}
+
+impl AppState {
+    /// The state for `config`, signing tokens with `jwt_secret` (see `auth::bootstrap`).
+    pub fn new(db: Database, config: &Config, jwt_secret: &Secret) -> Self {
+        passwords::warm_up();
+        Self {
+            db,
+            cors_origins: config.cors_origins.clone(),
+            grace: GraceWindow(config.membership_grace_days),
+            auth: Auth {
+                tokens: Tokens::new(&config.auth, jwt_secret, chrono::Utc::now()),
+                limiter: LoginLimiter::default(),
+            },
+        }
+    }
 }
 
 /// Registers every operation: the routes and the OpenAPI paths come from these calls alone.
@@ -33,15 +54,26 @@ fn register<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    app.service(scope::scope("/api/v1").configure(api::organisations::configure))
-        .configure(api::health::configure)
+    app.service(
+        scope::scope("/api/v1")
+            .configure(api::auth::configure)
+            .configure(api::users::configure)
+            .configure(api::api_keys::configure)
+            .configure(api::organisations::configure)
+            .configure(api::membership::configure)
+            .configure(api::taxonomies::configure)
+            .configure(api::contacts::configure),
+    )
+    .configure(api::health::configure)
 }
 
-/// The OpenAPI document of this build.
+/// The OpenAPI document of this build, with every operation's access rule written in.
 pub fn openapi() -> OpenApiDocument {
-    register(App::new().into_utoipa_app().openapi(ApiDoc::openapi()))
+    let mut document = register(App::new().into_utoipa_app().openapi(ApiDoc::openapi()))
         .split_for_parts()
-        .1
+        .1;
+    rules::document(&mut document);
+    document
 }
 
 pub fn build_app(
@@ -59,6 +91,13 @@ pub fn build_app(
     // The document and docs are registered first: the `/api/v1` scope would otherwise claim
     // `/api/v1/openapi.json` and answer 404.
     let docs = SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, openapi());
+    // Every response: no sniffing, no framing, no caching (API answers hold personal data).
+    let security_headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::CACHE_CONTROL, "no-store"));
     let app = register(
         App::new()
             .service(docs)
@@ -67,8 +106,12 @@ pub fn build_app(
             .app_data(state),
     )
     .into_app();
+    // Middleware runs outermost last: logging, problem rendering, security headers (on every
+    // answer, preflights too), CORS (answers preflights), then the guard before routing.
     app.default_service(web::to(fallback))
+        .wrap(from_fn(guard))
         .wrap(cors)
+        .wrap(security_headers)
         .wrap(ErrorHandlers::new().default_handler(render_problem))
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }
@@ -88,6 +131,7 @@ fn cors(origins: &[String]) -> Cors {
             header::LOCATION,
             header::LINK,
             header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
         ])
         .max_age(3600);
     for origin in origins {
@@ -96,54 +140,13 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-/// A path template from the OpenAPI document, split into segments (`{…}` matches any one).
-struct Route {
-    segments: Vec<String>,
-    methods: Vec<String>,
-}
-
-/// Every documented path and its methods, to tell 404 (no such path) from 405.
-static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
-    openapi()
-        .paths
-        .paths
-        .iter()
-        .map(|(path, item)| {
-            let methods = [
-                (&item.get, Method::GET),
-                (&item.post, Method::POST),
-                (&item.put, Method::PUT),
-                (&item.patch, Method::PATCH),
-                (&item.delete, Method::DELETE),
-            ]
-            .into_iter()
-            .filter(|(operation, _)| operation.is_some())
-            .map(|(_, method)| method.to_string())
-            .collect();
-            Route {
-                segments: path.split('/').map(str::to_owned).collect(),
-                methods,
-            }
-        })
-        .collect()
-});
-
 /// What no route matched: a wrong method on a known path (405 with `Allow`) or an unknown
 /// path (404).
 async fn fallback(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let segments: Vec<&str> = req.path().split('/').collect();
-    let route = ROUTES.iter().find(|route| {
-        route.segments.len() == segments.len()
-            && route
-                .segments
-                .iter()
-                .zip(&segments)
-                .all(|(template, actual)| template.starts_with('{') || template == actual)
-    });
-    Err(match route {
-        Some(route) => ApiError::MethodNotAllowed {
-            allow: route.methods.clone(),
-        },
-        None => ApiError::not_found("no resource at this path"),
+    let allow = routes::methods_at(req.match_info().as_str());
+    Err(if allow.is_empty() {
+        ApiError::not_found("no resource at this path")
+    } else {
+        ApiError::MethodNotAllowed { allow }
     })
 }

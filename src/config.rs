@@ -72,6 +72,52 @@ pub struct Config {
     pub pool_size: u32,
     /// Origins allowed to call the API from a browser; empty means no cross-origin access.
     pub cors_origins: Vec<String>,
+    pub auth: AuthConfig,
+    /// `MEMBERSHIP_GRACE_DAYS`: how long a membership stays in `grace` after its last period.
+    pub membership_grace_days: u32,
+}
+
+/// Sign-in, tokens and the first administrator.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// `JWT_SECRET`; when absent a key is generated once and kept in a file (see `auth::keys`).
+    pub jwt_secret: Option<Secret>,
+    /// `JWT_PREVIOUS_SECRET`: the key being rotated out, still accepted for a while.
+    pub previous_jwt_secret: Option<Secret>,
+    /// `JWT_PREVIOUS_SECRET_UNTIL`: when the previous key stops being accepted. Without it,
+    /// one access-token lifetime after start-up, which covers every token it signed.
+    pub previous_jwt_secret_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_minutes: u32,
+    pub session_days: u32,
+    /// `CONVENE_ADMIN_EMAIL` / `CONVENE_ADMIN_PASSWORD`: the first administrator, used only
+    /// when the database has no users.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+}
+
+/// The shortest `JWT_SECRET` accepted: 256 bits, the HS256 key size.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// A value that must never be printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl Config {
@@ -116,7 +162,83 @@ impl Config {
             bind,
             pool_size,
             cors_origins,
+            auth: AuthConfig::from_lookup(&get)?,
+            membership_grace_days: whole_number(&get, "MEMBERSHIP_GRACE_DAYS", 0..=365, 30)?,
         })
+    }
+}
+
+impl AuthConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret = |name: &'static str| -> Result<Option<Secret>, ConfigError> {
+            match get(name) {
+                Some(value) if value.len() < MIN_JWT_SECRET_BYTES => Err(ConfigError::new(
+                    name,
+                    format!(
+                        "must be at least {MIN_JWT_SECRET_BYTES} bytes (e.g. openssl rand -base64 48)"
+                    ),
+                )),
+                value => Ok(value.map(Secret::new)),
+            }
+        };
+        let previous_jwt_secret_until = match get("JWT_PREVIOUS_SECRET_UNTIL") {
+            Some(raw) => Some(
+                chrono::DateTime::parse_from_rfc3339(raw.trim())
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "JWT_PREVIOUS_SECRET_UNTIL",
+                            "must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z",
+                        )
+                    })?
+                    .to_utc(),
+            ),
+            None => None,
+        };
+        let admin_email = get("CONVENE_ADMIN_EMAIL").map(|email| email.trim().to_lowercase());
+        let admin_password = get("CONVENE_ADMIN_PASSWORD").map(Secret::new);
+        if admin_email.is_some() != admin_password.is_some() {
+            return Err(ConfigError::new(
+                "CONVENE_ADMIN_EMAIL",
+                "and CONVENE_ADMIN_PASSWORD must be set together",
+            ));
+        }
+        Ok(Self {
+            jwt_secret: secret("JWT_SECRET")?,
+            previous_jwt_secret: secret("JWT_PREVIOUS_SECRET")?,
+            previous_jwt_secret_until,
+            issuer: get("JWT_ISSUER").unwrap_or_else(|| "convene".to_owned()),
+            audience: get("JWT_AUDIENCE").unwrap_or_else(|| "convene-api".to_owned()),
+            access_token_minutes: whole_number(get, "ACCESS_TOKEN_MINUTES", 1..=60, 15)?,
+            session_days: whole_number(get, "SESSION_DAYS", 1..=90, 14)?,
+            admin_email,
+            admin_password,
+        })
+    }
+}
+
+fn whole_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|value| range.contains(value))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    name,
+                    format!(
+                        "must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
     }
 }
 
@@ -178,6 +300,31 @@ mod tests {
         );
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert!(config.cors_origins.is_empty());
+        assert_eq!(config.auth.access_token_minutes, 15);
+        assert!(config.auth.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn refuses_short_secrets_and_never_prints_them() {
+        let short = config(&[("JWT_SECRET", "too-short")]).unwrap_err();
+        assert_eq!(short.variable, "JWT_SECRET");
+        assert!(!short.to_string().contains("too-short"));
+        let secret = "s".repeat(40);
+        let config = config(&[
+            ("JWT_SECRET", secret.as_str()),
+            ("CONVENE_ADMIN_EMAIL", "Admin@Example.org"),
+            ("CONVENE_ADMIN_PASSWORD", "correct horse battery"),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains(&secret) && !printed.contains("battery"),
+            "{printed}"
+        );
+        assert_eq!(
+            config.auth.admin_email.as_deref(),
+            Some("admin@example.org")
+        );
     }
 
     #[test]

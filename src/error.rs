@@ -16,6 +16,8 @@ use crate::domain::{DomainError, FieldError};
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// Seconds a client should wait before retrying when the database is unavailable.
 const RETRY_AFTER_SECONDS: &str = "2";
+/// The challenge sent with every 401 (RFC 6750).
+const WWW_AUTHENTICATE: &str = r#"Bearer realm="convene""#;
 
 /// An RFC 9457 problem details document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -50,6 +52,15 @@ pub enum ApiError {
     NotFound { detail: String },
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
+    /// No credentials, or credentials that are not valid (never says which part failed).
+    #[error("unauthorized: {detail}")]
+    Unauthorized { detail: String },
+    /// Valid credentials whose role or scopes do not allow the operation.
+    #[error("forbidden: {detail}")]
+    Forbidden { detail: String },
+    /// Too many attempts (sign-in); retry after this many seconds.
+    #[error("too many requests")]
+    TooManyRequests { retry_after_seconds: u64 },
     #[error("not acceptable: {detail}")]
     NotAcceptable { detail: String },
     #[error("conflict: {detail}")]
@@ -93,6 +104,18 @@ impl ApiError {
         }
     }
 
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden {
+            detail: detail.into(),
+        }
+    }
+
     pub fn internal(cause: impl Into<String>) -> Self {
         Self::Internal {
             cause: cause.into(),
@@ -107,10 +130,16 @@ impl ApiError {
                 (detail.clone(), errors.clone())
             }
             Self::NotFound { detail }
+            | Self::Unauthorized { detail }
+            | Self::Forbidden { detail }
             | Self::NotAcceptable { detail }
             | Self::UnsupportedMediaType { detail } => (detail.clone(), Vec::new()),
             Self::MethodNotAllowed { allow } => (
                 format!("this resource supports {}", allow.join(", ")),
+                Vec::new(),
+            ),
+            Self::TooManyRequests { retry_after_seconds } => (
+                format!("too many attempts; try again in {retry_after_seconds} seconds"),
                 Vec::new(),
             ),
             Self::PreconditionFailed => (
@@ -153,6 +182,9 @@ impl ApiError {
             Self::BadRequest { .. } => ("bad-request", "Bad request"),
             Self::NotFound { .. } => ("not-found", "Not found"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
+            Self::Unauthorized { .. } => ("unauthorized", "Unauthorized"),
+            Self::Forbidden { .. } => ("forbidden", "Forbidden"),
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::NotAcceptable { .. } => ("not-acceptable", "Not acceptable"),
             Self::Conflict { .. } => ("conflict", "Conflict"),
             Self::PreconditionFailed => ("precondition-failed", "Precondition failed"),
@@ -173,6 +205,9 @@ impl ResponseError for ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -198,6 +233,14 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.join(", ")));
             }
+            Self::Unauthorized { .. } => {
+                response.insert_header((header::WWW_AUTHENTICATE, WWW_AUTHENTICATE));
+            }
+            Self::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
             _ => {}
         }
         let mut response = response.finish();
@@ -215,6 +258,14 @@ impl From<DomainError> for ApiError {
                 errors,
             },
             DomainError::Invalid(errors) => Self::Validation { errors },
+            DomainError::BadFilter(errors) => Self::BadRequest {
+                detail: errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                errors,
+            },
             DomainError::Stale => Self::PreconditionFailed,
             DomainError::Database(error) => error.into(),
         }
@@ -253,6 +304,7 @@ fn is_transient(message: &str) -> bool {
         "canceling statement due to statement timeout",
         "canceling statement due to lock timeout",
         "could not obtain lock",
+        "deadlock detected",
         "terminating connection",
         "server closed the connection",
         "connection to server",
@@ -272,7 +324,16 @@ pub fn render_problem<B: MessageBody + 'static>(
     let mut problem = response
         .extensions_mut()
         .remove::<Problem>()
-        .unwrap_or_else(|| problem_for_status(status));
+        .unwrap_or_else(|| {
+            if status.is_server_error() {
+                log::error!(
+                    "{} {} failed with {status}",
+                    request.method(),
+                    request.path()
+                );
+            }
+            problem_for_status(status)
+        });
     problem.instance = Some(request.path().to_owned());
 
     let body = serde_json::to_vec(&problem).unwrap_or_default();

@@ -1,14 +1,29 @@
 //! The `convene` binary: `convene` (or `convene serve`) runs the service; `convene openapi`
-//! prints the OpenAPI document that is committed as `openapi/openapi.json`.
+//! prints the OpenAPI document that is committed as `openapi/openapi.json`; `convene admin …`
+//! manages accounts from the operator's shell.
 
+use std::io::BufRead;
 use std::process::ExitCode;
 
 use actix_web::{HttpServer, web};
 use convene::app::{AppState, build_app, openapi};
+use convene::auth::{Role, bootstrap, passwords, secrets};
 use convene::config::Config;
 use convene::db::Database;
+use convene::demo::DemoOptions;
+use convene::domain::users::{NewUser, RevokeReason, store};
 
-const USAGE: &str = "usage: convene [serve | openapi]\n\n  serve    run the API (default); configured by environment variables, see README.md\n  openapi  print the OpenAPI document (regenerate with: cargo run -- openapi > openapi/openapi.json)";
+const USAGE: &str = "usage: convene [serve | openapi | demo … | admin …]
+
+  serve    run the API (default); configured by environment variables, see README.md
+  openapi  print the OpenAPI document (regenerate with: cargo run -- openapi > openapi/openapi.json)
+  demo [--seed N] [--organisations N] [--contacts N]
+           fill an empty database with a fictional alliance (default 80 organisations,
+           240 contacts, seed 2026); large counts are written in batches for benchmarks
+  admin create-user --email EMAIL --name NAME --role admin|staff|viewer [--password-stdin]
+  admin reset-password --email EMAIL [--password-stdin]
+           without --password-stdin a strong password is generated and printed once;
+           reset-password also ends the account's sessions";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +44,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        ["admin", rest @ ..] => admin(rest),
+        ["demo", rest @ ..] => demo(rest),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -56,10 +73,39 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let state = web::Data::new(AppState {
-        db,
-        cors_origins: config.cors_origins.clone(),
-    });
+    let (jwt_secret, key_file) = match bootstrap::jwt_secret(&config) {
+        Ok(found) => found,
+        Err(error) => {
+            eprintln!("convene: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = key_file {
+        log::warn!(
+            "JWT_SECRET is not set: signing tokens with the key kept in {}. Set JWT_SECRET in production (the same on every instance).",
+            path.display()
+        );
+    }
+    match db
+        .connection()
+        .map_err(|e| e.to_string())
+        .and_then(|mut conn| {
+            bootstrap::ensure_admin(&mut conn, &config.auth).map_err(|e| e.to_string())
+        }) {
+        Ok(Some(admin)) => match admin.generated_password {
+            Some(password) => log::warn!(
+                "created the first admin, {}, with the one-time password {password} : sign in and change it now (POST /api/v1/me/password); it is not shown again",
+                admin.email
+            ),
+            None => log::info!("created the first admin, {}", admin.email),
+        },
+        Ok(None) => {}
+        Err(error) => {
+            eprintln!("convene: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let state = web::Data::new(AppState::new(db, &config, &jwt_secret));
     log::info!(
         "Convene listening on http://{} (database {}, docs at /docs)",
         config.bind,
@@ -77,6 +123,202 @@ fn serve() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("convene: server stopped: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `convene admin …`: account tasks for operators, run against the configured database.
+fn admin(args: &[&str]) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("convene: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let (command, options) = match args.split_first() {
+        Some((command, options)) => (*command, options),
+        None => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if !["create-user", "reset-password"].contains(&command) {
+        eprintln!("convene: unknown admin command {command}; see convene --help");
+        return ExitCode::from(2);
+    }
+    let options = match AdminOptions::parse(options) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("convene: {message}; see convene --help");
+            return ExitCode::from(2);
+        }
+    };
+    match run_admin(&config, command, &options) {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("convene: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Default)]
+struct AdminOptions {
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<Role>,
+    password_stdin: bool,
+}
+
+impl AdminOptions {
+    fn parse(args: &[&str]) -> Result<Self, String> {
+        let mut options = Self::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = || {
+                args.next()
+                    .map(|value| value.to_string())
+                    .ok_or_else(|| format!("{arg} needs a value"))
+            };
+            match *arg {
+                "--email" => options.email = Some(value()?.trim().to_lowercase()),
+                "--name" => options.name = Some(value()?.trim().to_owned()),
+                "--role" => {
+                    options.role = Some(value()?.parse().map_err(|e| format!("--role {e}"))?)
+                }
+                "--password-stdin" => options.password_stdin = true,
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        Ok(options)
+    }
+
+    /// The password from the first line of stdin, or a generated one (and whether it was).
+    fn password(&self, email: &str) -> Result<(String, bool), String> {
+        if !self.password_stdin {
+            return Ok((secrets::random_secret(), true));
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        match passwords::weakness(&password, email) {
+            Some(weakness) => Err(format!("the password {weakness}")),
+            None => Ok((password, false)),
+        }
+    }
+}
+
+fn run_admin(config: &Config, command: &str, options: &AdminOptions) -> Result<String, String> {
+    let email = options.email.clone().ok_or("--email is required")?;
+    if !email.contains('@') {
+        return Err("--email must be an email address".to_owned());
+    }
+    if command == "create-user" && (options.name.is_none() || options.role.is_none()) {
+        return Err("create-user needs --name and --role".to_owned());
+    }
+    let db = Database::connect(&config.database_url, 1).map_err(|e| e.to_string())?;
+    let mut conn = db.connection().map_err(|e| e.to_string())?;
+    let (password, generated) = options.password(&email)?;
+    let hash = passwords::hash(&password).map_err(|e| e.to_string())?;
+    let shown = |done: String| match generated {
+        true => format!("{done}\npassword (shown once): {password}"),
+        false => done,
+    };
+    match command {
+        "create-user" => {
+            let name = options.name.clone().ok_or("--name is required")?;
+            let role = options.role.ok_or("--role is required")?;
+            let user = store::create(
+                &mut conn,
+                &NewUser {
+                    email,
+                    name,
+                    role,
+                    password_hash: hash,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(shown(format!(
+                "created {} ({}) with id {}",
+                user.email, user.role, user.id
+            )))
+        }
+        "reset-password" => {
+            let (user, _) = store::credentials(&mut conn, &email)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account has the email {email}"))?;
+            store::set_password(
+                &mut conn,
+                &user.id,
+                &hash,
+                RevokeReason::PasswordReset,
+                None,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(shown(format!(
+                "reset the password of {}; its sessions have ended",
+                user.email
+            )))
+        }
+        other => Err(format!("unknown admin command {other}")),
+    }
+}
+
+/// `convene demo …`: a fictional alliance in an empty database.
+fn demo(args: &[&str]) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("convene: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut options = DemoOptions::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let value = args.next().and_then(|value| value.parse::<u64>().ok());
+        let (Some(value), true) = (
+            value,
+            ["--seed", "--organisations", "--contacts"].contains(arg),
+        ) else {
+            eprintln!(
+                "convene: demo takes --seed, --organisations and --contacts, each with a number; see convene --help"
+            );
+            return ExitCode::from(2);
+        };
+        match *arg {
+            "--seed" => options.seed = value,
+            "--organisations" => options.organisations = value as usize,
+            _ => options.contacts = value as usize,
+        }
+    }
+    let started = std::time::Instant::now();
+    let result = Database::connect(&config.database_url, 1)
+        .map_err(|e| e.to_string())
+        .and_then(|db| db.connection().map_err(|e| e.to_string()))
+        .and_then(|mut conn| convene::demo::fill(&mut conn, options));
+    match result {
+        Ok(summary) => {
+            println!(
+                "added {} organisations and {} contacts to {} in {:.1} s (seed {})",
+                summary.organisations,
+                summary.contacts,
+                config.database_url,
+                started.elapsed().as_secs_f64(),
+                options.seed
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("convene: {message}");
             ExitCode::FAILURE
         }
     }

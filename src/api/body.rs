@@ -8,6 +8,8 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_path_to_error::Segment;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::domain::FieldError;
@@ -41,11 +43,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for JsonBody<T> {
                         _ => ApiError::bad_request("the request body could not be read"),
                     },
                 )?;
-            let value: T = parse(&bytes)?;
-            value.validate().map_err(|errors| ApiError::Validation {
-                errors: field_errors(&errors),
-            })?;
-            Ok(JsonBody(value))
+            parse(&bytes).map(JsonBody)
         })
     }
 }
@@ -81,15 +79,44 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .ok()
 }
 
-/// Syntax errors are 400; a value of the wrong type or an unknown field is a 422 that names
-/// the field.
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// For JSON Merge Patch fields: one that may be left out (`None`) but not set to null.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// For JSON Merge Patch fields: one that may be left out (outer `None`) or set to null
+/// (`Some(None)`, clearing it).
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A field the `validator` rules already required (request DTOs keep required fields as
+/// `Option` so a body missing them still reads; see `parse`). A 422 if it is somehow absent.
+pub fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::Validation {
+        errors: vec![FieldError::new(field, "required", "is required")],
+    })
+}
+
+/// The most shape errors gathered from one body. Each one costs a fresh pass over the
+/// document, so a hostile body with thousands of bad fields is cut short here.
+const MAX_SHAPE_ERRORS: usize = 32;
+
+/// Syntax errors are 400; values of the wrong type and unknown fields are 422s that name the
+/// field. serde stops at the first such error, so the failing top-level field is set aside
+/// and the rest read again, until the body reads cleanly: the client hears about every bad
+/// field at once, and the `validator` rules still run on the fields that were readable.
+fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("a JSON request body is required"));
     }
     let syntax: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| ApiError::bad_request(format!("malformed JSON: {error}")))?;
-    if !syntax.is_object() {
+    let serde_json::Value::Object(mut object) = syntax else {
         return Err(ApiError::Validation {
             errors: vec![FieldError::new(
                 "",
@@ -97,18 +124,71 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 "the body must be a JSON object",
             )],
         });
-    }
-    serde_path_to_error::deserialize(syntax).map_err(|error| {
-        let field = error.path().to_string();
-        let field = if field == "." { String::new() } else { field };
-        ApiError::Validation {
-            errors: vec![FieldError::new(
-                field,
-                "invalid",
-                shape_message(&error.into_inner().to_string()),
-            )],
+    };
+    let mut errors = Vec::new();
+    let mut set_aside = Vec::new();
+    let parsed = loop {
+        let document = serde_json::Value::Object(object.clone());
+        match serde_path_to_error::deserialize::<_, T>(&document) {
+            Ok(value) => break Some(value),
+            Err(error) => {
+                let top_level = match error.path().iter().next() {
+                    Some(Segment::Map { key }) if object.contains_key(key) => Some(key.clone()),
+                    _ => None,
+                };
+                errors.push(shape_error(&error));
+                match top_level {
+                    Some(key) if errors.len() < MAX_SHAPE_ERRORS => {
+                        object.remove(&key);
+                        set_aside.push(key);
+                    }
+                    // An error about the body as a whole (a required field left out), or
+                    // too many errors: report what we have.
+                    _ => break None,
+                }
+            }
         }
-    })
+    };
+    if let Some(value) = &parsed
+        && let Err(rule_errors) = value.validate()
+    {
+        // Fields set aside read as absent, so their "required" errors are not news.
+        errors.extend(field_errors(&rule_errors).into_iter().filter(|error| {
+            !set_aside
+                .iter()
+                .any(|key| top_level_field(&error.field) == key)
+        }));
+    }
+    match parsed {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => {
+            errors.sort_by(|a, b| a.field.cmp(&b.field));
+            Err(ApiError::Validation { errors })
+        }
+    }
+}
+
+fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let path = error.path().to_string();
+    let path = if path == "." { String::new() } else { path };
+    let message = shape_message(&error.inner().to_string());
+    // serde names a missing field in its message, at the path of the object that lacks it.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    match missing {
+        Some(name) if path.is_empty() => FieldError::new(name, "required", "is required"),
+        Some(name) => FieldError::new(format!("{path}.{name}"), "required", "is required"),
+        None if message.starts_with("unknown field") => {
+            FieldError::new(path, "unknown_field", message)
+        }
+        None => FieldError::new(path, "invalid", message),
+    }
+}
+
+/// `leadership` for `leadership.communities[1]`.
+fn top_level_field(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or_default()
 }
 
 /// serde's messages, minus the line and column of a document the client did not write.

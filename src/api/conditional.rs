@@ -6,7 +6,6 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 
 use crate::domain::organisations::VersionCheck;
-use crate::error::ApiError;
 
 /// The strong entity tag for a stored version.
 pub fn etag(version: i64) -> String {
@@ -14,7 +13,7 @@ pub fn etag(version: i64) -> String {
 }
 
 /// Entity tags in a header value; `None` for `*`. Weak tags never match a strong comparison,
-/// so they are dropped here.
+/// so they are dropped; quotes are optional, for clients that forget them.
 fn tags(value: &str) -> Option<Vec<String>> {
     if value.trim() == "*" {
         return None;
@@ -24,28 +23,21 @@ fn tags(value: &str) -> Option<Vec<String>> {
             .split(',')
             .map(str::trim)
             .filter(|tag| !tag.starts_with("W/"))
-            .map(str::to_owned)
+            .map(|tag| tag.trim_matches('"').to_owned())
             .collect(),
     )
 }
 
 /// What `If-Match` allows a write to replace. A tag that is no version of ours can never
 /// match, which makes the write stale (412), as RFC 9110 asks.
-pub fn version_check(req: &HttpRequest) -> Result<VersionCheck, ApiError> {
+pub fn version_check(req: &HttpRequest) -> VersionCheck {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Ok(VersionCheck::Any);
+        return VersionCheck::Any;
     };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("If-Match is not a valid header value"))?;
-    Ok(match tags(value) {
+    match tags(&String::from_utf8_lossy(value.as_bytes())) {
         None => VersionCheck::Any,
-        Some(tags) => VersionCheck::OneOf(
-            tags.iter()
-                .filter_map(|tag| tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
-                .collect(),
-        ),
-    })
+        Some(tags) => VersionCheck::OneOf(tags.iter().filter_map(|tag| tag.parse().ok()).collect()),
+    }
 }
 
 /// True when `If-None-Match` names the current version (or `*`): answer 304.

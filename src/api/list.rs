@@ -72,12 +72,23 @@ impl QueryParams {
         }
     }
 
+    /// The values of a repeatable parameter; the same value twice is reported, as a set
+    /// parameter should not repeat.
+    fn repeatable(&mut self, name: &str) -> Vec<String> {
+        let raw = self.values.remove(name).unwrap_or_default();
+        let mut seen = std::collections::HashSet::new();
+        if !raw.iter().all(|value| seen.insert(value)) {
+            self.error(name, "unique", "repeats a value");
+        }
+        raw
+    }
+
     /// A parameter that may be repeated (OR within the field), each value parsed with `FromStr`.
     pub fn many<T: FromStr>(&mut self, name: &str) -> Vec<T>
     where
         T::Err: std::fmt::Display,
     {
-        let raw = self.values.remove(name).unwrap_or_default();
+        let raw = self.repeatable(name);
         let mut parsed = Vec::with_capacity(raw.len());
         for value in raw {
             match value.parse() {
@@ -88,19 +99,20 @@ impl QueryParams {
         parsed
     }
 
-    /// A repeatable parameter whose values must come from `allowed`.
-    pub fn many_of(&mut self, name: &str, allowed: &[&str]) -> Vec<String> {
-        let raw = self.values.remove(name).unwrap_or_default();
-        let (known, unknown): (Vec<String>, Vec<String>) =
-            raw.into_iter().partition(|v| allowed.contains(&v.as_str()));
-        for value in unknown {
+    /// A repeatable parameter of codes shaped like `pattern` (whether each code exists is
+    /// for the store to say).
+    pub fn codes(&mut self, name: &str, pattern: &regex::Regex) -> Vec<String> {
+        let raw = self.repeatable(name);
+        let (good, bad): (Vec<String>, Vec<String>) =
+            raw.into_iter().partition(|v| pattern.is_match(v));
+        for value in bad {
             self.error(
                 name,
-                "unknown_code",
-                format!("{value:?} is not a known code"),
+                "invalid",
+                format!("{value:?} is not shaped like a code ({})", pattern.as_str()),
             );
         }
-        known
+        good
     }
 
     pub fn boolean(&mut self, name: &str) -> Option<bool> {
@@ -116,6 +128,13 @@ impl QueryParams {
             DateTime::parse_from_rfc3339(raw)
                 .map(|at| at.with_timezone(&Utc).naive_utc())
                 .map_err(|_| "must be an RFC 3339 timestamp, e.g. 2026-11-22T10:15:00Z".to_owned())
+        })
+    }
+
+    pub fn date(&mut self, name: &str) -> Option<chrono::NaiveDate> {
+        self.single_with(name, |raw| {
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map_err(|_| "must be a date, e.g. 2026-03-31".to_owned())
         })
     }
 
@@ -141,12 +160,7 @@ impl QueryParams {
             })
             .unwrap_or(DEFAULT_LIMIT);
         let cursor = self.single_with("cursor", Cursor::decode);
-        let include_total = self.boolean("include_total").unwrap_or(false);
-        PageRequest {
-            limit,
-            cursor,
-            include_total,
-        }
+        PageRequest { limit, cursor }
     }
 
     /// Ends parsing: unknown parameters and every collected problem become one 400.
@@ -177,7 +191,6 @@ impl QueryParams {
 pub struct PageRequest {
     pub limit: usize,
     pub cursor: Option<Cursor>,
-    pub include_total: bool,
 }
 
 /// Where the next page starts. Opaque to clients (base64url JSON); it records the sort it
@@ -193,6 +206,16 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The cursor of the page after the row at (`key`, `id`) in `sort` order.
+    pub fn after(sort: &str, key: impl Into<String>, id: impl Into<String>) -> String {
+        Self {
+            sort: sort.to_owned(),
+            key: key.into(),
+            id: id.into(),
+        }
+        .encode()
+    }
+
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
@@ -223,6 +246,19 @@ impl Cursor {
             })
         }
     }
+}
+
+/// 200 with a page as `body`, and `Link: <…>; rel="next"` when there is a next page.
+pub fn page_response(
+    req: &HttpRequest,
+    next_cursor: Option<&str>,
+    body: impl Serialize,
+) -> actix_web::HttpResponse {
+    let mut response = actix_web::HttpResponse::Ok();
+    if let Some(cursor) = next_cursor {
+        response.insert_header((header::LINK, next_link(req, cursor)));
+    }
+    response.json(body)
 }
 
 /// `<path?query&cursor=…>; rel="next"`, keeping every other parameter as the client sent it.

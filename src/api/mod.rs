@@ -1,16 +1,38 @@
 //! The HTTP layer: one file per resource (DTOs, handlers, `#[utoipa::path]`), plus the
 //! conventions they share (bodies, lists, conditional requests, error responses).
 
+pub mod api_keys;
+pub mod auth;
 pub mod body;
 pub mod conditional;
+pub mod contacts;
+
+pub mod csv;
 pub mod health;
 pub mod list;
+pub mod membership;
 pub mod organisations;
 pub mod responses;
+pub mod routes;
 pub mod schemas;
+pub mod taxonomies;
+pub mod users;
 pub mod validation;
 
 use utoipa::OpenApi;
+
+use crate::domain::FieldError;
+use crate::error::ApiError;
+
+/// An id from the path: a UUID, compared in its canonical lower-case form.
+pub fn path_id(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::BadRequest {
+            detail: "id: must be a UUID".to_owned(),
+            errors: vec![FieldError::new("id", "invalid", "must be a UUID")],
+        })
+}
 
 /// The parts of the OpenAPI document that are not operations; the operations are collected
 /// from the same `.service()` calls that register the routes (see `app::build_app`).
@@ -22,7 +44,13 @@ use utoipa::OpenApi;
         license(name = "MIT", identifier = "MIT"),
     ),
     tags(
+        (name = "auth", description = "Signing in and out, and your own account"),
+        (name = "users", description = "Staff accounts (admins only)"),
+        (name = "api-keys", description = "Read-only keys for integrations (admins only)"),
         (name = "organisations", description = "Member, prospect and former member organisations"),
+        (name = "membership", description = "Applications, periods, renewals, withdrawals and reinstatements"),
+        (name = "contacts", description = "People, their affiliations to organisations, and their consent per purpose"),
+        (name = "taxonomies", description = "Community codes and expertise areas organisations are coded against"),
         (name = "health", description = "Liveness and readiness"),
     ),
     components(
@@ -30,6 +58,9 @@ use utoipa::OpenApi;
         responses(
             responses::BadRequest,
             responses::NotFound,
+            responses::Unauthorized,
+            responses::Forbidden,
+            responses::TooManyRequests,
             responses::NotAcceptable,
             responses::Conflict,
             responses::PreconditionFailed,
@@ -41,3 +72,58 @@ use utoipa::OpenApi;
     )
 )]
 pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::validation as rules;
+
+    /// The patterns clients read in the OpenAPI document are the ones the server applies.
+    #[test]
+    fn documented_patterns_are_the_enforced_ones() {
+        let document = serde_json::to_value(crate::app::openapi()).unwrap();
+        let organisation = [
+            ("name", rules::SINGLE_LINE),
+            ("charity_number", rules::CHARITY_NUMBER),
+            ("company_number", rules::COMPANY_NUMBER),
+            ("website", rules::WEBSITE),
+            ("phone", rules::PHONE),
+            ("postcode", rules::POSTCODE),
+            ("description", rules::MULTI_LINE),
+        ];
+        let name_only = [("name", rules::SINGLE_LINE)];
+        let contact = [
+            ("given_name", rules::SINGLE_LINE),
+            ("family_name", rules::SINGLE_LINE),
+            ("phone", rules::PHONE),
+            ("job_title", rules::SINGLE_LINE),
+            ("pronouns", rules::SINGLE_LINE),
+        ];
+        let schemas: [(&str, &[(&str, &str)]); 7] = [
+            ("CreateOrganisationRequest", &organisation),
+            ("UpdateOrganisationRequest", &organisation),
+            ("CreateUserRequest", &name_only),
+            ("UpdateUserRequest", &name_only),
+            ("CreateApiKeyRequest", &name_only),
+            ("CreateContactRequest", &contact),
+            ("UpdateContactRequest", &contact),
+        ];
+        for (schema, expected) in schemas {
+            let properties = &document["components"]["schemas"][schema]["properties"];
+            for (field, pattern) in expected {
+                let property = &properties[field];
+                let documented = property["pattern"]
+                    .as_str()
+                    .or_else(|| {
+                        property["oneOf"]
+                            .as_array()?
+                            .iter()
+                            .find_map(|s: &Value| s["pattern"].as_str())
+                    })
+                    .unwrap_or_else(|| panic!("{schema}.{field} documents a pattern"));
+                assert_eq!(documented, *pattern, "{schema}.{field}");
+            }
+        }
+    }
+}

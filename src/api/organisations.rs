@@ -5,48 +5,81 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::NaiveDateTime;
-use futures_util::stream;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::{Validate, ValidationError, ValidationErrors};
 
-use crate::api::body::{JsonBody, field_errors};
+use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::{etag, not_modified, version_check};
-use crate::api::list::{Cursor, Format, QueryParams, negotiate, next_link};
+use crate::api::csv::{self, defuse};
+use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
+use crate::api::membership::{MembershipSummary, MembershipView};
+use crate::api::path_id;
 use crate::api::schemas::{
-    community_codes, default_community_codes, default_expertise_codes, expertise_codes, regions,
-    timestamp,
+    MAX_COMMUNITIES, MAX_EXPERTISE, community_codes, expertise_codes, geography_scopes, kinds,
+    regions, size_bands, timestamp,
 };
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
-use crate::db::Database;
-use crate::domain::DomainError;
+use crate::domain::membership::{GraceWindow, MembershipStatus};
 use crate::domain::organisations::{
     self as store, CommunityReply, GeographyScope, Listed, Organisation, OrganisationFilter,
     OrganisationKind, OrganisationProfile, OrganisationSort, Position, Region, ReplyStatus,
-    SizeBand,
+    SizeBand, StatusFilter,
 };
+use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
 
 const TAG: &str = "organisations";
-/// Most community codes one area can carry.
-const MAX_COMMUNITIES: u64 = 50;
-/// Rows fetched per query while streaming CSV.
-const CSV_PAGE: usize = 500;
 
 /// A community area as sent: a reply status and, for an `answered` reply, the codes.
-#[derive(Debug, Clone, PartialEq, Deserialize, ToSchema)]
+/// Only an `answered` reply carries codes; an answered reply with no codes means "none of
+/// these". In a PATCH, leaving `communities` out keeps the stored codes when the reply stays
+/// `answered`, and clears them otherwise.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommunityReplyInput {
     pub reply_status: ReplyStatus,
-    /// Community codes. Only an `answered` reply carries codes; an answered reply with no
-    /// codes means "none of these". In a PATCH, leaving this out keeps the stored codes when
-    /// the reply stays `answered`, and clears them otherwise.
     #[serde(default)]
-    #[schema(schema_with = community_codes)]
     pub communities: Option<Vec<String>>,
 }
+
+/// The rule "only an answered reply carries codes", stated in the schema as two shapes.
+impl utoipa::PartialSchema for CommunityReplyInput {
+    fn schema() -> RefOr<Schema> {
+        let shape = |statuses: &[&'static str], communities: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property(
+                    "reply_status",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(statuses.to_vec())),
+                )
+                .required("reply_status")
+                .property("communities", communities)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let no_codes = ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .max_items(Some(0))
+            .build()
+            .into();
+        OneOfBuilder::new()
+            .item(shape(&["answered"], community_codes()))
+            .item(shape(&["not_asked", "prefer_not_to_say"], no_codes))
+            .description(Some(
+                "A reply status and, for an `answered` reply only, community codes (an answered reply with no codes means \"none of these\"). In a PATCH, leaving `communities` out keeps the stored codes when the reply stays `answered`.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for CommunityReplyInput {}
 
 impl Validate for CommunityReplyInput {
     fn validate(&self) -> Result<(), ValidationErrors> {
@@ -59,7 +92,7 @@ impl Validate for CommunityReplyInput {
                     .with_message("only an answered reply can carry community codes".into()),
             );
         }
-        if codes.len() as u64 > MAX_COMMUNITIES {
+        if codes.len() > MAX_COMMUNITIES {
             errors.add(
                 "communities",
                 ValidationError::new("length")
@@ -110,18 +143,26 @@ fn not_asked() -> CommunityReplyInput {
     }
 }
 
+const _: () = assert!(MAX_EXPERTISE == 50);
+
 /// A new organisation. Only `name` and `kind` are required.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganisationRequest {
-    #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    // Required fields are `Option` so that a body missing them still reads, and the client
+    // hears about every other bad field in the same answer (see `api::body`).
+    #[validate(required(message = "is required"), length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
     #[schema(
+        value_type = String,
+        required = true,
         max_length = 200,
         pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$",
         example = "Northside Peer Voices"
     )]
-    pub name: String,
-    pub kind: OrganisationKind,
+    pub name: Option<String>,
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = OrganisationKind, required = true)]
+    pub kind: Option<OrganisationKind>,
     #[serde(default)]
     pub size_band: Option<SizeBand>,
     /// Charity Commission (England and Wales) register number.
@@ -176,7 +217,8 @@ pub struct CreateOrganisationRequest {
     pub regions: Vec<Region>,
     /// Expertise area codes.
     #[serde(default)]
-    #[validate(custom(function = unique_items))]
+    // `length` takes a literal: the assertion below keeps it equal to the documented maximum.
+    #[validate(length(max = 50, message = "at most 50 expertise areas"), custom(function = unique_items))]
     #[schema(schema_with = expertise_codes)]
     pub expertise: Vec<String>,
     /// Communities that make up most of the leadership ("led by").
@@ -194,10 +236,22 @@ pub struct CreateOrganisationRequest {
 }
 
 impl CreateOrganisationRequest {
-    fn into_profile(self, current: Option<&OrganisationProfile>) -> OrganisationProfile {
-        OrganisationProfile {
-            name: self.name,
-            kind: self.kind,
+    /// The profile this request describes; call after `validate`, which requires `name` and
+    /// `kind` (checked again here so the type needs no unwrap).
+    fn into_profile(
+        self,
+        current: Option<&OrganisationProfile>,
+    ) -> Result<OrganisationProfile, DomainError> {
+        let (Some(name), Some(kind)) = (self.name, self.kind) else {
+            return Err(DomainError::Invalid(vec![FieldError::new(
+                "name",
+                "required",
+                "name and kind are required",
+            )]));
+        };
+        Ok(OrganisationProfile {
+            name,
+            kind,
             size_band: self.size_band,
             charity_number: self.charity_number,
             company_number: self.company_number,
@@ -212,15 +266,15 @@ impl CreateOrganisationRequest {
             leadership: self.leadership.into_reply(current.map(|c| &c.leadership)),
             mission: self.mission.into_reply(current.map(|c| &c.mission)),
             lived_experience_led: self.lived_experience_led,
-        }
+        })
     }
 }
 
 impl From<&OrganisationProfile> for CreateOrganisationRequest {
     fn from(profile: &OrganisationProfile) -> Self {
         Self {
-            name: profile.name.clone(),
-            kind: profile.kind,
+            name: Some(profile.name.clone()),
+            kind: Some(profile.kind),
             size_band: profile.size_band,
             charity_number: profile.charity_number.clone(),
             company_number: profile.company_number.clone(),
@@ -301,18 +355,6 @@ pub struct UpdateOrganisationRequest {
     pub lived_experience_led: Option<Option<bool>>,
 }
 
-/// A field that may be left out but not set to null.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// A field that may be left out (outer `None`) or set to null (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Shape checks happen on the patched whole, in `apply`, so a patch has no rules of its own.
 impl Validate for UpdateOrganisationRequest {
     fn validate(&self) -> Result<(), ValidationErrors> {
@@ -329,9 +371,13 @@ impl UpdateOrganisationRequest {
                 $(if let Some(value) = &self.$field { next.$field = value.clone(); })+
             };
         }
+        if let Some(name) = &self.name {
+            next.name = Some(name.clone());
+        }
+        if let Some(kind) = self.kind {
+            next.kind = Some(kind);
+        }
         merge!(
-            name,
-            kind,
             size_band,
             charity_number,
             company_number,
@@ -349,7 +395,7 @@ impl UpdateOrganisationRequest {
         );
         next.validate()
             .map_err(|errors| DomainError::Invalid(field_errors(&errors)))?;
-        Ok(next.into_profile(Some(current)))
+        next.into_profile(Some(current))
     }
 }
 
@@ -397,12 +443,20 @@ pub struct OrganisationResponse {
     /// Always null for a live organisation (tombstones have their own shape).
     #[schema(format = DateTime)]
     pub deleted_at: Option<String>,
+    /// Membership on the list's `as_of` date (today for single reads); null for an
+    /// organisation that had not applied by then.
+    pub membership: Option<MembershipSummary>,
 }
 
-impl From<Organisation> for OrganisationResponse {
-    fn from(organisation: Organisation) -> Self {
+impl OrganisationResponse {
+    pub fn new(organisation: Organisation, view: MembershipView) -> Self {
+        let membership = organisation
+            .membership
+            .as_ref()
+            .and_then(|membership| MembershipSummary::new(membership, view));
         let p = organisation.profile;
         Self {
+            membership,
             id: organisation.id,
             name: p.name,
             kind: p.kind,
@@ -444,10 +498,12 @@ pub enum OrganisationListEntry {
     Tombstone(Tombstone),
 }
 
-impl From<Listed> for OrganisationListEntry {
-    fn from(entry: Listed) -> Self {
+impl OrganisationListEntry {
+    fn new(entry: Listed, view: MembershipView) -> Self {
         match entry {
-            Listed::Live(organisation) => Self::Organisation(Box::new((*organisation).into())),
+            Listed::Live(organisation) => {
+                Self::Organisation(Box::new(OrganisationResponse::new(*organisation, view)))
+            }
             Listed::Deleted { id, deleted_at, .. } => Self::Tombstone(Tombstone {
                 id,
                 deleted_at: timestamp(deleted_at),
@@ -487,13 +543,13 @@ pub struct OrganisationListParams {
     pub updated_since: Option<String>,
     /// Include deleted organisations as tombstones `{id, deleted_at}`.
     pub include_deleted: Option<bool>,
-    #[param(inline)]
+    #[param(schema_with = kinds)]
     pub kind: Vec<OrganisationKind>,
-    #[param(inline)]
+    #[param(schema_with = size_bands)]
     pub size_band: Vec<SizeBand>,
-    #[param(inline)]
+    #[param(schema_with = geography_scopes)]
     pub geography_scope: Vec<GeographyScope>,
-    #[param(inline)]
+    #[param(schema_with = regions)]
     pub region: Vec<Region>,
     /// Expertise area codes.
     #[param(schema_with = expertise_codes)]
@@ -505,6 +561,14 @@ pub struct OrganisationListParams {
     #[param(schema_with = community_codes)]
     pub mission: Vec<String>,
     pub lived_experience_led: Option<bool>,
+    /// Membership status on `as_of`; repeat for several. `active` members are `current` and
+    /// `grace`.
+    #[param(inline)]
+    pub membership_status: Vec<MembershipStatus>,
+    /// The day membership is judged on, for the filter and for each entry's `membership`
+    /// (default today): "who were our current members on 31 March last year?"
+    #[param(format = Date)]
+    pub as_of: Option<String>,
     /// Case-insensitive part of the name.
     #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub q: Option<String>,
@@ -513,6 +577,8 @@ pub struct OrganisationListParams {
 /// A parsed list request: what to show, in what order, from where.
 struct ListRequest {
     filter: OrganisationFilter,
+    /// The day each entry's membership is shown on (`as_of`).
+    view: MembershipView,
     sort: OrganisationSort,
     after: Option<Position>,
     limit: usize,
@@ -520,24 +586,33 @@ struct ListRequest {
 }
 
 impl ListRequest {
-    fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+    fn parse(req: &HttpRequest, grace: GraceWindow) -> Result<Self, ApiError> {
         let mut params = QueryParams::parse(req.query_string())?;
         let page = params.page();
+        let view = match params.date("as_of") {
+            Some(on) => MembershipView { on, grace },
+            None => MembershipView::today(grace),
+        };
+        let statuses = params.many::<MembershipStatus>("membership_status");
+        let include_total = params.boolean("include_total").unwrap_or(false);
         let sort = params.single_with("sort", |raw| raw.parse().map_err(|e| format!("{e}")));
-        let expertise_codes = default_expertise_codes();
-        let community_codes = default_community_codes();
         let filter = OrganisationFilter {
             kinds: strings(params.many::<OrganisationKind>("kind")),
             size_bands: strings(params.many::<SizeBand>("size_band")),
             geography_scopes: strings(params.many::<GeographyScope>("geography_scope")),
             regions: strings(params.many::<Region>("region")),
-            expertise: params.many_of("expertise", &expertise_codes),
-            leadership: params.many_of("leadership", &community_codes),
-            mission: params.many_of("mission", &community_codes),
+            expertise: params.codes("expertise", &rules::EXPERTISE_CODE_RE),
+            leadership: params.codes("leadership", &rules::COMMUNITY_CODE_RE),
+            mission: params.codes("mission", &rules::COMMUNITY_CODE_RE),
             lived_experience_led: params.boolean("lived_experience_led"),
             q: params.text("q"),
             updated_since: params.timestamp("updated_since"),
             include_deleted: params.boolean("include_deleted").unwrap_or(false),
+            membership: (!statuses.is_empty()).then_some(StatusFilter {
+                statuses,
+                on: view.on,
+                grace,
+            }),
         };
         params.finish()?;
 
@@ -555,10 +630,11 @@ impl ListRequest {
         };
         Ok(Self {
             filter,
+            view,
             sort,
             after,
             limit: page.limit,
-            include_total: page.include_total,
+            include_total,
         })
     }
 }
@@ -567,30 +643,11 @@ fn strings<T: ToString>(values: Vec<T>) -> Vec<String> {
     values.iter().map(ToString::to_string).collect()
 }
 
-fn cursor_for(sort: OrganisationSort, position: &Position) -> String {
-    Cursor {
-        sort: sort.as_str().to_owned(),
-        key: position.key.clone(),
-        id: position.id.clone(),
-    }
-    .encode()
-}
-
-/// An id from the path: a UUID, compared in its canonical lower-case form.
-fn organisation_id(raw: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map(|id| id.to_string())
-        .map_err(|_| ApiError::BadRequest {
-            detail: "id: must be a UUID".to_owned(),
-            errors: vec![crate::domain::FieldError::new(
-                "id",
-                "invalid",
-                "must be a UUID",
-            )],
-        })
-}
-
-fn single(status: actix_web::http::StatusCode, organisation: Organisation) -> HttpResponse {
+fn single(
+    state: &AppState,
+    status: actix_web::http::StatusCode,
+    organisation: Organisation,
+) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::ETAG, etag(organisation.version)));
     if status == actix_web::http::StatusCode::CREATED {
@@ -599,7 +656,10 @@ fn single(status: actix_web::http::StatusCode, organisation: Organisation) -> Ht
             format!("/api/v1/organisations/{}", organisation.id),
         ));
     }
-    response.json(OrganisationResponse::from(organisation))
+    response.json(OrganisationResponse::new(
+        organisation,
+        MembershipView::today(state.grace),
+    ))
 }
 
 /// List organisations
@@ -627,19 +687,34 @@ pub async fn list_organisations(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
-    let request = ListRequest::parse(&req)?;
+    let request = ListRequest::parse(&req, state.grace)?;
     if format == Format::Csv {
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"organisations.csv\"",
-            ))
-            .streaming(csv_stream(state.db.clone(), request)));
+        let ListRequest {
+            filter,
+            view,
+            sort,
+            after,
+            ..
+        } = request;
+        return Ok(csv::attachment(
+            state.db.clone(),
+            "organisations.csv",
+            CSV_HEADER,
+            after,
+            move |conn, after| {
+                let page = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
+                let rows = page
+                    .entries
+                    .into_iter()
+                    .map(|entry| csv_record(entry, view));
+                Ok((rows.collect(), page.next))
+            },
+        ));
     }
 
     let ListRequest {
         filter,
+        view,
         sort,
         after,
         limit,
@@ -660,16 +735,20 @@ pub async fn list_organisations(
     let next_cursor = page
         .next
         .as_ref()
-        .map(|position| cursor_for(sort, position));
-    let mut response = HttpResponse::Ok();
-    if let Some(cursor) = &next_cursor {
-        response.insert_header((header::LINK, next_link(&req, cursor)));
-    }
-    Ok(response.json(OrganisationList {
-        data: page.entries.into_iter().map(Into::into).collect(),
-        next_cursor,
-        total,
-    }))
+        .map(|position| Cursor::after(sort.as_str(), &position.key, &position.id));
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        OrganisationList {
+            data: page
+                .entries
+                .into_iter()
+                .map(|entry| OrganisationListEntry::new(entry, view))
+                .collect(),
+            next_cursor: next_cursor.clone(),
+            total,
+        },
+    ))
 }
 
 /// Get an organisation
@@ -693,14 +772,18 @@ pub async fn get_organisation(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     negotiate(&req, false)?;
-    let id = organisation_id(&path)?;
+    let id = path_id(&path)?;
     let organisation = state.db.run(move |conn| store::find(conn, &id)).await?;
     if not_modified(&req, organisation.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(organisation.version)))
             .finish());
     }
-    Ok(single(actix_web::http::StatusCode::OK, organisation))
+    Ok(single(
+        &state,
+        actix_web::http::StatusCode::OK,
+        organisation,
+    ))
 }
 
 /// Create an organisation
@@ -724,12 +807,16 @@ pub async fn create_organisation(
     state: web::Data<AppState>,
     body: JsonBody<CreateOrganisationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = body.0.into_profile(None);
+    let profile = body.0.into_profile(None)?;
     let organisation = state
         .db
         .run(move |conn| store::create(conn, &profile))
         .await?;
-    Ok(single(actix_web::http::StatusCode::CREATED, organisation))
+    Ok(single(
+        &state,
+        actix_web::http::StatusCode::CREATED,
+        organisation,
+    ))
 }
 
 /// Update an organisation
@@ -740,7 +827,7 @@ pub async fn create_organisation(
     tag = TAG,
     params(
         ("id" = uuid::Uuid, Path, description = "Organisation id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this change was based on"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this change was based on"),
     ),
     request_body(content = UpdateOrganisationRequest, content_type = "application/merge-patch+json"),
     responses(
@@ -763,14 +850,18 @@ pub async fn update_organisation(
     req: HttpRequest,
     body: JsonBody<UpdateOrganisationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = organisation_id(&path)?;
-    let check = version_check(&req)?;
+    let id = path_id(&path)?;
+    let check = version_check(&req);
     let patch = body.0;
     let organisation = state
         .db
         .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(&current.profile)))
         .await?;
-    Ok(single(actix_web::http::StatusCode::OK, organisation))
+    Ok(single(
+        &state,
+        actix_web::http::StatusCode::OK,
+        organisation,
+    ))
 }
 
 /// Delete an organisation
@@ -781,7 +872,7 @@ pub async fn update_organisation(
     tag = TAG,
     params(
         ("id" = uuid::Uuid, Path, description = "Organisation id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag this deletion was based on"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this deletion was based on"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -797,8 +888,8 @@ pub async fn delete_organisation(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let id = organisation_id(&path)?;
-    let check = version_check(&req)?;
+    let id = path_id(&path)?;
+    let check = version_check(&req);
     state
         .db
         .run(move |conn| store::soft_delete(conn, &id, &check))
@@ -826,88 +917,15 @@ const CSV_HEADER: &[&str] = &[
     "mission_reply_status",
     "mission_communities",
     "lived_experience_led",
+    "membership_tier",
+    "membership_status",
+    "joined_on",
     "created_at",
     "updated_at",
     "deleted_at",
 ];
 
-/// Every matching organisation as CSV, fetched a page at a time so memory stays flat however
-/// long the list.
-fn csv_stream(
-    db: Database,
-    request: ListRequest,
-) -> impl futures_util::Stream<Item = Result<web::Bytes, ApiError>> {
-    enum Next {
-        Header,
-        Page(Option<Position>),
-        Done,
-    }
-    let request = std::sync::Arc::new(request);
-    stream::unfold(Next::Header, move |next| {
-        let db = db.clone();
-        let request = request.clone();
-        async move {
-            match next {
-                Next::Done => None,
-                Next::Header => {
-                    let start = request.after.clone();
-                    Some((
-                        Ok(csv_rows(std::iter::once(header_row()))),
-                        Next::Page(start),
-                    ))
-                }
-                Next::Page(after) => {
-                    let sort = request.sort;
-                    let page = {
-                        let request = request.clone();
-                        db.run(move |conn| {
-                            store::list(conn, &request.filter, sort, after.as_ref(), CSV_PAGE)
-                        })
-                        .await
-                    };
-                    match page {
-                        Ok(page) => {
-                            let bytes = csv_rows(page.entries.into_iter().map(csv_record));
-                            let next = match page.next {
-                                Some(position) => Next::Page(Some(position)),
-                                None => Next::Done,
-                            };
-                            Some((Ok(bytes), next))
-                        }
-                        Err(error) => {
-                            log::error!("CSV export stopped: {error}");
-                            Some((Err(error), Next::Done))
-                        }
-                    }
-                }
-            }
-        }
-    })
-}
-
-fn header_row() -> Vec<String> {
-    CSV_HEADER.iter().map(|h| (*h).to_owned()).collect()
-}
-
-fn csv_rows(rows: impl Iterator<Item = Vec<String>>) -> web::Bytes {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    for row in rows {
-        // Writing to a Vec cannot fail.
-        let _ = writer.write_record(&row);
-    }
-    web::Bytes::from(writer.into_inner().unwrap_or_default())
-}
-
-/// Spreadsheets run a cell that starts with = + - @ as a formula: free text is defused with a
-/// leading apostrophe (OWASP's advice for CSV injection).
-fn defuse(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_owned(),
-    }
-}
-
-fn csv_record(entry: Listed) -> Vec<String> {
+fn csv_record(entry: Listed, view: MembershipView) -> Vec<String> {
     let opt = |value: Option<String>| value.unwrap_or_default();
     let time = |at: NaiveDateTime| timestamp(at);
     match entry {
@@ -923,8 +941,12 @@ fn csv_record(entry: Listed) -> Vec<String> {
                 profile: p,
                 created_at,
                 updated_at,
+                membership,
                 ..
             } = *organisation;
+            let membership = membership
+                .as_ref()
+                .and_then(|membership| MembershipSummary::new(membership, view));
             vec![
                 id,
                 defuse(&p.name),
@@ -945,6 +967,11 @@ fn csv_record(entry: Listed) -> Vec<String> {
                 p.mission.reply_status.to_string(),
                 p.mission.communities.join(";"),
                 opt(p.lived_experience_led.map(|v| v.to_string())),
+                opt(membership.as_ref().map(|m| m.tier.to_string())),
+                opt(membership.as_ref().map(|m| m.status.to_string())),
+                opt(membership
+                    .and_then(|m| m.joined_on)
+                    .map(|day| day.to_string())),
                 time(created_at),
                 time(updated_at),
                 String::new(),

@@ -19,6 +19,9 @@ macro_rules! problem_response {
 problem_response! {
     BadRequest => "Malformed JSON or a bad query or path parameter (every bad parameter listed in `errors`)",
     NotFound => "No such resource",
+    Unauthorized => "No credentials, or a token or key that is invalid, expired or revoked; `WWW-Authenticate: Bearer`",
+    Forbidden => "Signed in, but your role or your key's scopes do not allow this operation",
+    TooManyRequests => "Too many attempts; retry after `Retry-After` seconds",
     NotAcceptable => "The Accept header asks for a representation this resource does not have",
     Conflict => "Conflicts with stored data, e.g. a registration number another organisation has",
     PreconditionFailed => "If-Match does not name the current version: read again, reapply, retry",

@@ -5,37 +5,102 @@ use chrono::{NaiveDateTime, SecondsFormat};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 
-use crate::domain::organisations::Region;
-use crate::domain::taxonomies::{DEFAULT_COMMUNITIES, DEFAULT_EXPERTISE_AREAS};
+use crate::api::validation as rules;
+use crate::domain::api_keys::Scope;
+use crate::domain::organisations::{GeographyScope, OrganisationKind, Region, SizeBand};
 
 /// Timestamps go out as RFC 3339 in UTC with microseconds: `2026-11-22T10:15:00.000000Z`.
 pub fn timestamp(at: NaiveDateTime) -> String {
     at.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-pub fn default_community_codes() -> Vec<&'static str> {
-    DEFAULT_COMMUNITIES
-        .iter()
-        .map(|c| c.code.as_str())
-        .collect()
+/// Most community codes one area can carry.
+pub const MAX_COMMUNITIES: usize = 50;
+/// Most expertise areas one organisation can carry.
+pub const MAX_EXPERTISE: usize = 50;
+
+/// A set of values of a text enum, all of which may be given at once.
+fn enum_set(values: &[&'static str], description: &str) -> RefOr<Schema> {
+    code_set(values.to_vec(), values.len(), description)
 }
 
-pub fn default_expertise_codes() -> Vec<&'static str> {
-    DEFAULT_EXPERTISE_AREAS
-        .iter()
-        .map(|e| e.code.as_str())
-        .collect()
+/// Query filter: organisation kinds.
+pub fn kinds() -> RefOr<Schema> {
+    let all: Vec<_> = OrganisationKind::ALL.iter().map(|v| v.as_str()).collect();
+    enum_set(&all, "Organisation kinds")
+}
+
+/// Query filter: income bands.
+pub fn size_bands() -> RefOr<Schema> {
+    let all: Vec<_> = SizeBand::ALL.iter().map(|v| v.as_str()).collect();
+    enum_set(&all, "Income bands (NCVO)")
+}
+
+/// Query filter: geographic scopes.
+pub fn geography_scopes() -> RefOr<Schema> {
+    let all: Vec<_> = GeographyScope::ALL.iter().map(|v| v.as_str()).collect();
+    enum_set(&all, "Geographic scopes")
 }
 
 /// A set of regions.
 pub fn regions() -> RefOr<Schema> {
-    code_set(
-        Region::ALL.iter().map(|r| r.as_str()).collect(),
-        "English ITL1 regions and Wales",
+    let all: Vec<_> = Region::ALL.iter().map(|v| v.as_str()).collect();
+    enum_set(&all, "English ITL1 regions and Wales")
+}
+
+/// API key scopes: at least one, each once.
+pub fn scopes() -> RefOr<Schema> {
+    let all: Vec<_> = Scope::ALL.iter().map(|v| v.as_str()).collect();
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(all.clone())),
+        )
+        .unique_items(true)
+        .min_items(Some(1))
+        .max_items(Some(all.len()))
+        .description(Some("What the key may read"))
+        .build()
+        .into()
+}
+
+/// A set of community codes. The codes are managed by admins, so the document gives their
+/// shape; `/api/v1/taxonomies/communities` lists them.
+pub fn community_codes() -> RefOr<Schema> {
+    pattern_set(
+        rules::COMMUNITY_CODE,
+        MAX_COMMUNITIES,
+        "Community codes from GET /api/v1/taxonomies/communities (DEI Data Standard, plus EXT codes for care-experienced people and lived experience of the justice system)",
     )
 }
 
-fn code_set(codes: Vec<&'static str>, description: &str) -> RefOr<Schema> {
+/// A set of expertise area codes, listed at `/api/v1/taxonomies/expertise-areas`.
+pub fn expertise_codes() -> RefOr<Schema> {
+    pattern_set(
+        rules::EXPERTISE_CODE,
+        MAX_EXPERTISE,
+        "Expertise area codes from GET /api/v1/taxonomies/expertise-areas",
+    )
+}
+
+/// An array of distinct strings shaped like `pattern`, at most `max_items` of them.
+fn pattern_set(pattern: &str, max_items: usize, description: &str) -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern)),
+        )
+        .unique_items(true)
+        .max_items(Some(max_items))
+        .description(Some(description))
+        .build()
+        .into()
+}
+
+/// An array of distinct values from `codes`, at most `max_items` of them.
+fn code_set(codes: Vec<&'static str>, max_items: usize, description: &str) -> RefOr<Schema> {
     ArrayBuilder::new()
         .items(
             ObjectBuilder::new()
@@ -43,20 +108,8 @@ fn code_set(codes: Vec<&'static str>, description: &str) -> RefOr<Schema> {
                 .enum_values(Some(codes)),
         )
         .unique_items(true)
+        .max_items(Some(max_items))
         .description(Some(description))
         .build()
         .into()
-}
-
-/// A set of DEI Data Standard community codes (with the alliance's EXT codes).
-pub fn community_codes() -> RefOr<Schema> {
-    code_set(
-        default_community_codes(),
-        "Community codes (DEI Data Standard, plus EXT codes for care-experienced people and lived experience of the justice system)",
-    )
-}
-
-/// A set of expertise area codes.
-pub fn expertise_codes() -> RefOr<Schema> {
-    code_set(default_expertise_codes(), "Expertise area codes")
 }

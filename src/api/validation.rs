@@ -1,6 +1,6 @@
 //! Field rules shared by request bodies. Each pattern is written twice, in a `regex` here and
 //! in the `#[schema(pattern = …)]` of the field, so clients see exactly what the server
-//! checks; a unit test in `api::organisations` keeps the two copies identical.
+//! checks; a unit test in `api` keeps the two copies identical.
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -25,6 +25,11 @@ pub const PHONE: &str = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$";
 /// An http(s) address with a host name.
 pub const WEBSITE: &str = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$";
 
+/// A community code: three capitals and six digits (`DEI010110`, `EXT020000`).
+pub const COMMUNITY_CODE: &str = r"^[A-Z]{3}[0-9]{6}$";
+/// An expertise area code: lower-case words joined by underscores (`racial_justice`).
+pub const EXPERTISE_CODE: &str = r"^[a-z][a-z0-9_]{1,62}$";
+
 fn compiled(pattern: &str) -> Regex {
     Regex::new(pattern).expect("the field patterns are valid (checked by unit tests)")
 }
@@ -36,6 +41,8 @@ pub static COMPANY_NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| compiled(COMPAN
 pub static POSTCODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(POSTCODE));
 pub static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(PHONE));
 pub static WEBSITE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(WEBSITE));
+pub static COMMUNITY_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(COMMUNITY_CODE));
+pub static EXPERTISE_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(EXPERTISE_CODE));
 
 /// A set sent as a JSON array: the same value twice is a mistake worth reporting.
 pub fn unique_items<T: Eq + Hash>(items: &[T]) -> Result<(), ValidationError> {

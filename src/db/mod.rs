@@ -165,6 +165,11 @@ impl Database {
     }
 
     /// `SELECT 1` through the pool: is the database answering right now?
+    /// A connection for work outside requests: start-up and the admin commands.
+    pub fn connection(&self) -> Result<PooledConn, r2d2::PoolError> {
+        self.pool.get()
+    }
+
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.run(|conn| conn.batch_execute("SELECT 1")).await
     }

@@ -80,4 +80,179 @@ diesel::allow_tables_to_appear_in_same_query!(
     organisation_regions,
     organisation_expertise,
     organisation_communities,
+    users,
+    sessions,
+    refresh_tokens,
+    api_keys,
+    api_key_scopes,
+    memberships,
+    membership_periods,
+    membership_withdrawals,
+    membership_actions,
+    contacts,
+    contact_affiliations,
+    contact_consents,
 );
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        session_id -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        spent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_key_scopes (api_key_id, scope) {
+        api_key_id -> Text,
+        scope -> Text,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(api_keys -> users (created_by));
+diesel::joinable!(api_key_scopes -> api_keys (api_key_id));
+
+diesel::table! {
+    memberships (organisation_id) {
+        organisation_id -> Text,
+        tier -> Text,
+        applied_on -> Date,
+        joined_on -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_periods (id) {
+        id -> Text,
+        organisation_id -> Text,
+        start_on -> Date,
+        end_on -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_withdrawals (id) {
+        id -> Text,
+        organisation_id -> Text,
+        withdrawn_on -> Date,
+        reinstated_on -> Nullable<Date>,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    membership_actions (id) {
+        id -> Text,
+        organisation_id -> Text,
+        action -> Text,
+        effective_on -> Date,
+        tier -> Text,
+        period_start_on -> Nullable<Date>,
+        period_end_on -> Nullable<Date>,
+        reason -> Nullable<Text>,
+        actor_user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> organisations (organisation_id));
+diesel::joinable!(membership_periods -> memberships (organisation_id));
+diesel::joinable!(membership_withdrawals -> memberships (organisation_id));
+diesel::joinable!(membership_actions -> memberships (organisation_id));
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        given_name -> Text,
+        family_name -> Text,
+        name_key -> Text,
+        email -> Nullable<Text>,
+        email_key -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        job_title -> Nullable<Text>,
+        pronouns -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    contact_affiliations (id) {
+        id -> Text,
+        contact_id -> Text,
+        organisation_id -> Text,
+        role -> Nullable<Text>,
+        is_primary -> Bool,
+        start_on -> Nullable<Date>,
+        end_on -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_consents (id) {
+        id -> Text,
+        contact_id -> Text,
+        purpose -> Text,
+        granted -> Bool,
+        in_force -> Bool,
+        source -> Text,
+        recorded_at -> Timestamp,
+        recorded_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(contact_affiliations -> contacts (contact_id));
+diesel::joinable!(contact_affiliations -> organisations (organisation_id));
+diesel::joinable!(contact_consents -> contacts (contact_id));

@@ -4,12 +4,12 @@
 /// An enum stored as TEXT (guarded by a CHECK in the migrations) and sent as a lower
 /// snake_case string: one list of variants gives serde, OpenAPI and the database spelling.
 macro_rules! text_enum {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
-        $(#[$meta])*
+    ($(#[doc = $doc:literal])* pub enum $name:ident { $($variant:ident => $text:literal,)+ }) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-                 serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+                 serde::Serialize, serde::Deserialize)]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)+
+            $(#[serde(rename = $text)] $variant,)+
         }
 
         impl $name {
@@ -40,12 +40,29 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        // Written by hand: utoipa's derive does not see serde renames made inside a macro.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!($($doc, "\n"),*).trim()))
+                    .enum_values(Some([$($text,)+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 pub(crate) use text_enum;
 
+pub mod api_keys;
+pub mod contacts;
+pub mod membership;
 pub mod organisations;
 pub mod taxonomies;
+pub mod users;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -118,6 +135,25 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// How a timestamp is written into a list cursor: to the microsecond, as stored.
+pub const CURSOR_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+/// `text` for a `LIKE … ESCAPE '\'` pattern: its own `%`, `_` and `\` match only themselves.
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A value the migrations' CHECK constraints guarantee; anything else is corruption.
+pub fn parse_stored<T: std::str::FromStr>(text: &str) -> Result<T, DomainError> {
+    text.parse().map_err(|_| {
+        DomainError::Database(diesel::result::Error::DeserializationError(
+            format!("unexpected stored value {text:?}").into(),
+        ))
+    })
+}
+
 /// Why a domain operation did not happen. Nothing was written when one of these is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -132,6 +168,9 @@ pub enum DomainError {
     /// Rules that need the database to check (unknown or retired codes).
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
+    /// A list filter naming something that does not exist (an unknown code): a bad query.
+    #[error("bad filter")]
+    BadFilter(Vec<FieldError>),
     /// The caller's `If-Match` version is not the stored one.
     #[error("the record has changed since it was read")]
     Stale,

@@ -1,7 +1,7 @@
 //! Every error leaves as an RFC 9457 problem, whatever produced it.
 
 use actix_web::http::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::db_test;
 
@@ -65,5 +65,52 @@ db_test!(
         for leak in ["sql", "diesel", "sqlite", "postgres", "panicked", "constraint"] {
             assert!(!text.contains(leak), "{leak} in {text}");
         }
+    }
+);
+
+db_test!(
+    async fn validation_lists_every_failing_field_at_once(app) {
+        let path = "/api/v1/organisations";
+        let body = json!({
+            "name": " padded",
+            "kind": "spaceship",
+            "regions": ["mars"],
+            "email": "not-an-address",
+            "colour": "red",
+            "leadership": {"communities": []},
+        });
+        let response = app.post_json(path, &body).await;
+        response.problem(422);
+        assert_eq!(
+            response.error_fields(),
+            ["colour", "email", "kind", "leadership.reply_status", "name", "regions[0]"]
+        );
+        let codes: Vec<Value> = response.json()["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|error| error["code"].clone())
+            .collect();
+        assert_eq!(
+            codes,
+            ["unknown_field", "email", "invalid", "required", "regex", "invalid"]
+        );
+
+        let empty = app.post_json(path, &json!({})).await;
+        empty.problem(422);
+        assert_eq!(empty.error_fields(), ["kind", "name"]);
+
+        let patch = app.create_organisation(&json!({"name": "A", "kind": "other"})).await;
+        let id = patch["id"].as_str().unwrap();
+        let response = app
+            .patch_json(
+                &format!("{path}/{id}"),
+                &json!({"kind": 7, "size_band": "huge", "name": null}),
+                None,
+            )
+            .await;
+        response.problem(422);
+        assert_eq!(response.error_fields(), ["kind", "name", "size_band"]);
+        assert_eq!(app.list_all("").await.len(), 1, "no failed request wrote anything");
     }
 );

@@ -6,13 +6,35 @@ use std::path::PathBuf;
 use actix_web::http::{Method, StatusCode, header::HeaderMap};
 use actix_web::web;
 use convene::app::{AppState, build_app};
-use convene::config::DatabaseUrl;
+use convene::auth::{Role, bootstrap};
+use convene::config::{Config, DatabaseUrl, Secret};
 use convene::db::Database;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use serde_json::Value;
 
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+/// The signing key of every test server, so tests can forge tokens for the attack set.
+pub const JWT_SECRET: &str = "test-signing-key-of-at-least-32-bytes-0123456789";
+pub const ADMIN_EMAIL: &str = "admin@example.org";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+/// A password every test account may use: long and not a common one.
+pub const PASSWORD: &str = "copper kettle moorland 42";
+
+/// The configuration of every test server.
+pub fn test_config() -> Config {
+    Config::from_lookup(|name| {
+        match name {
+            "JWT_SECRET" => Some(JWT_SECRET),
+            "CONVENE_ADMIN_EMAIL" => Some(ADMIN_EMAIL),
+            "CONVENE_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD),
+            "CORS_ORIGINS" => Some("https://admin.example.org"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .expect("the test configuration is valid")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -126,13 +148,16 @@ fn with_database(url: &str, name: &str) -> String {
 pub struct TestApp {
     pub server: actix_test::TestServer,
     pub db: TestDatabase,
+    pub state: web::Data<AppState>,
+    /// The first admin's access token: what `get`, `post_json` and friends send.
+    pub admin_token: String,
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         let db = TestDatabase::create(backend);
         let database = Database::connect(&db.url, 4).expect("the test database opens");
-        Self::serve(database, db)
+        Self::serve(database, db).await
     }
 
     pub async fn spawn_if_configured(backend: Backend) -> Option<Self> {
@@ -143,20 +168,175 @@ impl TestApp {
         Some(Self::spawn(backend).await)
     }
 
-    /// A server over an already-built pool (e.g. one pointing at a dead database).
-    pub fn serve(database: Database, db: TestDatabase) -> Self {
-        let state = web::Data::new(AppState {
-            db: database,
-            cors_origins: vec!["https://admin.example.org".to_owned()],
-        });
-        let server = actix_test::start(move || build_app(state.clone()));
-        Self { server, db }
+    /// A server over an already-built pool (e.g. one pointing at a dead database). When the
+    /// database is there, the first admin is created and signed in; when it is not, the
+    /// admin token is a well-signed token for a session nobody can look up.
+    pub async fn serve(database: Database, db: TestDatabase) -> Self {
+        let config = test_config();
+        let reachable = match database.connection() {
+            Ok(mut conn) => {
+                bootstrap::ensure_admin(&mut conn, &config.auth).expect("the first admin");
+                true
+            }
+            Err(_) => false,
+        };
+        let state = web::Data::new(AppState::new(database, &config, &Secret::new(JWT_SECRET)));
+        let server_state = state.clone();
+        let server = actix_test::start(move || build_app(server_state.clone()));
+        let mut app = Self {
+            server,
+            db,
+            admin_token: String::new(),
+            state,
+        };
+        app.admin_token = if reachable {
+            app.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"]
+                .as_str()
+                .expect("an access token")
+                .to_owned()
+        } else {
+            let tokens = &app.state.auth.tokens;
+            tokens
+                .access("nobody", Role::Admin, "no-session")
+                .unwrap()
+                .token
+        };
+        app
+    }
+
+    /// Signs in and returns the token response, failing the test otherwise.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Value {
+        let response = self
+            .as_anonymous()
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()
+    }
+
+    /// Creates an account with `role` (and `PASSWORD`) as the admin; returns its email and
+    /// a signed-in access token.
+    pub async fn account(&self, role: &str) -> (String, String) {
+        let email = format!("{role}-{}@example.org", uuid::Uuid::now_v7().simple());
+        let body = serde_json::json!({"email": email, "name": "Test User", "role": role, "password": PASSWORD});
+        let response = self.post_json("/api/v1/users", &body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        let token = self.sign_in(&email, PASSWORD).await["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned();
+        (email, token)
+    }
+
+    /// An access token of a new account with `role`.
+    pub async fn token_for(&self, role: &str) -> String {
+        self.account(role).await.1
+    }
+
+    /// Creates an API key with `scopes` as the admin and returns the key.
+    pub async fn api_key(&self, scopes: &[&str]) -> String {
+        let body = serde_json::json!({"name": "Test integration", "scopes": scopes});
+        let response = self.post_json("/api/v1/api-keys", &body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        response.json()["key"].as_str().expect("a key").to_owned()
+    }
+
+    /// Requests made with `credential` (`None`: no Authorization header).
+    pub fn as_(&self, credential: Option<&str>) -> Caller<'_> {
+        Caller {
+            app: self,
+            credential: credential.map(str::to_owned),
+        }
+    }
+
+    pub fn as_anonymous(&self) -> Caller<'_> {
+        self.as_(None)
+    }
+
+    /// Requests as the first admin: what the shortcuts below send.
+    pub fn as_admin(&self) -> Caller<'_> {
+        self.as_(Some(&self.admin_token))
     }
 
     pub fn request(&self, method: Method, path: &str) -> awc::ClientRequest {
-        self.server
-            .request(method, self.server.url(path))
-            .timeout(std::time::Duration::from_secs(30))
+        self.as_admin().request(method, path)
+    }
+
+    pub async fn send(&self, request: awc::ClientRequest, body: Option<Vec<u8>>) -> TestResponse {
+        self.as_admin().send(request, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.as_admin().get(path).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.as_admin().post_json(path, body).await
+    }
+
+    pub async fn patch_json(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> TestResponse {
+        self.as_admin().patch_json(path, body, if_match).await
+    }
+
+    pub async fn delete(&self, path: &str, if_match: Option<&str>) -> TestResponse {
+        self.as_admin().delete(path, if_match).await
+    }
+
+    /// Creates an organisation from `body` and returns it, failing the test otherwise.
+    pub async fn create_organisation(&self, body: &Value) -> Value {
+        let response = self.post_json("/api/v1/organisations", body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        response.json()
+    }
+
+    /// Every organisation the list returns for `query`, following `next_cursor` to the end.
+    pub async fn list_all(&self, query: &str) -> Vec<Value> {
+        let mut found = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/organisations?{query}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let response = self.get(&path).await;
+            assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+            let page = response.json();
+            found.extend(page["data"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return found,
+            }
+        }
+    }
+}
+
+/// Requests to a `TestApp` with one credential.
+pub struct Caller<'a> {
+    app: &'a TestApp,
+    credential: Option<String>,
+}
+
+impl Caller<'_> {
+    pub fn request(&self, method: Method, path: &str) -> awc::ClientRequest {
+        let request = self
+            .app
+            .server
+            .request(method, self.app.server.url(path))
+            .timeout(std::time::Duration::from_secs(30));
+        match &self.credential {
+            Some(credential) => {
+                request.insert_header(("authorization", format!("Bearer {credential}")))
+            }
+            None => request,
+        }
     }
 
     pub async fn send(&self, request: awc::ClientRequest, body: Option<Vec<u8>>) -> TestResponse {
@@ -211,33 +391,6 @@ impl TestApp {
             request = request.insert_header(("if-match", tag));
         }
         self.send(request, None).await
-    }
-
-    /// Creates an organisation from `body` and returns it, failing the test otherwise.
-    pub async fn create_organisation(&self, body: &Value) -> Value {
-        let response = self.post_json("/api/v1/organisations", body).await;
-        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
-        response.json()
-    }
-
-    /// Every organisation the list returns for `query`, following `next_cursor` to the end.
-    pub async fn list_all(&self, query: &str) -> Vec<Value> {
-        let mut found = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut path = format!("/api/v1/organisations?{query}");
-            if let Some(cursor) = &cursor {
-                path.push_str(&format!("&cursor={cursor}"));
-            }
-            let response = self.get(&path).await;
-            assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-            let page = response.json();
-            found.extend(page["data"].as_array().cloned().unwrap_or_default());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return found,
-            }
-        }
     }
 }
 

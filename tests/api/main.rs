@@ -1,11 +1,20 @@
 //! The one integration-test binary. Every behaviour test runs on SQLite and, when
 //! `TEST_DATABASE_URL` is set, again on PostgreSQL (see `helpers::db_test!`).
 
+mod access;
+mod accounts;
+mod contact_records;
+mod demo;
 mod errors;
 mod health;
 mod helpers;
+mod membership;
 mod migrations;
 mod openapi;
 mod organisation_lists;
 mod organisations;
+mod password_storage;
 mod resilience;
+mod sessions;
+mod sync;
+mod taxonomies;

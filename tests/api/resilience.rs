@@ -46,7 +46,8 @@ async fn a_database_that_is_not_there_gives_503_quickly() {
     let app = TestApp::serve(
         Database::connect_lazily(&dead, 2),
         TestDatabase::create(Backend::Sqlite),
-    );
+    )
+    .await;
 
     for path in ["/api/v1/organisations", "/health/ready"] {
         let started = Instant::now();
@@ -174,7 +175,7 @@ async fn postgres_going_away_gives_503_and_the_service_recovers_by_itself() {
     let db = TestDatabase::create(Backend::Postgres);
     let outage = Outage::start(target);
     let database = Database::connect(&db.url_via_port(outage.port), 2).unwrap();
-    let app = TestApp::serve(database, db);
+    let app = TestApp::serve(database, db).await;
     app.create_organisation(&json!({"name": "Before", "kind": "other"}))
         .await;
 

@@ -4,8 +4,8 @@
 mod store;
 
 pub use store::{
-    OrganisationFilter, OrganisationSort, Page, Position, count, create, find, list, soft_delete,
-    update,
+    OrganisationFilter, OrganisationSort, Page, Position, StatusFilter, count, create, find, list,
+    soft_delete, update,
 };
 
 use chrono::NaiveDateTime;
@@ -131,6 +131,8 @@ pub struct Organisation {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    /// `None` for an organisation that never applied (a prospect).
+    pub membership: Option<crate::domain::membership::Membership>,
 }
 
 /// A list entry: a live organisation, or the tombstone of a deleted one (for sync).

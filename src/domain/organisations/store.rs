@@ -2,7 +2,6 @@
 //! loaded for a whole page in one query per field; lists use keyset pagination only.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -15,7 +14,10 @@ use crate::db::schema::{
     organisation_communities, organisation_expertise, organisation_regions, organisations,
 };
 use crate::db::{Backend, DbConn};
-use crate::domain::{DomainError, FieldError, new_id, now, taxonomies};
+use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
+use crate::domain::{
+    CURSOR_TIME_FORMAT, DomainError, FieldError, escape_like, new_id, now, parse_stored, taxonomies,
+};
 use crate::with_backend;
 
 const ENTITY: &str = "organisation";
@@ -80,9 +82,10 @@ impl OrganisationRow {
     }
 }
 
-/// The multi-valued fields of a set of organisations, keyed by organisation id.
+/// The multi-valued fields (and memberships) of a set of organisations, keyed by id.
 #[derive(Default)]
 struct SetFields {
+    memberships: HashMap<String, Membership>,
     regions: HashMap<String, Vec<Region>>,
     expertise: HashMap<String, Vec<String>>,
     communities: HashMap<(String, CommunityArea), Vec<String>>,
@@ -95,6 +98,7 @@ impl SetFields {
         if ids.is_empty() {
             return Ok(fields);
         }
+        fields.memberships = membership::store::load(conn, ids)?;
         let regions: Vec<(String, String)> = organisation_regions::table
             .filter(organisation_regions::organisation_id.eq_any(ids))
             .select((
@@ -174,6 +178,7 @@ impl SetFields {
             lived_experience_led: row.lived_experience_led,
         };
         Ok(Organisation {
+            membership: self.memberships.remove(&row.id),
             id: row.id,
             profile,
             version: row.version,
@@ -184,31 +189,44 @@ impl SetFields {
     }
 }
 
-/// A value the migrations' CHECK constraints guarantee; anything else is corruption.
-fn parse_stored<T: FromStr>(text: &str) -> Result<T, DomainError> {
-    text.parse().map_err(|_| {
-        DomainError::Database(diesel::result::Error::DeserializationError(
-            format!("unexpected stored value {text:?}").into(),
-        ))
-    })
-}
-
 /// Rules that need the database: codes must exist and be active, registration numbers must
-/// not belong to another live organisation.
+/// not belong to another live organisation. `current` is the stored profile of an update:
+/// codes it already has may have been retired since, and stay.
 fn check_against_store(
     conn: &mut DbConn,
     profile: &OrganisationProfile,
-    own_id: Option<&str>,
+    current: Option<(&str, &OrganisationProfile)>,
 ) -> Result<(), DomainError> {
+    let own_id = current.map(|(id, _)| id);
+    let kept = |codes: &[String], stored: Option<&[String]>| -> Vec<String> {
+        codes
+            .iter()
+            .filter(|code| !stored.is_some_and(|stored| stored.contains(code)))
+            .cloned()
+            .collect()
+    };
     let mut errors = Vec::new();
-    for code in taxonomies::unusable_expertise_codes(conn, &profile.expertise)? {
+    let new_expertise = kept(
+        &profile.expertise,
+        current.map(|(_, p)| p.expertise.as_slice()),
+    );
+    for code in taxonomies::unusable_expertise_codes(conn, &new_expertise)? {
         errors.push(unknown_code("expertise", &profile.expertise, &code));
     }
-    for (area, reply) in [
-        ("leadership", &profile.leadership),
-        ("mission", &profile.mission),
+    for (area, reply, stored) in [
+        (
+            "leadership",
+            &profile.leadership,
+            current.map(|(_, p)| &p.leadership),
+        ),
+        (
+            "mission",
+            &profile.mission,
+            current.map(|(_, p)| &p.mission),
+        ),
     ] {
-        for code in taxonomies::unusable_community_codes(conn, &reply.communities)? {
+        let new_codes = kept(&reply.communities, stored.map(|s| s.communities.as_slice()));
+        for code in taxonomies::unusable_community_codes(conn, &new_codes)? {
             let field = format!("{area}.communities");
             errors.push(unknown_code(&field, &reply.communities, &code));
         }
@@ -378,7 +396,7 @@ where
             if profile == current.profile {
                 return Ok(Some(current));
             }
-            check_against_store(conn, &profile, Some(id))?;
+            check_against_store(conn, &profile, Some((id, &current.profile)))?;
             let row = OrganisationRow::from_profile(
                 id.to_owned(),
                 &profile,
@@ -447,6 +465,16 @@ pub struct OrganisationFilter {
     pub updated_since: Option<NaiveDateTime>,
     /// Include tombstones of deleted organisations.
     pub include_deleted: bool,
+    /// Only organisations whose membership status on the date is one of these.
+    pub membership: Option<StatusFilter>,
+}
+
+/// Membership statuses on a day, for lists ("who were our current members on 31 March?").
+#[derive(Debug, Clone)]
+pub struct StatusFilter {
+    pub statuses: Vec<MembershipStatus>,
+    pub on: chrono::NaiveDate,
+    pub grace: GraceWindow,
 }
 
 crate::domain::text_enum! {
@@ -481,7 +509,32 @@ struct ResolvedFilter<'f> {
 }
 
 impl<'f> ResolvedFilter<'f> {
-    fn resolve(conn: &mut DbConn, filter: &'f OrganisationFilter) -> QueryResult<Self> {
+    /// Widens parent community codes to their descendants, after refusing codes that do
+    /// not exist (a typo must not quietly return an empty list).
+    fn resolve(conn: &mut DbConn, filter: &'f OrganisationFilter) -> Result<Self, DomainError> {
+        let mut unknown = Vec::new();
+        for code in taxonomies::unknown_expertise_codes(conn, &filter.expertise)? {
+            unknown.push(FieldError::new(
+                "expertise",
+                "unknown_code",
+                format!("{code:?} is not an expertise area"),
+            ));
+        }
+        for (name, codes) in [
+            ("leadership", &filter.leadership),
+            ("mission", &filter.mission),
+        ] {
+            for code in taxonomies::unknown_community_codes(conn, codes)? {
+                unknown.push(FieldError::new(
+                    name,
+                    "unknown_code",
+                    format!("{code:?} is not a community code"),
+                ));
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(DomainError::BadFilter(unknown));
+        }
         Ok(Self {
             filter,
             leadership: taxonomies::community_codes_with_descendants(conn, &filter.leadership)?,
@@ -513,6 +566,15 @@ impl<'f> ResolvedFilter<'f> {
                     .like(format!("%{}%", escape_like(&name_key(q))))
                     .escape('\\'),
             );
+        }
+        if let Some(membership) = &f.membership
+            && let Some(condition) = membership::store::status_filter(
+                &membership.statuses,
+                membership.on,
+                membership.grace,
+            )
+        {
+            query = query.filter(condition);
         }
         if let Some(since) = f.updated_since {
             query = query.filter(organisations::updated_at.gt(since));
@@ -553,15 +615,6 @@ impl<'f> ResolvedFilter<'f> {
         query
     }
 }
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-/// Timestamps in cursors: fixed-width so that text order is time order.
-const CURSOR_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
 fn parse_cursor_time(key: &str) -> Result<NaiveDateTime, DomainError> {
     NaiveDateTime::parse_from_str(key, CURSOR_TIME_FORMAT).map_err(|_| {

@@ -7,8 +7,11 @@ use std::sync::LazyLock;
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use chrono::NaiveDateTime;
+
 use crate::db::DbConn;
 use crate::db::schema::{communities, expertise_areas};
+use crate::domain::{DomainError, FieldError, now};
 use crate::with_backend;
 
 /// The defaults shipped in the binary, so the service never reads files beside itself.
@@ -75,36 +78,71 @@ pub fn seed_defaults(conn: &mut DbConn) -> QueryResult<()> {
     })
 }
 
-/// Of `codes`, those that are not active community codes (unknown or retired).
-pub fn unusable_community_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
-    let active: BTreeSet<String> = communities::table
-        .filter(communities::code.eq_any(codes))
-        .filter(communities::retired_at.is_null())
-        .select(communities::code)
-        .load(conn)?
-        .into_iter()
-        .collect();
+/// Of `codes`, those not in the vocabulary (`active_only`: or retired there), in order.
+fn outside(
+    conn: &mut DbConn,
+    vocabulary: Vocabulary,
+    codes: &[String],
+    active_only: bool,
+) -> QueryResult<Vec<String>> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<String> = match vocabulary {
+        Vocabulary::Communities => {
+            let mut query = communities::table
+                .filter(communities::code.eq_any(codes))
+                .select(communities::code)
+                .into_boxed();
+            if active_only {
+                query = query.filter(communities::retired_at.is_null());
+            }
+            query.load(conn)?
+        }
+        Vocabulary::ExpertiseAreas => {
+            let mut query = expertise_areas::table
+                .filter(expertise_areas::code.eq_any(codes))
+                .select(expertise_areas::code)
+                .into_boxed();
+            if active_only {
+                query = query.filter(expertise_areas::retired_at.is_null());
+            }
+            query.load(conn)?
+        }
+    };
+    let found: BTreeSet<String> = found.into_iter().collect();
     Ok(codes
         .iter()
-        .filter(|c| !active.contains(*c))
+        .filter(|c| !found.contains(*c))
         .cloned()
         .collect())
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Vocabulary {
+    Communities,
+    ExpertiseAreas,
+}
+
+/// Of `codes`, those that are not active community codes (unknown or retired).
+pub fn unusable_community_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
+    outside(conn, Vocabulary::Communities, codes, true)
+}
+
 /// Of `codes`, those that are not active expertise areas (unknown or retired).
 pub fn unusable_expertise_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
-    let active: BTreeSet<String> = expertise_areas::table
-        .filter(expertise_areas::code.eq_any(codes))
-        .filter(expertise_areas::retired_at.is_null())
-        .select(expertise_areas::code)
-        .load(conn)?
-        .into_iter()
-        .collect();
-    Ok(codes
-        .iter()
-        .filter(|c| !active.contains(*c))
-        .cloned()
-        .collect())
+    outside(conn, Vocabulary::ExpertiseAreas, codes, true)
+}
+
+/// Of `codes`, those that are no community code at all (retired codes exist: old records
+/// keep them, so lists may still filter by them).
+pub fn unknown_community_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
+    outside(conn, Vocabulary::Communities, codes, false)
+}
+
+/// Of `codes`, those that are no expertise area at all (retired ones exist).
+pub fn unknown_expertise_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
+    outside(conn, Vocabulary::ExpertiseAreas, codes, false)
 }
 
 /// Each code with all its descendants, so a filter on a parent code (`DEI010000`) finds
@@ -114,6 +152,9 @@ pub fn community_codes_with_descendants(
     conn: &mut DbConn,
     codes: &[String],
 ) -> QueryResult<Vec<String>> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
     let edges: Vec<(String, Option<String>)> = communities::table
         .select((communities::code, communities::parent_code))
         .load(conn)?;
@@ -134,6 +175,175 @@ pub fn community_codes_with_descendants(
         }
     }
     Ok(found.into_iter().collect())
+}
+
+/// A community code as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = communities)]
+pub struct Community {
+    pub code: String,
+    pub parent_code: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub source: Option<String>,
+    pub retired_at: Option<NaiveDateTime>,
+}
+
+/// An expertise area as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = expertise_areas)]
+pub struct ExpertiseArea {
+    pub code: String,
+    pub title: String,
+    pub retired_at: Option<NaiveDateTime>,
+}
+
+/// A change an admin makes to a code: rename, re-describe, retire or bring back.
+#[derive(Debug, Clone, Default)]
+pub struct CodeChange {
+    pub title: Option<String>,
+    /// `Some(None)` clears the description (communities only).
+    pub description: Option<Option<String>>,
+    pub retired: Option<bool>,
+}
+
+pub fn communities(
+    conn: &mut DbConn,
+    include_retired: bool,
+) -> Result<Vec<Community>, DomainError> {
+    let mut query = communities::table.into_boxed();
+    if !include_retired {
+        query = query.filter(communities::retired_at.is_null());
+    }
+    Ok(query
+        .order(communities::code)
+        .select(Community::as_select())
+        .load(conn)?)
+}
+
+pub fn expertise_areas(
+    conn: &mut DbConn,
+    include_retired: bool,
+) -> Result<Vec<ExpertiseArea>, DomainError> {
+    let mut query = expertise_areas::table.into_boxed();
+    if !include_retired {
+        query = query.filter(expertise_areas::retired_at.is_null());
+    }
+    Ok(query
+        .order(expertise_areas::code)
+        .select(ExpertiseArea::as_select())
+        .load(conn)?)
+}
+
+fn duplicate(code: &str) -> DomainError {
+    DomainError::Conflict {
+        message: format!("the code {code} already exists"),
+        errors: vec![FieldError::new("code", "duplicate", "already exists")],
+    }
+}
+
+fn taken(error: diesel::result::Error, code: &str) -> DomainError {
+    match error {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => duplicate(code),
+        other => other.into(),
+    }
+}
+
+/// Adds a community code under an active parent (or at the top).
+pub fn add_community(conn: &mut DbConn, new: &NewCommunity) -> Result<Community, DomainError> {
+    conn.transaction(|conn| {
+        if let Some(parent) = &new.parent_code
+            && !unusable_community_codes(conn, std::slice::from_ref(parent))?.is_empty()
+        {
+            return Err(DomainError::Invalid(vec![FieldError::new(
+                "parent_code",
+                "unknown_code",
+                format!("{parent} is not an active community code"),
+            )]));
+        }
+        diesel::insert_into(communities::table)
+            .values(new)
+            .execute(conn)
+            .map_err(|error| taken(error, &new.code))?;
+        community(conn, &new.code)
+    })
+}
+
+pub fn add_expertise_area(
+    conn: &mut DbConn,
+    new: &NewExpertiseArea,
+) -> Result<ExpertiseArea, DomainError> {
+    diesel::insert_into(expertise_areas::table)
+        .values(new)
+        .execute(conn)
+        .map_err(|error| taken(error, &new.code))?;
+    expertise_area(conn, &new.code)
+}
+
+fn community(conn: &mut DbConn, code: &str) -> Result<Community, DomainError> {
+    communities::table
+        .find(code)
+        .select(Community::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("community code"))
+}
+
+fn expertise_area(conn: &mut DbConn, code: &str) -> Result<ExpertiseArea, DomainError> {
+    expertise_areas::table
+        .find(code)
+        .select(ExpertiseArea::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound("expertise area"))
+}
+
+/// When a code is retired after a change: kept if it stays retired, now if newly retired.
+fn retired_at(current: Option<NaiveDateTime>, retired: Option<bool>) -> Option<NaiveDateTime> {
+    match retired {
+        None => current,
+        Some(false) => None,
+        Some(true) => current.or_else(|| Some(now())),
+    }
+}
+
+pub fn change_community(
+    conn: &mut DbConn,
+    code: &str,
+    change: &CodeChange,
+) -> Result<Community, DomainError> {
+    conn.transaction(|conn| {
+        let current = community(conn, code)?;
+        diesel::update(communities::table.find(code))
+            .set((
+                communities::title.eq(change.title.clone().unwrap_or(current.title)),
+                communities::description
+                    .eq(change.description.clone().unwrap_or(current.description)),
+                communities::retired_at.eq(retired_at(current.retired_at, change.retired)),
+            ))
+            .execute(conn)?;
+        community(conn, code)
+    })
+}
+
+pub fn change_expertise_area(
+    conn: &mut DbConn,
+    code: &str,
+    change: &CodeChange,
+) -> Result<ExpertiseArea, DomainError> {
+    conn.transaction(|conn| {
+        let current = expertise_area(conn, code)?;
+        diesel::update(expertise_areas::table.find(code))
+            .set((
+                expertise_areas::title.eq(change.title.clone().unwrap_or(current.title)),
+                expertise_areas::retired_at.eq(retired_at(current.retired_at, change.retired)),
+            ))
+            .execute(conn)?;
+        expertise_area(conn, code)
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,3 @@
+DROP TABLE contact_consents;
+DROP TABLE contact_affiliations;
+DROP TABLE contacts;

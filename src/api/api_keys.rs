@@ -1,0 +1,275 @@
+//! `/api/v1/api-keys`: read-only keys for integrations, managed by admins. The key itself is
+//! shown once, in the answer to its creation; afterwards only its prefix.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::api::body::{JsonBody, required};
+use crate::api::list::{Cursor, QueryParams, page_response};
+use crate::api::path_id;
+use crate::api::schemas::{scopes, timestamp};
+use crate::api::validation::{self as rules, unique_items};
+use crate::app::AppState;
+use crate::auth::{Principal, Scope, api_keys};
+use crate::domain::FieldError;
+use crate::domain::api_keys::{ApiKey, NewApiKey, store};
+use crate::error::ApiError;
+
+const TAG: &str = "api-keys";
+const SORT: &str = "created";
+
+/// Whether a key can be used now.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiKeyResponse {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(example = "Website member directory")]
+    pub name: String,
+    /// The start of the key, to recognise it; the rest is never shown again.
+    #[schema(example = "cvk_1a2b3c4d")]
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub status: KeyStatus,
+    /// The admin who created it.
+    #[schema(format = Uuid)]
+    pub created_by: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub revoked_at: Option<String>,
+    /// When the key was last used (to the minute).
+    #[schema(format = DateTime)]
+    pub last_used_at: Option<String>,
+}
+
+impl From<ApiKey> for ApiKeyResponse {
+    fn from(key: ApiKey) -> Self {
+        let now = Utc::now().naive_utc();
+        let status = match (key.revoked_at, key.expires_at) {
+            (Some(_), _) => KeyStatus::Revoked,
+            (None, Some(expires)) if expires <= now => KeyStatus::Expired,
+            _ => KeyStatus::Active,
+        };
+        Self {
+            id: key.id,
+            name: key.name,
+            prefix: key.prefix,
+            scopes: key.scopes,
+            status,
+            created_by: key.created_by,
+            created_at: timestamp(key.created_at),
+            expires_at: key.expires_at.map(timestamp),
+            revoked_at: key.revoked_at.map(timestamp),
+            last_used_at: key.last_used_at.map(timestamp),
+        }
+    }
+}
+
+/// A key just created, with its secret: store it now, it cannot be shown again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKeyResponse,
+    /// Send as `Authorization: Bearer <key>`.
+    #[schema(example = "cvk_1a2b3c4d_Xq3…")]
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// What the key is for, so it can be recognised and revoked later.
+    #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Website member directory")]
+    pub name: Option<String>,
+    #[validate(required(message = "is required"), length(min = 1, message = "needs at least one scope"), custom(function = unique_items))]
+    #[schema(schema_with = scopes, required = true)]
+    pub scopes: Option<Vec<Scope>>,
+    /// When the key stops working; must be in the future. Without it the key works until
+    /// revoked.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub data: Vec<ApiKeyResponse>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging for `GET /api-keys`, oldest first.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApiKeyListParams {
+    /// Most entries per page (1 to 500).
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+}
+
+/// List API keys
+///
+/// Every key, revoked and expired ones included, oldest first. Secrets are never shown.
+#[utoipa::path(
+    tag = TAG,
+    params(ApiKeyListParams),
+    responses(
+        (status = 200, description = "A page of keys", body = ApiKeyList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/api-keys")]
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let page = params.page();
+    params.finish()?;
+    let after = match page.cursor {
+        Some(cursor) => Some(cursor.for_sort(SORT)?.1),
+        None => None,
+    };
+    let limit = page.limit;
+    let (keys, more) = state
+        .db
+        .run(move |conn| store::list(conn, after.as_deref(), limit))
+        .await?;
+    let next_cursor = match (more, keys.last()) {
+        (true, Some(last)) => Some(Cursor::after(SORT, "", &last.id)),
+        _ => None,
+    };
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        ApiKeyList {
+            data: keys.into_iter().map(Into::into).collect(),
+            next_cursor: next_cursor.clone(),
+        },
+    ))
+}
+
+/// Create an API key
+///
+/// The answer is the only time the key is shown. Keys only read, within their scopes.
+#[utoipa::path(
+    tag = TAG,
+    request_body = CreateApiKeyRequest,
+    responses(
+        (status = 201, description = "Created: copy `key` now", body = CreatedApiKey,
+         headers(("Location" = String, description = "The new key's record"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/api-keys")]
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: JsonBody<CreateApiKeyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    if let Some(expires_at) = request.expires_at
+        && expires_at <= Utc::now()
+    {
+        return Err(ApiError::Validation {
+            errors: vec![FieldError::new(
+                "expires_at",
+                "past",
+                "must be in the future",
+            )],
+        });
+    }
+    let generated = api_keys::generate();
+    let new = NewApiKey {
+        name: required(request.name, "name")?,
+        prefix: generated.prefix,
+        secret_digest: generated.digest,
+        scopes: required(request.scopes, "scopes")?,
+        expires_at: request.expires_at.map(|at| at.naive_utc()),
+        created_by: principal.user_id()?.to_owned(),
+    };
+    let key = state.db.run(move |conn| store::create(conn, &new)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/api-keys/{}", key.id)))
+        .json(CreatedApiKey {
+            api_key: key.into(),
+            key: generated.key,
+        }))
+}
+
+/// Get an API key
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "API key id")),
+    responses(
+        (status = 200, description = "The key (without its secret)", body = ApiKeyResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/api-keys/{id}")]
+pub async fn get_api_key(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let key = state.db.run(move |conn| store::get(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(ApiKeyResponse::from(key)))
+}
+
+/// Revoke an API key
+///
+/// The key stops working at once. Its record stays, marked revoked. Revoking twice is fine.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "API key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[delete("/api-keys/{id}")]
+pub async fn revoke_api_key(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    state.db.run(move |conn| store::revoke(conn, &id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(list_api_keys)
+        .service(create_api_key)
+        .service(get_api_key)
+        .service(revoke_api_key);
+}

@@ -1,0 +1,828 @@
+//! `/api/v1/contacts`: people, their affiliations to organisations and their consent per
+//! purpose. Emails are unique among contacts that are not deleted (409 otherwise).
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::api::body::{JsonBody, field_errors, nullable, present, required};
+use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::csv::{self, defuse};
+use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
+use crate::api::path_id;
+use crate::api::schemas::timestamp;
+use crate::api::validation as rules;
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::DomainError;
+use crate::domain::contacts::{
+    AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile, ContactSort,
+    ListedContact, Purpose, store,
+};
+use crate::error::ApiError;
+
+const TAG: &str = "contacts";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AffiliationResponse {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub organisation_id: String,
+    #[schema(example = "Policy officer")]
+    pub role: Option<String>,
+    pub is_primary: bool,
+    pub start_on: Option<NaiveDate>,
+    /// The last day; null while it lasts.
+    pub end_on: Option<NaiveDate>,
+    /// Not ended as of today.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentResponse {
+    pub purpose: Purpose,
+    pub granted: bool,
+    #[schema(example = "Signed up at the 2026 annual conference")]
+    pub source: String,
+    #[schema(format = DateTime)]
+    pub recorded_at: String,
+    /// The staff member who recorded it.
+    #[schema(format = Uuid)]
+    pub recorded_by: Option<String>,
+}
+
+impl From<ConsentRecord> for ConsentResponse {
+    fn from(record: ConsentRecord) -> Self {
+        Self {
+            purpose: record.purpose,
+            granted: record.granted,
+            source: record.source,
+            recorded_at: timestamp(record.recorded_at),
+            recorded_by: record.recorded_by,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactResponse {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(example = "Amara")]
+    pub given_name: String,
+    #[schema(example = "Okafor")]
+    pub family_name: String,
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub job_title: Option<String>,
+    #[schema(example = "she/her")]
+    pub pronouns: Option<String>,
+    /// Past and present, oldest first.
+    pub affiliations: Vec<AffiliationResponse>,
+    /// The consent in force for each purpose ever asked about.
+    pub consents: Vec<ConsentResponse>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<Contact> for ContactResponse {
+    fn from(contact: Contact) -> Self {
+        let today = Utc::now().date_naive();
+        let p = contact.profile;
+        Self {
+            id: contact.id,
+            given_name: p.given_name,
+            family_name: p.family_name,
+            email: p.email,
+            phone: p.phone,
+            job_title: p.job_title,
+            pronouns: p.pronouns,
+            affiliations: contact
+                .affiliations
+                .into_iter()
+                .map(|a| AffiliationResponse {
+                    current: a.is_current(today),
+                    id: a.id,
+                    organisation_id: a.organisation_id,
+                    role: a.role,
+                    is_primary: a.is_primary,
+                    start_on: a.start_on,
+                    end_on: a.end_on,
+                })
+                .collect(),
+            consents: contact.consents.into_iter().map(Into::into).collect(),
+            created_at: timestamp(contact.created_at),
+            updated_at: timestamp(contact.updated_at),
+        }
+    }
+}
+
+fn contact_response(status: StatusCode, contact: Contact) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::ETAG, etag(contact.version)));
+    if status == StatusCode::CREATED {
+        response.insert_header((header::LOCATION, format!("/api/v1/contacts/{}", contact.id)));
+    }
+    response.json(ContactResponse::from(contact))
+}
+
+/// What is left of a deleted contact: its id, so integrations can drop their copy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactTombstone {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub deleted_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ContactListEntry {
+    Contact(Box<ContactResponse>),
+    Tombstone(ContactTombstone),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactList {
+    pub data: Vec<ContactListEntry>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new contact. Only the names are required; keep only what the alliance needs.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContactRequest {
+    #[validate(required(message = "is required"), length(min = 1, max = 100), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub given_name: Option<String>,
+    #[validate(required(message = "is required"), length(min = 1, max = 100), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub family_name: Option<String>,
+    /// Unique among contacts that are not deleted (case ignored): 409 otherwise.
+    #[serde(default)]
+    #[validate(length(max = 254), email(message = "must be an email address"))]
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[validate(regex(path = *rules::PHONE_RE, message = "must be a telephone number"))]
+    #[schema(pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$")]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
+    pub job_title: Option<String>,
+    #[serde(default)]
+    #[validate(length(max = 50), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(
+        max_length = 50,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
+    pub pronouns: Option<String>,
+}
+
+impl CreateContactRequest {
+    fn into_profile(self) -> Result<ContactProfile, ApiError> {
+        Ok(ContactProfile {
+            given_name: required(self.given_name, "given_name")?,
+            family_name: required(self.family_name, "family_name")?,
+            email: self.email,
+            phone: self.phone,
+            job_title: self.job_title,
+            pronouns: self.pronouns,
+        })
+    }
+}
+
+impl From<&ContactProfile> for CreateContactRequest {
+    fn from(p: &ContactProfile) -> Self {
+        Self {
+            given_name: Some(p.given_name.clone()),
+            family_name: Some(p.family_name.clone()),
+            email: p.email.clone(),
+            phone: p.phone.clone(),
+            job_title: p.job_title.clone(),
+            pronouns: p.pronouns.clone(),
+        }
+    }
+}
+
+/// A JSON Merge Patch: fields left out keep their value, `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContactRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub given_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub family_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$")]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub job_title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub pronouns: Option<Option<String>>,
+}
+
+/// Rules are checked on the patched whole (as a new contact would be), in `apply`.
+impl Validate for UpdateContactRequest {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        Ok(())
+    }
+}
+
+impl UpdateContactRequest {
+    fn apply(&self, current: &ContactProfile) -> Result<ContactProfile, DomainError> {
+        let mut next = CreateContactRequest::from(current);
+        if let Some(value) = &self.given_name {
+            next.given_name = Some(value.clone());
+        }
+        if let Some(value) = &self.family_name {
+            next.family_name = Some(value.clone());
+        }
+        macro_rules! merge {
+            ($($field:ident),+) => { $(if let Some(value) = &self.$field { next.$field = value.clone(); })+ };
+        }
+        merge!(email, phone, job_title, pronouns);
+        next.validate()
+            .map_err(|errors| DomainError::Invalid(field_errors(&errors)))?;
+        next.into_profile()
+            .map_err(|_| DomainError::Invalid(Vec::new()))
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddAffiliationRequest {
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = uuid::Uuid, required = true)]
+    pub organisation_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
+    )]
+    pub role: Option<String>,
+    /// The contact's main organisation; setting it clears it on the others.
+    #[serde(default)]
+    pub is_primary: bool,
+    #[serde(default)]
+    pub start_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub end_on: Option<NaiveDate>,
+}
+
+/// Change an affiliation (JSON Merge Patch); set `end_on` when someone moves on, so the
+/// history stays.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAffiliationRequest {
+    #[serde(default, deserialize_with = "nullable")]
+    #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub role: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
+    pub is_primary: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub start_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub end_on: Option<Option<NaiveDate>>,
+}
+
+/// A grant or a withdrawal of consent for one purpose; withdrawing is the same call with
+/// `granted: false`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConsentRequest {
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = Purpose, required = true)]
+    pub purpose: Option<Purpose>,
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = bool, required = true)]
+    pub granted: Option<bool>,
+    /// How it was obtained or withdrawn.
+    #[validate(required(message = "is required"), length(min = 1, max = 500), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Ticked the box on the events sign-up form")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentHistory {
+    /// Every grant and withdrawal, oldest first.
+    pub data: Vec<ConsentResponse>,
+}
+
+/// Filters and order for `GET /contacts`.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactListParams {
+    /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// `name` (family then given) or `updated_at`; `updated_at` when `updated_since` is given.
+    #[param(inline)]
+    pub sort: Option<ContactSort>,
+    /// Only contacts changed after this instant, for incremental sync.
+    #[param(format = DateTime)]
+    pub updated_since: Option<String>,
+    /// Include deleted contacts as tombstones `{id, deleted_at}`.
+    pub include_deleted: Option<bool>,
+    /// Contacts currently affiliated with this organisation; repeat for several.
+    pub organisation: Vec<uuid::Uuid>,
+    /// Contacts who currently consent to this purpose (for mailing lists); repeat to need all.
+    #[param(inline)]
+    pub consent: Vec<Purpose>,
+    /// Case-insensitive part of the name or email.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub q: Option<String>,
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "job_title",
+    "pronouns",
+    "current_organisations",
+    "consents_granted",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+fn csv_record(entry: ListedContact) -> Vec<String> {
+    match entry {
+        ListedContact::Deleted { id, deleted_at, .. } => {
+            let mut row = vec![String::new(); CSV_HEADER.len()];
+            row[0] = id;
+            row[CSV_HEADER.len() - 1] = timestamp(deleted_at);
+            row
+        }
+        ListedContact::Live(contact) => {
+            let today = Utc::now().date_naive();
+            let opt = |value: &Option<String>| defuse(value.as_deref().unwrap_or_default());
+            let p = &contact.profile;
+            let organisations: Vec<&str> = contact
+                .affiliations
+                .iter()
+                .filter(|a| a.is_current(today))
+                .map(|a| a.organisation_id.as_str())
+                .collect();
+            let granted: Vec<&str> = contact
+                .consents
+                .iter()
+                .filter(|c| c.granted)
+                .map(|c| c.purpose.as_str())
+                .collect();
+            vec![
+                contact.id.clone(),
+                defuse(&p.given_name),
+                defuse(&p.family_name),
+                opt(&p.email),
+                opt(&p.phone),
+                opt(&p.job_title),
+                opt(&p.pronouns),
+                organisations.join(";"),
+                granted.join(";"),
+                timestamp(contact.created_at),
+                timestamp(contact.updated_at),
+                String::new(),
+            ]
+        }
+    }
+}
+
+/// List contacts
+///
+/// Keyset-paginated and filtered; `Accept: text/csv` streams every match as CSV.
+#[utoipa::path(
+    tag = TAG,
+    params(ContactListParams),
+    responses(
+        (status = 200, description = "A page of contacts", body = ContactList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
+         content((ContactList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/contacts")]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
+    let mut params = QueryParams::parse(req.query_string())?;
+    let page = params.page();
+    let sort = params.single_with("sort", |raw| {
+        raw.parse::<ContactSort>().map_err(|e| e.to_string())
+    });
+    let filter = ContactFilter {
+        organisations: params
+            .many::<uuid::Uuid>("organisation")
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        consents: params.many::<Purpose>("consent"),
+        q: params.text("q"),
+        updated_since: params.timestamp("updated_since"),
+        include_deleted: params.boolean("include_deleted").unwrap_or(false),
+        today: None,
+    };
+    params.finish()?;
+    let sort = sort.unwrap_or(if filter.updated_since.is_some() {
+        ContactSort::UpdatedAt
+    } else {
+        ContactSort::Name
+    });
+    let after = match page.cursor {
+        Some(cursor) => Some(cursor.for_sort(sort.as_str())?),
+        None => None,
+    };
+    if format == Format::Csv {
+        return Ok(csv::attachment(
+            state.db.clone(),
+            "contacts.csv",
+            CSV_HEADER,
+            after,
+            move |conn, after| {
+                let (entries, next) = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
+                Ok((entries.into_iter().map(csv_record).collect(), next))
+            },
+        ));
+    }
+    let limit = page.limit;
+    let (entries, next) = state
+        .db
+        .run(move |conn| store::list(conn, &filter, sort, after.as_ref(), limit))
+        .await?;
+    let next_cursor = next.map(|(key, id)| Cursor::after(sort.as_str(), key, id));
+    let data = entries
+        .into_iter()
+        .map(|entry| match entry {
+            ListedContact::Live(contact) => ContactListEntry::Contact(Box::new((*contact).into())),
+            ListedContact::Deleted { id, deleted_at, .. } => {
+                ContactListEntry::Tombstone(ContactTombstone {
+                    id,
+                    deleted_at: timestamp(deleted_at),
+                })
+            }
+        })
+        .collect();
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        ContactList {
+            data,
+            next_cursor: next_cursor.clone(),
+        },
+    ))
+}
+
+/// Create a contact
+#[utoipa::path(
+    tag = TAG,
+    request_body = CreateContactRequest,
+    responses(
+        (status = 201, description = "Created", body = ContactResponse,
+         headers(("Location" = String, description = "The new contact"), ("ETag" = String, description = "Its version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/contacts")]
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    body: JsonBody<CreateContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let profile = body.0.into_profile()?;
+    let contact = state
+        .db
+        .run(move |conn| store::create(conn, &profile))
+        .await?;
+    Ok(contact_response(StatusCode::CREATED, contact))
+}
+
+/// Get a contact
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    responses(
+        (status = 200, description = "The contact", body = ContactResponse,
+         headers(("ETag" = String, description = "Send in If-Match to update safely"))),
+        (status = 304, description = "Not modified: the If-None-Match tag is current"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/contacts/{id}")]
+pub async fn get_contact(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let contact = state.db.run(move |conn| store::find(conn, &id)).await?;
+    if not_modified(&req, contact.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(contact.version)))
+            .finish());
+    }
+    Ok(contact_response(StatusCode::OK, contact))
+}
+
+/// Update a contact
+///
+/// JSON Merge Patch; send the `ETag` you read in `If-Match` (412 when it is stale).
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Contact id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this change was based on"),
+    ),
+    request_body(content = UpdateContactRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Updated", body = ContactResponse, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[patch("/contacts/{id}")]
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: JsonBody<UpdateContactRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let check = version_check(&req);
+    let patch = body.0;
+    let contact = state
+        .db
+        .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(current)))
+        .await?;
+    Ok(contact_response(StatusCode::OK, contact))
+}
+
+/// Delete a contact
+///
+/// A soft delete: the contact leaves reads and lists; sync sees a tombstone.
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Contact id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this deletion was based on"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[delete("/contacts/{id}")]
+pub async fn delete_contact(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let check = version_check(&req);
+    state
+        .db
+        .run(move |conn| store::soft_delete(conn, &id, &check))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Add an affiliation
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    request_body = AddAffiliationRequest,
+    responses(
+        (status = 201, description = "The contact with the new affiliation", body = ContactResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/contacts/{id}/affiliations")]
+pub async fn add_affiliation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: JsonBody<AddAffiliationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let request = body.0;
+    let organisation_id = required(request.organisation_id, "organisation_id")?.to_string();
+    let fields = AffiliationFields {
+        role: request.role,
+        is_primary: request.is_primary,
+        start_on: request.start_on,
+        end_on: request.end_on,
+    };
+    let contact = state
+        .db
+        .run(move |conn| store::add_affiliation(conn, &id, &organisation_id, &fields))
+        .await?;
+    Ok(contact_response(StatusCode::CREATED, contact))
+}
+
+/// Change an affiliation
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Contact id"),
+        ("affiliation_id" = uuid::Uuid, Path, description = "Affiliation id"),
+    ),
+    request_body(content = UpdateAffiliationRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The contact", body = ContactResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[patch("/contacts/{id}/affiliations/{affiliation_id}")]
+pub async fn update_affiliation(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<UpdateAffiliationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, affiliation_id) = (path_id(&path.0)?, path_id(&path.1)?);
+    let change = body.0;
+    let contact = state
+        .db
+        .run(move |conn| {
+            store::change_affiliation(conn, &id, &affiliation_id, |mut fields| {
+                if let Some(role) = change.role {
+                    fields.role = role;
+                }
+                if let Some(is_primary) = change.is_primary {
+                    fields.is_primary = is_primary;
+                }
+                if let Some(start_on) = change.start_on {
+                    fields.start_on = start_on;
+                }
+                if let Some(end_on) = change.end_on {
+                    fields.end_on = end_on;
+                }
+                fields
+            })
+        })
+        .await?;
+    Ok(contact_response(StatusCode::OK, contact))
+}
+
+/// Remove an affiliation entered by mistake
+///
+/// To record that someone moved on, set `end_on` instead so the history stays.
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Contact id"),
+        ("affiliation_id" = uuid::Uuid, Path, description = "Affiliation id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[delete("/contacts/{id}/affiliations/{affiliation_id}")]
+pub async fn remove_affiliation(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, affiliation_id) = (path_id(&path.0)?, path_id(&path.1)?);
+    state
+        .db
+        .run(move |conn| store::remove_affiliation(conn, &id, &affiliation_id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Record consent
+///
+/// Grants or withdraws consent for one purpose, with how it was obtained. Earlier records
+/// stay in the history.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    request_body = RecordConsentRequest,
+    responses(
+        (status = 201, description = "Recorded; the contact with its consents now in force", body = ContactResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/contacts/{id}/consents")]
+pub async fn record_consent(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    principal: Principal,
+    body: JsonBody<RecordConsentRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let request = body.0;
+    let purpose = required(request.purpose, "purpose")?;
+    let granted = required(request.granted, "granted")?;
+    let source = required(request.source, "source")?;
+    let actor = principal.user_id()?.to_owned();
+    let contact = state
+        .db
+        .run(move |conn| store::record_consent(conn, &id, purpose, granted, &source, Some(&actor)))
+        .await?;
+    Ok(contact_response(StatusCode::CREATED, contact))
+}
+
+/// Consent history
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    responses(
+        (status = 200, description = "Every grant and withdrawal, oldest first", body = ConsentHistory),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/contacts/{id}/consents")]
+pub async fn consent_history(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let history = state
+        .db
+        .run(move |conn| store::consent_history(conn, &id))
+        .await?;
+    Ok(HttpResponse::Ok().json(ConsentHistory {
+        data: history.into_iter().map(Into::into).collect(),
+    }))
+}
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(list_contacts)
+        .service(create_contact)
+        .service(get_contact)
+        .service(update_contact)
+        .service(delete_contact)
+        .service(add_affiliation)
+        .service(update_affiliation)
+        .service(remove_affiliation)
+        .service(record_consent)
+        .service(consent_history);
+}

@@ -1,0 +1,397 @@
+//! `/api/v1/organisations/{id}/membership`: an organisation's membership, its periods and
+//! history, and the actions that move it (apply, approve, renew, withdraw, reinstate). Each
+//! action answers 409 with the reason when the current status does not allow it.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::api::body::{JsonBody, required};
+use crate::api::list::QueryParams;
+use crate::api::path_id;
+use crate::api::schemas::timestamp;
+use crate::api::validation as rules;
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::DomainError;
+use crate::domain::membership::{
+    ActionRecord, GraceWindow, Membership, MembershipAction, MembershipStatus, Period, Request,
+    Tier, store,
+};
+use crate::error::ApiError;
+
+const TAG: &str = "membership";
+
+/// The day a membership is shown on, and the grace window that applies.
+#[derive(Debug, Clone, Copy)]
+pub struct MembershipView {
+    pub on: NaiveDate,
+    pub grace: GraceWindow,
+}
+
+impl MembershipView {
+    pub fn today(grace: GraceWindow) -> Self {
+        Self {
+            on: Utc::now().date_naive(),
+            grace,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct PeriodResponse {
+    pub start_on: NaiveDate,
+    /// The last day of the period (inclusive).
+    pub end_on: NaiveDate,
+}
+
+impl From<Period> for PeriodResponse {
+    fn from(period: Period) -> Self {
+        Self {
+            start_on: period.start_on,
+            end_on: period.end_on,
+        }
+    }
+}
+
+/// An organisation's membership on one day, as organisations carry it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MembershipSummary {
+    pub tier: Tier,
+    pub status: MembershipStatus,
+    /// "Member since".
+    pub joined_on: Option<NaiveDate>,
+    /// The period covering the day, if any.
+    pub current_period: Option<PeriodResponse>,
+}
+
+impl MembershipSummary {
+    /// `None` when the day is before the application.
+    pub fn new(membership: &Membership, view: MembershipView) -> Option<Self> {
+        Some(Self {
+            status: membership.status_on(view.on, view.grace)?,
+            tier: membership.tier,
+            joined_on: membership.joined_on,
+            current_period: membership.period_on(view.on).copied().map(Into::into),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WithdrawalResponse {
+    pub withdrawn_on: NaiveDate,
+    pub reinstated_on: Option<NaiveDate>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActionResponse {
+    pub action: MembershipAction,
+    pub effective_on: NaiveDate,
+    pub tier: Tier,
+    /// The period the action added.
+    pub period: Option<PeriodResponse>,
+    pub reason: Option<String>,
+    /// The staff member who acted.
+    #[schema(format = Uuid)]
+    pub actor_user_id: Option<String>,
+    #[schema(format = DateTime)]
+    pub recorded_at: String,
+}
+
+impl From<ActionRecord> for ActionResponse {
+    fn from(record: ActionRecord) -> Self {
+        Self {
+            action: record.action,
+            effective_on: record.effective_on,
+            tier: record.tier,
+            period: record.period.map(Into::into),
+            reason: record.reason,
+            actor_user_id: record.actor_user_id,
+            recorded_at: timestamp(record.created_at),
+        }
+    }
+}
+
+/// The whole membership: status on `as_of`, every period, withdrawals and the actions taken.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MembershipResponse {
+    #[schema(format = Uuid)]
+    pub organisation_id: String,
+    pub tier: Tier,
+    /// Status on `as_of`; null when that day is before the application.
+    pub status: Option<MembershipStatus>,
+    pub as_of: NaiveDate,
+    pub applied_on: NaiveDate,
+    pub joined_on: Option<NaiveDate>,
+    pub current_period: Option<PeriodResponse>,
+    /// Oldest first; they never overlap.
+    pub periods: Vec<PeriodResponse>,
+    pub withdrawals: Vec<WithdrawalResponse>,
+    /// The actions taken, oldest first.
+    pub history: Vec<ActionResponse>,
+}
+
+impl MembershipResponse {
+    fn new(membership: Membership, history: Vec<ActionRecord>, view: MembershipView) -> Self {
+        Self {
+            status: membership.status_on(view.on, view.grace),
+            current_period: membership.period_on(view.on).copied().map(Into::into),
+            organisation_id: membership.organisation_id,
+            tier: membership.tier,
+            as_of: view.on,
+            applied_on: membership.applied_on,
+            joined_on: membership.joined_on,
+            periods: membership.periods.into_iter().map(Into::into).collect(),
+            withdrawals: membership
+                .withdrawals
+                .into_iter()
+                .map(|w| WithdrawalResponse {
+                    withdrawn_on: w.withdrawn_on,
+                    reinstated_on: w.reinstated_on,
+                    reason: w.reason,
+                })
+                .collect(),
+            history: history.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = Tier, required = true)]
+    pub tier: Option<Tier>,
+    /// Default today.
+    #[serde(default)]
+    pub applied_on: Option<NaiveDate>,
+}
+
+/// Approve a pending application into its first period.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    /// Default today (never before the application).
+    #[serde(default)]
+    pub start_on: Option<NaiveDate>,
+    /// Default a year: the day before the anniversary of `start_on`.
+    #[serde(default)]
+    pub end_on: Option<NaiveDate>,
+    /// "Member since"; default `start_on`.
+    #[serde(default)]
+    pub joined_on: Option<NaiveDate>,
+}
+
+/// Add the next period. A current or grace membership continues from the day after its last
+/// period; a lapsed one starts again today.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    #[serde(default)]
+    pub start_on: Option<NaiveDate>,
+    /// Default a year from `start_on`.
+    #[serde(default)]
+    pub end_on: Option<NaiveDate>,
+    /// Change the tier from this renewal on.
+    #[serde(default)]
+    pub tier: Option<Tier>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// Why the membership ends: kept in the history.
+    #[validate(required(message = "is required"), length(min = 1, max = 1000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$", example = "Merged with another member")]
+    pub reason: Option<String>,
+    /// The first day the membership counts as withdrawn (default today); periods running
+    /// then end the day before.
+    #[serde(default)]
+    pub withdrawn_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReinstateRequest {
+    /// Default today (never before the withdrawal).
+    #[serde(default)]
+    pub start_on: Option<NaiveDate>,
+    /// Default a year from `start_on`.
+    #[serde(default)]
+    pub end_on: Option<NaiveDate>,
+}
+
+/// Runs `request` and answers with the membership as it now is.
+async fn act(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    principal: Principal,
+    request: Request,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let view = MembershipView::today(state.grace);
+    let actor = principal.user_id()?.to_owned();
+    let (membership, history) = state
+        .db
+        .run(move |conn| {
+            let membership = store::act(conn, &id, &request, view.on, view.grace, Some(&actor))?;
+            let history = store::history(conn, &id)?;
+            Ok::<_, DomainError>((membership, history))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MembershipResponse::new(membership, history, view)))
+}
+
+/// An organisation's membership
+///
+/// Status on `as_of` (default today), every period, withdrawals and the history of actions.
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Organisation id"),
+        ("as_of" = Option<NaiveDate>, Query, description = "The day to judge the status on (default today)"),
+    ),
+    responses(
+        (status = 200, description = "The membership", body = MembershipResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/organisations/{id}/membership")]
+pub async fn get_membership(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let mut params = QueryParams::parse(req.query_string())?;
+    let on = params.date("as_of");
+    params.finish()?;
+    let view = MembershipView {
+        on: on.unwrap_or_else(|| Utc::now().date_naive()),
+        grace: state.grace,
+    };
+    let (membership, history) = state
+        .db
+        .run(move |conn| {
+            // 404 for an unknown or deleted organisation, before saying it has no membership.
+            crate::domain::organisations::find(conn, &id)?;
+            let membership = store::load(conn, std::slice::from_ref(&id))?
+                .remove(&id)
+                .ok_or(DomainError::NotFound("membership"))?;
+            Ok::<_, DomainError>((membership, store::history(conn, &id)?))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MembershipResponse::new(membership, history, view)))
+}
+
+macro_rules! membership_action {
+    ($name:ident, $path:literal, $body:ty, $summary:literal, $description:literal, |$request:ident| $build:expr) => {
+        #[doc = $summary]
+        #[doc = ""]
+        #[doc = $description]
+        #[utoipa::path(
+            tag = TAG,
+            params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+            request_body = $body,
+            responses(
+                (status = 200, description = "The membership after the action", body = MembershipResponse),
+                (status = 400, response = crate::api::responses::BadRequest),
+                (status = 404, response = crate::api::responses::NotFound),
+                (status = 409, response = crate::api::responses::Conflict),
+                (status = 413, response = crate::api::responses::PayloadTooLarge),
+                (status = 415, response = crate::api::responses::UnsupportedMediaType),
+                (status = 422, response = crate::api::responses::ValidationFailed),
+                (status = 503, response = crate::api::responses::Unavailable),
+            )
+        )]
+        #[post($path)]
+        pub async fn $name(
+            state: web::Data<AppState>,
+            path: web::Path<String>,
+            principal: Principal,
+            body: JsonBody<$body>,
+        ) -> Result<HttpResponse, ApiError> {
+            let $request = body.0;
+            let request: Request = $build;
+            act(state, path, principal, request).await
+        }
+    };
+}
+
+membership_action!(
+    apply_membership,
+    "/organisations/{id}/membership/apply",
+    ApplyRequest,
+    "Apply for membership",
+    "Starts a `pending` membership. 409 if the organisation already has one.",
+    |r| Request::Apply {
+        tier: required(r.tier, "tier")?,
+        applied_on: r.applied_on,
+    }
+);
+
+membership_action!(
+    approve_membership,
+    "/organisations/{id}/membership/approve",
+    ApproveRequest,
+    "Approve an application",
+    "Adds the first period to a `pending` membership and sets `joined_on`. 409 unless pending.",
+    |r| Request::Approve {
+        start_on: r.start_on,
+        end_on: r.end_on,
+        joined_on: r.joined_on,
+    }
+);
+
+membership_action!(
+    renew_membership,
+    "/organisations/{id}/membership/renew",
+    RenewRequest,
+    "Renew a membership",
+    "Adds the next period to a `current`, `grace` or `lapsed` membership; periods never overlap. 409 for pending (approve it) or withdrawn (reinstate it).",
+    |r| Request::Renew {
+        start_on: r.start_on,
+        end_on: r.end_on,
+        tier: r.tier,
+    }
+);
+
+membership_action!(
+    withdraw_membership,
+    "/organisations/{id}/membership/withdraw",
+    WithdrawRequest,
+    "Withdraw a membership",
+    "Ends a membership on purpose, with a reason, from `withdrawn_on`. 409 if already withdrawn.",
+    |r| Request::Withdraw {
+        reason: required(r.reason, "reason")?,
+        withdrawn_on: r.withdrawn_on,
+    }
+);
+
+membership_action!(
+    reinstate_membership,
+    "/organisations/{id}/membership/reinstate",
+    ReinstateRequest,
+    "Reinstate a withdrawn membership",
+    "Ends the withdrawal and adds a new period. 409 unless the membership is withdrawn.",
+    |r| Request::Reinstate {
+        start_on: r.start_on,
+        end_on: r.end_on,
+    }
+);
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(get_membership)
+        .service(apply_membership)
+        .service(approve_membership)
+        .service(renew_membership)
+        .service(withdraw_membership)
+        .service(reinstate_membership);
+}

@@ -1,0 +1,327 @@
+//! `/api/v1/users`: staff accounts, managed by admins. Accounts are never deleted (their
+//! history matters); they are deactivated, which ends their sessions at once.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::api::body::{JsonBody, present, required};
+use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::list::{Cursor, QueryParams, page_response};
+use crate::api::path_id;
+use crate::api::schemas::timestamp;
+use crate::api::validation as rules;
+use crate::app::AppState;
+use crate::auth::{Principal, Role, passwords};
+use crate::domain::FieldError;
+use crate::domain::users::{NewUser, User, UserChange, UserFilter, store};
+use crate::error::ApiError;
+
+const TAG: &str = "users";
+/// The only order of the account list; cursors are bound to it.
+const SORT: &str = "email";
+
+/// A staff account. Password hashes are never sent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserResponse {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Email, example = "sam.jones@alliance.example.org")]
+    pub email: String,
+    #[schema(example = "Sam Jones")]
+    pub name: String,
+    pub role: Role,
+    /// Inactive accounts cannot sign in and their sessions have ended.
+    pub active: bool,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    #[schema(format = DateTime)]
+    pub last_login_at: Option<String>,
+}
+
+impl From<User> for UserResponse {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            active: user.active,
+            created_at: timestamp(user.created_at),
+            updated_at: timestamp(user.updated_at),
+            last_login_at: user.last_login_at.map(timestamp),
+        }
+    }
+}
+
+/// A user with its `ETag`; `201` adds `Location`.
+pub fn user_response(status: StatusCode, user: User) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::ETAG, etag(user.version)));
+    if status == StatusCode::CREATED {
+        response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
+    }
+    response.json(UserResponse::from(user))
+}
+
+/// A new staff account. The password must be at least 12 characters and not a common one.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    #[validate(
+        required(message = "is required"),
+        length(max = 254),
+        email(message = "must be an email address")
+    )]
+    #[schema(value_type = String, required = true, format = Email, max_length = 254)]
+    pub email: Option<String>,
+    #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Sam Jones")]
+    pub name: Option<String>,
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = Role, required = true)]
+    pub role: Option<Role>,
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = String, required = true, format = Password, min_length = 12, max_length = 128)]
+    pub password: Option<String>,
+}
+
+/// A change to an account (JSON Merge Patch). Deactivating ends the account's sessions.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[validate(length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Role)]
+    pub role: Option<Role>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub data: Vec<UserResponse>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters for `GET /users`, in email order.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// Most entries per page (1 to 500).
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// Repeat for several roles.
+    #[param(inline)]
+    pub role: Vec<Role>,
+    pub active: Option<bool>,
+    /// Case-insensitive part of the email or name.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub q: Option<String>,
+}
+
+/// Emails are compared and stored lower-cased.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// 422 for a password the policy refuses, on `field`.
+pub fn check_password(password: &str, email: &str, field: &str) -> Result<(), ApiError> {
+    match passwords::weakness(password, email) {
+        Some(message) => Err(ApiError::Validation {
+            errors: vec![FieldError::new(field, "weak_password", message)],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Hashes on the blocking pool: argon2 takes tens of milliseconds of CPU by design.
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    web::block(move || passwords::hash(&password))
+        .await
+        .map_err(|error| ApiError::internal(format!("hashing task failed: {error}")))?
+}
+
+/// List staff accounts
+#[utoipa::path(
+    tag = TAG,
+    params(UserListParams),
+    responses(
+        (status = 200, description = "A page of accounts", body = UserList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let page = params.page();
+    let filter = UserFilter {
+        roles: params
+            .many::<Role>("role")
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        active: params.boolean("active"),
+        q: params.text("q"),
+    };
+    params.finish()?;
+    let after = match page.cursor {
+        Some(cursor) => Some(cursor.for_sort(SORT)?),
+        None => None,
+    };
+    let limit = page.limit;
+    let (users, more) = state
+        .db
+        .run(move |conn| store::list(conn, &filter, after.as_ref(), limit))
+        .await?;
+    let next_cursor = match (more, users.last()) {
+        (true, Some(last)) => Some(Cursor::after(SORT, &last.email, &last.id)),
+        _ => None,
+    };
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        UserList {
+            data: users.into_iter().map(Into::into).collect(),
+            next_cursor: next_cursor.clone(),
+        },
+    ))
+}
+
+/// Create a staff account
+#[utoipa::path(
+    tag = TAG,
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "Created", body = UserResponse,
+         headers(("Location" = String, description = "The new account"),
+                 ("ETag" = String, description = "Its version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    body: JsonBody<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let email = normalise_email(&required(request.email, "email")?);
+    let password = required(request.password, "password")?;
+    check_password(&password, &email, "password")?;
+    let new = NewUser {
+        name: required(request.name, "name")?,
+        role: required(request.role, "role")?,
+        password_hash: hash_password(password).await?,
+        email,
+    };
+    let user = state.db.run(move |conn| store::create(conn, &new)).await?;
+    Ok(user_response(StatusCode::CREATED, user))
+}
+
+/// Get a staff account
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The account", body = UserResponse,
+         headers(("ETag" = String, description = "Send in If-Match to update safely"))),
+        (status = 304, description = "Not modified: the If-None-Match tag is current"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let user = state.db.run(move |conn| store::get(conn, &id)).await?;
+    if not_modified(&req, user.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(user.version)))
+            .finish());
+    }
+    Ok(user_response(StatusCode::OK, user))
+}
+
+/// Update a staff account
+///
+/// Change the name, role or active state. Deactivating an account ends its sessions at once.
+/// The last active admin cannot be demoted or deactivated, nor can you demote or deactivate
+/// yourself (409).
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this change was based on"),
+    ),
+    request_body(content = UpdateUserRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Updated", body = UserResponse,
+         headers(("ETag" = String, description = "The new version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    principal: Principal,
+    body: JsonBody<UpdateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let check = version_check(&req);
+    let actor = principal.user_id()?.to_owned();
+    let change = UserChange {
+        name: body.0.name,
+        role: body.0.role,
+        active: body.0.active,
+    };
+    let user = state
+        .db
+        .run(move |conn| store::update(conn, &id, &change, &check, &actor))
+        .await?;
+    Ok(user_response(StatusCode::OK, user))
+}
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(list_users)
+        .service(create_user)
+        .service(get_user)
+        .service(update_user);
+}

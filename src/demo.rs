@@ -1,0 +1,678 @@
+//! `convene demo`: fills an empty database with a fictional alliance, deterministic from a
+//! seed. Small sets (the default: 80 organisations, 240 contacts) go through the domain
+//! functions, so every rule applies and memberships get a real history; large sets (for the
+//! benchmarks) are written in batches straight into the tables, with the same shapes.
+//! Every name is invented from word lists; every email is at an `example.org` domain.
+
+use chrono::{Days, Months, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{
+    contact_affiliations, contact_consents, contacts, membership_periods, memberships,
+    organisation_communities, organisation_expertise, organisation_regions, organisations,
+};
+use crate::domain::contacts::{self as people, AffiliationFields, ContactProfile, Purpose};
+use crate::domain::membership::{self, GraceWindow, Period, Request, Tier};
+use crate::domain::organisations::{
+    self as organisation_store, CommunityReply, GeographyScope, OrganisationKind,
+    OrganisationProfile, Region, ReplyStatus, SizeBand,
+};
+use crate::domain::{DomainError, new_id, now, taxonomies};
+use crate::with_backend;
+
+/// Above this many organisations the demo is written in batches.
+const DETAILED_LIMIT: usize = 2_000;
+/// Rows per multi-row insert: well under both backends' limits on bound values.
+const BATCH: usize = 1_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct DemoOptions {
+    pub seed: u64,
+    pub organisations: usize,
+    pub contacts: usize,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            seed: 2026,
+            organisations: 80,
+            contacts: 240,
+        }
+    }
+}
+
+/// SplitMix64: small, fast and the same on every machine, so a seed always gives the same
+/// alliance.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    /// Up to `most` distinct items.
+    fn some<T: Clone + PartialEq>(&mut self, items: &[T], most: usize) -> Vec<T> {
+        let mut chosen = Vec::new();
+        for _ in 0..=self.below(most) {
+            let item = self.pick(items).clone();
+            if !chosen.contains(&item) {
+                chosen.push(item);
+            }
+        }
+        chosen
+    }
+}
+
+const PLACES: &[&str] = &[
+    "Northside",
+    "Eastgate",
+    "Riverside",
+    "Hillcrest",
+    "Millbrook",
+    "Ashford Vale",
+    "Kingsmere",
+    "Harbourside",
+    "Oakfield",
+    "Westbridge",
+    "Stonehaven",
+    "Brookmoor",
+    "Cwm Teg",
+    "Llanfawr",
+    "Thornbury Green",
+    "Southmere",
+    "Fernhill",
+    "Clayworth",
+    "Redhaven",
+    "Larchfield",
+];
+const FOCUS: &[&str] = &[
+    "Youth",
+    "Peer",
+    "Justice",
+    "Young People's",
+    "Family",
+    "Futures",
+    "Voices",
+    "Second Chance",
+    "Youth Law",
+    "Girls'",
+    "Care Leavers'",
+    "Restorative",
+    "Mentoring",
+    "Community",
+    "Advocacy",
+];
+const FORMS: &[&str] = &[
+    "Project",
+    "Trust",
+    "Network",
+    "Collective",
+    "Alliance",
+    "Centre",
+    "Partnership",
+    "CIC",
+    "Foundation",
+    "Forum",
+    "Institute",
+    "Association",
+];
+const GIVEN: &[&str] = &[
+    "Amara", "Tomasz", "Priya", "Kwame", "Siobhan", "Yusuf", "Megan", "Dylan", "Aisha", "Rhys",
+    "Chen", "Fatima", "Olu", "Bethan", "Marek", "Leah", "Jamal", "Nia", "Ravi", "Erin", "Zainab",
+    "Callum", "Ioana", "Kofi", "Sian", "Hamza", "Grace", "Tariq", "Ellie", "Dev",
+];
+const FAMILY: &[&str] = &[
+    "Okafor",
+    "Nowak",
+    "Sharma",
+    "Mensah",
+    "Byrne",
+    "Hassan",
+    "Jones",
+    "Evans",
+    "Begum",
+    "Williams",
+    "Li",
+    "Ahmed",
+    "Adeyemi",
+    "Price",
+    "Kowalski",
+    "Green",
+    "Campbell",
+    "Davies",
+    "Patel",
+    "Murphy",
+    "Ali",
+    "Thomas",
+    "Popescu",
+    "Asante",
+    "Hughes",
+    "Khan",
+    "Taylor",
+    "Malik",
+    "Roberts",
+    "Chowdhury",
+];
+const ROLES: &[&str] = &[
+    "Director",
+    "Chief executive",
+    "Policy officer",
+    "Youth worker",
+    "Trustee",
+    "Researcher",
+    "Project coordinator",
+    "Participation lead",
+    "Solicitor",
+    "Development manager",
+];
+const WITHDRAWAL_REASONS: &[&str] = &[
+    "Merged with another member",
+    "Closed for lack of funding",
+    "No longer working with young people in the justice system",
+];
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub organisations: usize,
+    pub contacts: usize,
+}
+
+/// Fills the database, which must have no organisations yet.
+pub fn fill(conn: &mut DbConn, options: DemoOptions) -> Result<DemoSummary, String> {
+    let existing: i64 = organisations::table
+        .count()
+        .get_result(conn)
+        .map_err(|e| e.to_string())?;
+    if existing > 0 {
+        return Err(format!(
+            "the database already has {existing} organisations; the demo fills only an empty one"
+        ));
+    }
+    let mut dice = Dice(options.seed);
+    let vocabulary = Vocabulary::load(conn).map_err(|e| e.to_string())?;
+    let result = if options.organisations <= DETAILED_LIMIT {
+        detailed(conn, &mut dice, &vocabulary, options)
+    } else {
+        batched(conn, &mut dice, &vocabulary, options)
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// The active codes profiles are drawn from.
+struct Vocabulary {
+    communities: Vec<String>,
+    expertise: Vec<String>,
+}
+
+impl Vocabulary {
+    fn load(conn: &mut DbConn) -> Result<Self, DomainError> {
+        Ok(Self {
+            communities: taxonomies::communities(conn, false)?
+                .into_iter()
+                .map(|c| c.code)
+                .collect(),
+            expertise: taxonomies::expertise_areas(conn, false)?
+                .into_iter()
+                .map(|e| e.code)
+                .collect(),
+        })
+    }
+}
+
+fn organisation_name(dice: &mut Dice, index: usize) -> String {
+    let name = format!(
+        "{} {} {}",
+        dice.pick(PLACES),
+        dice.pick(FOCUS),
+        dice.pick(FORMS)
+    );
+    // Past the number of combinations, a number keeps names apart.
+    if index >= PLACES.len() * FOCUS.len() {
+        format!("{name} {}", index + 1)
+    } else {
+        name
+    }
+}
+
+fn reply(dice: &mut Dice, codes: &[String]) -> CommunityReply {
+    match dice.below(10) {
+        0 => CommunityReply {
+            reply_status: ReplyStatus::NotAsked,
+            communities: Vec::new(),
+        },
+        1 => CommunityReply {
+            reply_status: ReplyStatus::PreferNotToSay,
+            communities: Vec::new(),
+        },
+        _ => CommunityReply {
+            reply_status: ReplyStatus::Answered,
+            communities: dice.some(codes, 3),
+        },
+    }
+}
+
+fn profile(dice: &mut Dice, vocabulary: &Vocabulary, name: String) -> OrganisationProfile {
+    let scope = *dice.pick(GeographyScope::ALL);
+    let regions = match scope {
+        GeographyScope::National => Region::ALL.to_vec(),
+        _ => dice.some(Region::ALL, 2),
+    };
+    let slug: String = name
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    OrganisationProfile {
+        kind: *dice.pick(OrganisationKind::ALL),
+        size_band: Some(*dice.pick(SizeBand::ALL)),
+        charity_number: None,
+        company_number: None,
+        website: Some(format!("https://{slug}.example.org")),
+        email: Some(format!("hello@{slug}.example.org")),
+        phone: None,
+        postcode: None,
+        description: None,
+        geography_scope: Some(scope),
+        regions,
+        expertise: dice.some(&vocabulary.expertise, 4),
+        leadership: reply(dice, &vocabulary.communities),
+        mission: reply(dice, &vocabulary.communities),
+        lived_experience_led: match dice.below(3) {
+            0 => None,
+            1 => Some(true),
+            _ => Some(false),
+        },
+        name,
+    }
+}
+
+/// Which standing a demo organisation is given, as of today.
+#[derive(Debug, Clone, Copy)]
+enum Standing {
+    Prospect,
+    Pending,
+    Current,
+    Grace,
+    Lapsed,
+    Withdrawn,
+}
+
+fn standing(dice: &mut Dice) -> Standing {
+    match dice.below(100) {
+        0..=9 => Standing::Prospect,
+        10..=16 => Standing::Pending,
+        17..=74 => Standing::Current,
+        75..=82 => Standing::Grace,
+        83..=93 => Standing::Lapsed,
+        _ => Standing::Withdrawn,
+    }
+}
+
+fn days_before(day: NaiveDate, days: usize) -> NaiveDate {
+    day.checked_sub_days(Days::new(days as u64)).unwrap_or(day)
+}
+
+/// The year-long period that ends on `end_on`.
+fn year_ending(end_on: NaiveDate) -> Period {
+    let start_on = end_on
+        .succ_opt()
+        .and_then(|next| next.checked_sub_months(Months::new(12)))
+        .unwrap_or(end_on);
+    Period { start_on, end_on }
+}
+
+/// The periods (oldest first) and withdrawal day giving `standing` on `today`.
+fn history(
+    dice: &mut Dice,
+    standing: Standing,
+    today: NaiveDate,
+) -> (Vec<Period>, Option<NaiveDate>) {
+    let last = match standing {
+        Standing::Prospect | Standing::Pending => return (Vec::new(), None),
+        Standing::Current | Standing::Withdrawn => {
+            year_ending(days_before(today, 0) + Days::new(1 + dice.below(330) as u64))
+        }
+        Standing::Grace => year_ending(days_before(today, 1 + dice.below(25))),
+        Standing::Lapsed => year_ending(days_before(today, 40 + dice.below(500))),
+    };
+    let mut periods = vec![last];
+    for _ in 0..dice.below(5) {
+        let first = periods[0];
+        let Some(end) = first.start_on.pred_opt() else {
+            break;
+        };
+        periods.insert(0, year_ending(end));
+    }
+    let withdrawn_on = matches!(standing, Standing::Withdrawn).then(|| {
+        days_before(today, 1 + dice.below(60))
+            .max(last.start_on.succ_opt().unwrap_or(last.start_on))
+    });
+    (periods, withdrawn_on)
+}
+
+fn detailed(
+    conn: &mut DbConn,
+    dice: &mut Dice,
+    vocabulary: &Vocabulary,
+    options: DemoOptions,
+) -> Result<DemoSummary, DomainError> {
+    let today = Utc::now().date_naive();
+    let grace = GraceWindow(30);
+    let mut organisation_ids = Vec::new();
+    for index in 0..options.organisations {
+        let name = organisation_name(dice, index);
+        let id = organisation_store::create(conn, &profile(dice, vocabulary, name))?.id;
+        let standing = standing(dice);
+        let (periods, withdrawn_on) = history(dice, standing, today);
+        if !matches!(standing, Standing::Prospect) {
+            let applied_on = periods
+                .first()
+                .map_or(days_before(today, 1 + dice.below(40)), |p| {
+                    days_before(p.start_on, 14)
+                });
+            let tier = if dice.chance(80) {
+                Tier::Full
+            } else {
+                Tier::Associate
+            };
+            let apply = Request::Apply {
+                tier,
+                applied_on: Some(applied_on),
+            };
+            membership::store::act(conn, &id, &apply, today, grace, None)?;
+        }
+        for (n, period) in periods.iter().enumerate() {
+            let request = match n {
+                0 => Request::Approve {
+                    start_on: Some(period.start_on),
+                    end_on: Some(period.end_on),
+                    joined_on: None,
+                },
+                _ => Request::Renew {
+                    start_on: Some(period.start_on),
+                    end_on: Some(period.end_on),
+                    tier: None,
+                },
+            };
+            // An action is judged on the day it is taken; the demo writes history, so each
+            // is taken on its own start day.
+            membership::store::act(conn, &id, &request, period.start_on, grace, None)?;
+        }
+        if let Some(withdrawn_on) = withdrawn_on {
+            let reason = dice.pick(WITHDRAWAL_REASONS).to_string();
+            membership::store::act(
+                conn,
+                &id,
+                &Request::Withdraw {
+                    reason,
+                    withdrawn_on: Some(withdrawn_on),
+                },
+                withdrawn_on,
+                grace,
+                None,
+            )?;
+        }
+        organisation_ids.push(id);
+    }
+
+    let mut made = 0;
+    for index in 0..options.contacts {
+        let given = dice.pick(GIVEN).to_string();
+        let family = dice.pick(FAMILY).to_string();
+        let email = format!(
+            "{}.{}{}@people.example.org",
+            given.to_lowercase(),
+            family.to_lowercase(),
+            index + 1
+        );
+        let contact = people::store::create(
+            conn,
+            &ContactProfile {
+                given_name: given,
+                family_name: family,
+                email: Some(email),
+                phone: None,
+                job_title: Some(dice.pick(ROLES).to_string()),
+                pronouns: None,
+            },
+        )?;
+        if !organisation_ids.is_empty() {
+            if dice.chance(15) {
+                let earlier = dice.pick(&organisation_ids).clone();
+                let fields = AffiliationFields {
+                    role: Some(dice.pick(ROLES).to_string()),
+                    is_primary: false,
+                    start_on: Some(days_before(today, 900 + dice.below(900))),
+                    end_on: Some(days_before(today, 30 + dice.below(800))),
+                };
+                people::store::add_affiliation(conn, &contact.id, &earlier, &fields)?;
+            }
+            let organisation = dice.pick(&organisation_ids).clone();
+            let fields = AffiliationFields {
+                role: Some(dice.pick(ROLES).to_string()),
+                is_primary: true,
+                start_on: Some(days_before(today, dice.below(800))),
+                end_on: None,
+            };
+            people::store::add_affiliation(conn, &contact.id, &organisation, &fields)?;
+        }
+        for (purpose, percent) in [
+            (Purpose::Newsletter, 65),
+            (Purpose::PolicyUpdates, 45),
+            (Purpose::Events, 35),
+            (Purpose::Research, 15),
+        ] {
+            if dice.chance(percent) {
+                people::store::record_consent(
+                    conn,
+                    &contact.id,
+                    purpose,
+                    true,
+                    "Demo: signed up at an alliance event",
+                    None,
+                )?;
+                if dice.chance(10) {
+                    people::store::record_consent(
+                        conn,
+                        &contact.id,
+                        purpose,
+                        false,
+                        "Demo: unsubscribed by email",
+                        None,
+                    )?;
+                }
+            }
+        }
+        made += 1;
+    }
+    Ok(DemoSummary {
+        organisations: organisation_ids.len(),
+        contacts: made,
+    })
+}
+
+/// Runs `insert` on the rows in batches of `BATCH`, each a multi-row insert (which diesel
+/// offers per backend, hence `with_backend!`).
+macro_rules! insert_batched {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        for chunk in $rows.chunks(BATCH) {
+            with_backend!($conn, |c| diesel::insert_into($table)
+                .values(chunk)
+                .execute(c))?;
+        }
+    }};
+}
+
+fn batched(
+    conn: &mut DbConn,
+    dice: &mut Dice,
+    vocabulary: &Vocabulary,
+    options: DemoOptions,
+) -> Result<DemoSummary, DomainError> {
+    let today = Utc::now().date_naive();
+    let at = now();
+    let mut organisation_ids = Vec::with_capacity(options.organisations);
+    for start in (0..options.organisations).step_by(BATCH) {
+        let end = (start + BATCH).min(options.organisations);
+        let (mut rows, mut regions, mut expertise, mut communities) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut members, mut periods) = (Vec::new(), Vec::new());
+        for index in start..end {
+            let id = new_id();
+            let name = organisation_name(dice, index);
+            let p = profile(dice, vocabulary, name);
+            rows.push((
+                organisations::id.eq(id.clone()),
+                organisations::name_key.eq(organisation_store::name_key(&p.name)),
+                organisations::name.eq(p.name.clone()),
+                organisations::kind.eq(p.kind.as_str()),
+                organisations::size_band.eq(p.size_band.map(|s| s.as_str())),
+                organisations::website.eq(p.website.clone()),
+                organisations::email.eq(p.email.clone()),
+                organisations::geography_scope.eq(p.geography_scope.map(|s| s.as_str())),
+                organisations::leadership_reply_status.eq(p.leadership.reply_status.as_str()),
+                organisations::mission_reply_status.eq(p.mission.reply_status.as_str()),
+                organisations::lived_experience_led.eq(p.lived_experience_led),
+                organisations::created_at.eq(at),
+                organisations::updated_at.eq(at),
+            ));
+            for region in &p.regions {
+                regions.push((
+                    organisation_regions::organisation_id.eq(id.clone()),
+                    organisation_regions::region.eq(region.as_str()),
+                ));
+            }
+            for code in &p.expertise {
+                expertise.push((
+                    organisation_expertise::organisation_id.eq(id.clone()),
+                    organisation_expertise::expertise_code.eq(code.clone()),
+                ));
+            }
+            for (area, reply) in [("leadership", &p.leadership), ("mission", &p.mission)] {
+                for code in &reply.communities {
+                    communities.push((
+                        organisation_communities::organisation_id.eq(id.clone()),
+                        organisation_communities::area.eq(area),
+                        organisation_communities::community_code.eq(code.clone()),
+                    ));
+                }
+            }
+            // Withdrawals need their own rows; the batched set keeps to the common standings.
+            let standing = match standing(dice) {
+                Standing::Withdrawn => Standing::Lapsed,
+                other => other,
+            };
+            let (history, _) = history(dice, standing, today);
+            if !matches!(standing, Standing::Prospect) {
+                members.push((
+                    memberships::organisation_id.eq(id.clone()),
+                    memberships::tier.eq(if dice.chance(80) { "full" } else { "associate" }),
+                    memberships::applied_on.eq(history
+                        .first()
+                        .map_or(today, |p| days_before(p.start_on, 14))),
+                    memberships::joined_on.eq(history.first().map(|p| p.start_on)),
+                    memberships::created_at.eq(at),
+                    memberships::updated_at.eq(at),
+                ));
+                for period in history {
+                    periods.push((
+                        membership_periods::id.eq(new_id()),
+                        membership_periods::organisation_id.eq(id.clone()),
+                        membership_periods::start_on.eq(period.start_on),
+                        membership_periods::end_on.eq(period.end_on),
+                        membership_periods::created_at.eq(at),
+                    ));
+                }
+            }
+            organisation_ids.push(id);
+        }
+        conn.transaction(|conn| {
+            insert_batched!(conn, organisations::table, rows);
+            insert_batched!(conn, organisation_regions::table, regions);
+            insert_batched!(conn, organisation_expertise::table, expertise);
+            insert_batched!(conn, organisation_communities::table, communities);
+            insert_batched!(conn, memberships::table, members);
+            insert_batched!(conn, membership_periods::table, periods);
+            Ok::<_, DomainError>(())
+        })?;
+    }
+
+    for start in (0..options.contacts).step_by(BATCH) {
+        let end = (start + BATCH).min(options.contacts);
+        let (mut rows, mut affiliations, mut consents) = (Vec::new(), Vec::new(), Vec::new());
+        for index in start..end {
+            let id = new_id();
+            let given = *dice.pick(GIVEN);
+            let family = *dice.pick(FAMILY);
+            let email = format!(
+                "{}.{}{}@people.example.org",
+                given.to_lowercase(),
+                family.to_lowercase(),
+                index + 1
+            );
+            rows.push((
+                contacts::id.eq(id.clone()),
+                contacts::given_name.eq(given),
+                contacts::family_name.eq(family),
+                contacts::name_key.eq(format!("{family} {given}").to_lowercase()),
+                contacts::email_key.eq(email.clone()),
+                contacts::email.eq(email),
+                contacts::job_title.eq(*dice.pick(ROLES)),
+                contacts::created_at.eq(at),
+                contacts::updated_at.eq(at),
+            ));
+            if !organisation_ids.is_empty() {
+                affiliations.push((
+                    contact_affiliations::id.eq(new_id()),
+                    contact_affiliations::contact_id.eq(id.clone()),
+                    contact_affiliations::organisation_id.eq(dice.pick(&organisation_ids).clone()),
+                    contact_affiliations::role.eq(*dice.pick(ROLES)),
+                    contact_affiliations::is_primary.eq(true),
+                    contact_affiliations::created_at.eq(at),
+                    contact_affiliations::updated_at.eq(at),
+                ));
+            }
+            for (purpose, percent) in [(Purpose::Newsletter, 65), (Purpose::Events, 35)] {
+                if dice.chance(percent) {
+                    consents.push((
+                        contact_consents::id.eq(new_id()),
+                        contact_consents::contact_id.eq(id.clone()),
+                        contact_consents::purpose.eq(purpose.as_str()),
+                        contact_consents::granted.eq(true),
+                        contact_consents::in_force.eq(true),
+                        contact_consents::source.eq("Demo: signed up at an alliance event"),
+                        contact_consents::recorded_at.eq(at),
+                    ));
+                }
+            }
+        }
+        conn.transaction(|conn| {
+            insert_batched!(conn, contacts::table, rows);
+            insert_batched!(conn, contact_affiliations::table, affiliations);
+            insert_batched!(conn, contact_consents::table, consents);
+            Ok::<_, DomainError>(())
+        })?;
+    }
+    Ok(DemoSummary {
+        organisations: organisation_ids.len(),
+        contacts: options.contacts,
+    })
+}

@@ -1,0 +1,625 @@
+//! Reading and writing contacts, their affiliations and consents. Every change to a contact
+//! (its affiliations and consents included) moves its version and `updated_at` on, so ETags
+//! and incremental sync see it.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::{
+    Affiliation, AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile,
+    ContactSort, ListedContact, Purpose, name_key,
+};
+use crate::db::DbConn;
+use crate::db::schema::{contact_affiliations, contact_consents, contacts, organisations};
+use crate::domain::{
+    CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, escape_like, new_id, now,
+    parse_stored,
+};
+
+const ENTITY: &str = "contact";
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = contacts)]
+struct ContactRow {
+    id: String,
+    given_name: String,
+    family_name: String,
+    name_key: String,
+    email: Option<String>,
+    phone: Option<String>,
+    job_title: Option<String>,
+    pronouns: Option<String>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    deleted_at: Option<NaiveDateTime>,
+}
+
+fn email_conflict() -> DomainError {
+    DomainError::Conflict {
+        message: "another contact already has this email address".to_owned(),
+        errors: vec![FieldError::new(
+            "email",
+            "duplicate",
+            "another contact already has this email address",
+        )],
+    }
+}
+
+fn unique_email(error: diesel::result::Error) -> DomainError {
+    match error {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => email_conflict(),
+        other => other.into(),
+    }
+}
+
+/// Emails are unique among contacts that are not deleted, whatever their case.
+fn check_email(
+    conn: &mut DbConn,
+    profile: &ContactProfile,
+    own_id: Option<&str>,
+) -> Result<(), DomainError> {
+    let Some(email) = &profile.email else {
+        return Ok(());
+    };
+    let holder = contacts::table
+        .filter(contacts::email_key.eq(email.to_lowercase()))
+        .filter(contacts::deleted_at.is_null())
+        .filter(contacts::id.ne(own_id.unwrap_or("")))
+        .select(contacts::id)
+        .first::<String>(conn)
+        .optional()?;
+    match holder {
+        Some(_) => Err(email_conflict()),
+        None => Ok(()),
+    }
+}
+
+pub fn create(conn: &mut DbConn, profile: &ContactProfile) -> Result<Contact, DomainError> {
+    conn.transaction(|conn| {
+        check_email(conn, profile, None)?;
+        let id = new_id();
+        let at = now();
+        diesel::insert_into(contacts::table)
+            .values((
+                contacts::id.eq(&id),
+                contacts::given_name.eq(&profile.given_name),
+                contacts::family_name.eq(&profile.family_name),
+                contacts::name_key.eq(name_key(profile)),
+                contacts::email.eq(&profile.email),
+                contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
+                contacts::phone.eq(&profile.phone),
+                contacts::job_title.eq(&profile.job_title),
+                contacts::pronouns.eq(&profile.pronouns),
+                contacts::version.eq(1),
+                contacts::created_at.eq(at),
+                contacts::updated_at.eq(at),
+            ))
+            .execute(conn)
+            .map_err(unique_email)?;
+        find(conn, &id)
+    })
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Contact, DomainError> {
+    let row = contacts::table
+        .find(id)
+        .filter(contacts::deleted_at.is_null())
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DomainError::NotFound(ENTITY))?;
+    let mut parts = Parts::load(conn, std::slice::from_ref(&row.id))?;
+    parts.assemble(row)
+}
+
+/// Replaces the profile, if `check` allows the stored version.
+pub fn update(
+    conn: &mut DbConn,
+    id: &str,
+    check: &VersionCheck,
+    change: impl FnOnce(&ContactProfile) -> Result<ContactProfile, DomainError>,
+) -> Result<Contact, DomainError> {
+    conn.transaction(|conn| {
+        let current = find(conn, id)?;
+        if !check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let profile = change(&current.profile)?;
+        if profile == current.profile {
+            return Ok(current);
+        }
+        check_email(conn, &profile, Some(id))?;
+        let written = diesel::update(
+            contacts::table
+                .find(id)
+                .filter(contacts::version.eq(current.version)),
+        )
+        .set((
+            contacts::given_name.eq(&profile.given_name),
+            contacts::family_name.eq(&profile.family_name),
+            contacts::name_key.eq(name_key(&profile)),
+            contacts::email.eq(&profile.email),
+            contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
+            contacts::phone.eq(&profile.phone),
+            contacts::job_title.eq(&profile.job_title),
+            contacts::pronouns.eq(&profile.pronouns),
+            contacts::version.eq(current.version + 1),
+            contacts::updated_at.eq(now()),
+        ))
+        .execute(conn)
+        .map_err(unique_email)?;
+        if written == 0 {
+            return Err(DomainError::Stale);
+        }
+        find(conn, id)
+    })
+}
+
+pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
+    conn.transaction(|conn| {
+        let current = find(conn, id)?;
+        if !check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let at = now();
+        diesel::update(contacts::table.find(id))
+            .set((
+                contacts::deleted_at.eq(at),
+                contacts::updated_at.eq(at),
+                contacts::version.eq(current.version + 1),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Moves a live contact's version and `updated_at` on; 404 when there is none.
+fn touch(conn: &mut DbConn, id: &str) -> Result<(), DomainError> {
+    let touched = diesel::update(
+        contacts::table
+            .find(id)
+            .filter(contacts::deleted_at.is_null()),
+    )
+    .set((
+        contacts::version.eq(contacts::version + 1),
+        contacts::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    if touched == 0 {
+        return Err(DomainError::NotFound(ENTITY));
+    }
+    Ok(())
+}
+
+fn check_dates(fields: &AffiliationFields) -> Result<(), DomainError> {
+    match (fields.start_on, fields.end_on) {
+        (Some(start), Some(end)) if end < start => {
+            Err(DomainError::Invalid(vec![FieldError::new(
+                "end_on",
+                "invalid",
+                "must not be before start_on",
+            )]))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Only one affiliation is primary: setting one clears the others.
+fn clear_primary(
+    conn: &mut DbConn,
+    contact_id: &str,
+    fields: &AffiliationFields,
+) -> Result<(), DomainError> {
+    if fields.is_primary {
+        diesel::update(
+            contact_affiliations::table.filter(contact_affiliations::contact_id.eq(contact_id)),
+        )
+        .set(contact_affiliations::is_primary.eq(false))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn add_affiliation(
+    conn: &mut DbConn,
+    contact_id: &str,
+    organisation_id: &str,
+    fields: &AffiliationFields,
+) -> Result<Contact, DomainError> {
+    check_dates(fields)?;
+    conn.transaction(|conn| {
+        touch(conn, contact_id)?;
+        let organisation = organisations::table
+            .find(organisation_id)
+            .filter(organisations::deleted_at.is_null())
+            .select(organisations::id)
+            .first::<String>(conn)
+            .optional()?;
+        if organisation.is_none() {
+            return Err(DomainError::Invalid(vec![FieldError::new(
+                "organisation_id",
+                "unknown",
+                "is not an organisation",
+            )]));
+        }
+        clear_primary(conn, contact_id, fields)?;
+        let at = now();
+        diesel::insert_into(contact_affiliations::table)
+            .values((
+                contact_affiliations::id.eq(new_id()),
+                contact_affiliations::contact_id.eq(contact_id),
+                contact_affiliations::organisation_id.eq(organisation_id),
+                contact_affiliations::role.eq(&fields.role),
+                contact_affiliations::is_primary.eq(fields.is_primary),
+                contact_affiliations::start_on.eq(fields.start_on),
+                contact_affiliations::end_on.eq(fields.end_on),
+                contact_affiliations::created_at.eq(at),
+                contact_affiliations::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        find(conn, contact_id)
+    })
+}
+
+/// An affiliation's editable columns as stored.
+type StoredFields = (Option<String>, bool, Option<NaiveDate>, Option<NaiveDate>);
+
+/// Changes an affiliation with `change` (e.g. ends it when someone moves on).
+pub fn change_affiliation(
+    conn: &mut DbConn,
+    contact_id: &str,
+    affiliation_id: &str,
+    change: impl FnOnce(AffiliationFields) -> AffiliationFields,
+) -> Result<Contact, DomainError> {
+    conn.transaction(|conn| {
+        touch(conn, contact_id)?;
+        let mine = contact_affiliations::table
+            .filter(contact_affiliations::id.eq(affiliation_id))
+            .filter(contact_affiliations::contact_id.eq(contact_id));
+        let current: Option<StoredFields> = mine
+            .select((
+                contact_affiliations::role,
+                contact_affiliations::is_primary,
+                contact_affiliations::start_on,
+                contact_affiliations::end_on,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((role, is_primary, start_on, end_on)) = current else {
+            return Err(DomainError::NotFound("affiliation"));
+        };
+        let fields = change(AffiliationFields {
+            role,
+            is_primary,
+            start_on,
+            end_on,
+        });
+        check_dates(&fields)?;
+        clear_primary(conn, contact_id, &fields)?;
+        diesel::update(mine)
+            .set((
+                contact_affiliations::role.eq(&fields.role),
+                contact_affiliations::is_primary.eq(fields.is_primary),
+                contact_affiliations::start_on.eq(fields.start_on),
+                contact_affiliations::end_on.eq(fields.end_on),
+                contact_affiliations::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        find(conn, contact_id)
+    })
+}
+
+/// Removes an affiliation entered by mistake (to record a move, end it instead).
+pub fn remove_affiliation(
+    conn: &mut DbConn,
+    contact_id: &str,
+    affiliation_id: &str,
+) -> Result<Contact, DomainError> {
+    conn.transaction(|conn| {
+        touch(conn, contact_id)?;
+        let removed = diesel::delete(
+            contact_affiliations::table
+                .filter(contact_affiliations::id.eq(affiliation_id))
+                .filter(contact_affiliations::contact_id.eq(contact_id)),
+        )
+        .execute(conn)?;
+        if removed == 0 {
+            return Err(DomainError::NotFound("affiliation"));
+        }
+        find(conn, contact_id)
+    })
+}
+
+/// Records a grant or a withdrawal; earlier records for the purpose stay as history.
+pub fn record_consent(
+    conn: &mut DbConn,
+    contact_id: &str,
+    purpose: Purpose,
+    granted: bool,
+    source: &str,
+    recorded_by: Option<&str>,
+) -> Result<Contact, DomainError> {
+    conn.transaction(|conn| {
+        touch(conn, contact_id)?;
+        diesel::update(
+            contact_consents::table
+                .filter(contact_consents::contact_id.eq(contact_id))
+                .filter(contact_consents::purpose.eq(purpose.as_str())),
+        )
+        .set(contact_consents::in_force.eq(false))
+        .execute(conn)?;
+        diesel::insert_into(contact_consents::table)
+            .values((
+                contact_consents::id.eq(new_id()),
+                contact_consents::contact_id.eq(contact_id),
+                contact_consents::purpose.eq(purpose.as_str()),
+                contact_consents::granted.eq(granted),
+                contact_consents::in_force.eq(true),
+                contact_consents::source.eq(source),
+                contact_consents::recorded_at.eq(now()),
+                contact_consents::recorded_by.eq(recorded_by),
+            ))
+            .execute(conn)?;
+        find(conn, contact_id)
+    })
+}
+
+type ConsentRow = (String, String, bool, String, NaiveDateTime, Option<String>);
+
+fn consent(row: ConsentRow) -> Result<(String, ConsentRecord), DomainError> {
+    let (contact_id, purpose, granted, source, recorded_at, recorded_by) = row;
+    Ok((
+        contact_id,
+        ConsentRecord {
+            purpose: parse_stored(&purpose)?,
+            granted,
+            source,
+            recorded_at,
+            recorded_by,
+        },
+    ))
+}
+
+const CONSENT_COLUMNS: (
+    contact_consents::contact_id,
+    contact_consents::purpose,
+    contact_consents::granted,
+    contact_consents::source,
+    contact_consents::recorded_at,
+    contact_consents::recorded_by,
+) = (
+    contact_consents::contact_id,
+    contact_consents::purpose,
+    contact_consents::granted,
+    contact_consents::source,
+    contact_consents::recorded_at,
+    contact_consents::recorded_by,
+);
+
+/// Every grant and withdrawal of a live contact, oldest first.
+pub fn consent_history(
+    conn: &mut DbConn,
+    contact_id: &str,
+) -> Result<Vec<ConsentRecord>, DomainError> {
+    find(conn, contact_id)?;
+    let rows: Vec<ConsentRow> = contact_consents::table
+        .filter(contact_consents::contact_id.eq(contact_id))
+        .order((contact_consents::recorded_at, contact_consents::id))
+        .select(CONSENT_COLUMNS)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| consent(row).map(|(_, record)| record))
+        .collect()
+}
+
+/// Affiliations and consents of a set of contacts, one query each.
+#[derive(Default)]
+struct Parts {
+    affiliations: HashMap<String, Vec<Affiliation>>,
+    consents: HashMap<String, Vec<ConsentRecord>>,
+}
+
+impl Parts {
+    fn load(conn: &mut DbConn, ids: &[String]) -> Result<Self, DomainError> {
+        let mut parts = Self::default();
+        if ids.is_empty() {
+            return Ok(parts);
+        }
+        type AffiliationRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            bool,
+            Option<NaiveDate>,
+            Option<NaiveDate>,
+        );
+        let rows: Vec<AffiliationRow> = contact_affiliations::table
+            .filter(contact_affiliations::contact_id.eq_any(ids))
+            .order((
+                contact_affiliations::contact_id,
+                contact_affiliations::created_at,
+                contact_affiliations::id,
+            ))
+            .select((
+                contact_affiliations::contact_id,
+                contact_affiliations::id,
+                contact_affiliations::organisation_id,
+                contact_affiliations::role,
+                contact_affiliations::is_primary,
+                contact_affiliations::start_on,
+                contact_affiliations::end_on,
+            ))
+            .load(conn)?;
+        for (contact_id, id, organisation_id, role, is_primary, start_on, end_on) in rows {
+            parts
+                .affiliations
+                .entry(contact_id)
+                .or_default()
+                .push(Affiliation {
+                    id,
+                    organisation_id,
+                    role,
+                    is_primary,
+                    start_on,
+                    end_on,
+                });
+        }
+        let rows: Vec<ConsentRow> = contact_consents::table
+            .filter(contact_consents::contact_id.eq_any(ids))
+            .filter(contact_consents::in_force.eq(true))
+            .order((contact_consents::contact_id, contact_consents::purpose))
+            .select(CONSENT_COLUMNS)
+            .load(conn)?;
+        for row in rows {
+            let (contact_id, record) = consent(row)?;
+            parts.consents.entry(contact_id).or_default().push(record);
+        }
+        Ok(parts)
+    }
+
+    fn assemble(&mut self, row: ContactRow) -> Result<Contact, DomainError> {
+        Ok(Contact {
+            affiliations: self.affiliations.remove(&row.id).unwrap_or_default(),
+            consents: self.consents.remove(&row.id).unwrap_or_default(),
+            profile: ContactProfile {
+                given_name: row.given_name,
+                family_name: row.family_name,
+                email: row.email,
+                phone: row.phone,
+                job_title: row.job_title,
+                pronouns: row.pronouns,
+            },
+            id: row.id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A page of entries and the (sort key, id) the next page starts after.
+pub type ContactPage = (Vec<ListedContact>, Option<(String, String)>);
+
+/// A page of contacts in `sort` order after `after` (the sort key and id of the last row
+/// seen), and the position of the next page.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &ContactFilter,
+    sort: ContactSort,
+    after: Option<&(String, String)>,
+    limit: usize,
+) -> Result<ContactPage, DomainError> {
+    let mut query = contacts::table.into_boxed();
+    if !filter.include_deleted {
+        query = query.filter(contacts::deleted_at.is_null());
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(contacts::updated_at.gt(since));
+    }
+    if let Some(q) = &filter.q {
+        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        query = query.filter(
+            contacts::name_key
+                .like(pattern.clone())
+                .escape('\\')
+                .or(contacts::email_key.like(pattern).escape('\\')),
+        );
+    }
+    if !filter.organisations.is_empty() {
+        let today = filter
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive());
+        query = query.filter(
+            contacts::id.eq_any(
+                contact_affiliations::table
+                    .filter(contact_affiliations::organisation_id.eq_any(&filter.organisations))
+                    .filter(
+                        contact_affiliations::end_on
+                            .is_null()
+                            .or(contact_affiliations::end_on.ge(today)),
+                    )
+                    .select(contact_affiliations::contact_id),
+            ),
+        );
+    }
+    for purpose in &filter.consents {
+        query = query.filter(
+            contacts::id.eq_any(
+                contact_consents::table
+                    .filter(contact_consents::purpose.eq(purpose.as_str()))
+                    .filter(contact_consents::in_force.eq(true))
+                    .filter(contact_consents::granted.eq(true))
+                    .select(contact_consents::contact_id),
+            ),
+        );
+    }
+    if let Some((key, id)) = after {
+        query = match sort {
+            ContactSort::Name => query.filter(
+                contacts::name_key.gt(key.clone()).or(contacts::name_key
+                    .eq(key.clone())
+                    .and(contacts::id.gt(id.clone()))),
+            ),
+            ContactSort::UpdatedAt => {
+                let at = NaiveDateTime::parse_from_str(key, CURSOR_TIME_FORMAT).map_err(|_| {
+                    DomainError::BadFilter(vec![FieldError::new(
+                        "cursor",
+                        "invalid",
+                        "is not a cursor this API issued",
+                    )])
+                })?;
+                query.filter(
+                    contacts::updated_at
+                        .gt(at)
+                        .or(contacts::updated_at.eq(at).and(contacts::id.gt(id.clone()))),
+                )
+            }
+        };
+    }
+    query = match sort {
+        ContactSort::Name => query.order((contacts::name_key.asc(), contacts::id.asc())),
+        ContactSort::UpdatedAt => query.order((contacts::updated_at.asc(), contacts::id.asc())),
+    };
+    let mut rows: Vec<ContactRow> = query
+        .select(ContactRow::as_select())
+        .limit(limit as i64 + 1)
+        .load(conn)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = match (more, rows.last()) {
+        (true, Some(last)) => Some((
+            match sort {
+                ContactSort::Name => last.name_key.clone(),
+                ContactSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
+            },
+            last.id.clone(),
+        )),
+        _ => None,
+    };
+    let live: Vec<String> = rows
+        .iter()
+        .filter(|row| row.deleted_at.is_none())
+        .map(|row| row.id.clone())
+        .collect();
+    let mut parts = Parts::load(conn, &live)?;
+    let entries = rows
+        .into_iter()
+        .map(|row| match row.deleted_at {
+            Some(deleted_at) => Ok(ListedContact::Deleted {
+                id: row.id,
+                deleted_at,
+                updated_at: row.updated_at,
+            }),
+            None => parts
+                .assemble(row)
+                .map(|c| ListedContact::Live(Box::new(c))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((entries, next))
+}

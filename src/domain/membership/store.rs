@@ -1,0 +1,531 @@
+//! Reading and writing memberships, and the status filter lists use.
+
+use std::collections::HashMap;
+
+use chrono::{Days, NaiveDate, NaiveDateTime};
+use diesel::dsl::not;
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+
+use super::{
+    ActionRecord, GraceWindow, Membership, MembershipAction, MembershipStatus, Period, Request,
+    Tier, Withdrawal,
+};
+use crate::db::schema::{
+    membership_actions, membership_periods, membership_withdrawals, memberships, organisations,
+};
+use crate::db::{Backend, DbConn};
+use crate::domain::{DomainError, FieldError, new_id, now, parse_stored};
+
+/// Memberships of `ids` (those that have one), in three queries whatever their number.
+pub fn load(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, Membership>, DomainError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>)> = memberships::table
+        .filter(memberships::organisation_id.eq_any(ids))
+        .select((
+            memberships::organisation_id,
+            memberships::tier,
+            memberships::applied_on,
+            memberships::joined_on,
+        ))
+        .load(conn)?;
+    let mut found = HashMap::new();
+    for (id, tier, applied_on, joined_on) in rows {
+        found.insert(
+            id.clone(),
+            Membership {
+                organisation_id: id,
+                tier: parse_stored::<Tier>(&tier)?,
+                applied_on,
+                joined_on,
+                periods: Vec::new(),
+                withdrawals: Vec::new(),
+            },
+        );
+    }
+    let periods: Vec<(String, NaiveDate, NaiveDate)> = membership_periods::table
+        .filter(membership_periods::organisation_id.eq_any(ids))
+        .order((
+            membership_periods::organisation_id,
+            membership_periods::start_on,
+        ))
+        .select((
+            membership_periods::organisation_id,
+            membership_periods::start_on,
+            membership_periods::end_on,
+        ))
+        .load(conn)?;
+    for (id, start_on, end_on) in periods {
+        if let Some(membership) = found.get_mut(&id) {
+            membership.periods.push(Period { start_on, end_on });
+        }
+    }
+    let withdrawals: Vec<(String, NaiveDate, Option<NaiveDate>, String)> =
+        membership_withdrawals::table
+            .filter(membership_withdrawals::organisation_id.eq_any(ids))
+            .order((
+                membership_withdrawals::organisation_id,
+                membership_withdrawals::withdrawn_on,
+            ))
+            .select((
+                membership_withdrawals::organisation_id,
+                membership_withdrawals::withdrawn_on,
+                membership_withdrawals::reinstated_on,
+                membership_withdrawals::reason,
+            ))
+            .load(conn)?;
+    for (id, withdrawn_on, reinstated_on, reason) in withdrawals {
+        if let Some(membership) = found.get_mut(&id) {
+            membership.withdrawals.push(Withdrawal {
+                withdrawn_on,
+                reinstated_on,
+                reason,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// The actions taken on an organisation's membership, oldest first.
+pub fn history(conn: &mut DbConn, organisation_id: &str) -> Result<Vec<ActionRecord>, DomainError> {
+    type Row = (
+        String,
+        NaiveDate,
+        String,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<String>,
+        Option<String>,
+        NaiveDateTime,
+    );
+    let rows: Vec<Row> = membership_actions::table
+        .filter(membership_actions::organisation_id.eq(organisation_id))
+        .order((membership_actions::created_at, membership_actions::id))
+        .select((
+            membership_actions::action,
+            membership_actions::effective_on,
+            membership_actions::tier,
+            membership_actions::period_start_on,
+            membership_actions::period_end_on,
+            membership_actions::reason,
+            membership_actions::actor_user_id,
+            membership_actions::created_at,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(
+            |(action, effective_on, tier, start, end, reason, actor_user_id, created_at)| {
+                Ok(ActionRecord {
+                    action: parse_stored(&action)?,
+                    effective_on,
+                    tier: parse_stored(&tier)?,
+                    period: start
+                        .zip(end)
+                        .map(|(start_on, end_on)| Period { start_on, end_on }),
+                    reason,
+                    actor_user_id,
+                    created_at,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Carries out `request` on the membership of `organisation_id`, checking it against the
+/// status on `today`. One transaction; the organisation's row is locked first, so concurrent
+/// actions on one membership run one after the other and periods can never overlap. The
+/// organisation's version and `updated_at` move on, so sync and ETags see the change.
+pub fn act(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    request: &Request,
+    today: NaiveDate,
+    grace: GraceWindow,
+    actor_user_id: Option<&str>,
+) -> Result<Membership, DomainError> {
+    conn.transaction(|conn| {
+        let at = now();
+        let touched = diesel::update(
+            organisations::table
+                .filter(organisations::id.eq(organisation_id))
+                .filter(organisations::deleted_at.is_null()),
+        )
+        .set((
+            organisations::version.eq(organisations::version + 1),
+            organisations::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+        if touched == 0 {
+            return Err(DomainError::NotFound("organisation"));
+        }
+        let current = load(conn, &[organisation_id.to_owned()])?.remove(organisation_id);
+        let status = current
+            .as_ref()
+            .and_then(|membership| membership.status_on(today, grace));
+        let plan = plan(current.as_ref(), status, request, today)?;
+        write(conn, organisation_id, &plan, at)?;
+        diesel::insert_into(membership_actions::table)
+            .values((
+                membership_actions::id.eq(new_id()),
+                membership_actions::organisation_id.eq(organisation_id),
+                membership_actions::action.eq(request.action().as_str()),
+                membership_actions::effective_on.eq(plan.effective_on),
+                membership_actions::tier.eq(plan.tier.as_str()),
+                membership_actions::period_start_on.eq(plan.new_period.map(|p| p.start_on)),
+                membership_actions::period_end_on.eq(plan.new_period.map(|p| p.end_on)),
+                membership_actions::reason.eq(plan.reason.clone()),
+                membership_actions::actor_user_id.eq(actor_user_id),
+                membership_actions::created_at.eq(at),
+            ))
+            .execute(conn)?;
+        load(conn, &[organisation_id.to_owned()])?
+            .remove(organisation_id)
+            .ok_or(DomainError::NotFound("membership"))
+    })
+}
+
+/// What an allowed action writes.
+struct Plan {
+    effective_on: NaiveDate,
+    tier: Tier,
+    /// Create the membership row (apply).
+    create: Option<NaiveDate>,
+    joined_on: Option<NaiveDate>,
+    new_period: Option<Period>,
+    /// Withdraw from this day: later periods end the day before.
+    withdraw_on: Option<NaiveDate>,
+    /// Reinstate the open withdrawal on this day.
+    reinstate_on: Option<NaiveDate>,
+    reason: Option<String>,
+}
+
+impl Plan {
+    fn new(effective_on: NaiveDate, tier: Tier) -> Self {
+        Self {
+            effective_on,
+            tier,
+            create: None,
+            joined_on: None,
+            new_period: None,
+            withdraw_on: None,
+            reinstate_on: None,
+            reason: None,
+        }
+    }
+}
+
+fn not_allowed(
+    action: MembershipAction,
+    status: Option<MembershipStatus>,
+    hint: &str,
+) -> DomainError {
+    let state = status.map_or("no membership".to_owned(), |s| format!("a {s} membership"));
+    DomainError::Conflict {
+        message: format!("cannot {action} {state}: {hint}"),
+        errors: vec![FieldError::new(
+            "status",
+            "transition",
+            format!("is {}", status.map_or("none", |s| s.as_str())),
+        )],
+    }
+}
+
+fn invalid(field: &str, message: &str) -> DomainError {
+    DomainError::Invalid(vec![FieldError::new(field, "invalid", message)])
+}
+
+/// A period from `start_on` to `end_on`, or a year when no end is given.
+fn period(start_on: NaiveDate, end_on: Option<NaiveDate>) -> Result<Period, DomainError> {
+    match end_on {
+        Some(end_on) if end_on < start_on => Err(invalid("end_on", "must not be before start_on")),
+        Some(end_on) => Ok(Period { start_on, end_on }),
+        None => Ok(Period::year_from(start_on)),
+    }
+}
+
+/// Checks the move from `status` and works out its dates. Nothing is written here.
+fn plan(
+    current: Option<&Membership>,
+    status: Option<MembershipStatus>,
+    request: &Request,
+    today: NaiveDate,
+) -> Result<Plan, DomainError> {
+    use MembershipStatus as S;
+    let action = request.action();
+    let refuse = |hint: &str| Err(not_allowed(action, status, hint));
+    match (request, current) {
+        (Request::Apply { tier, applied_on }, None) => {
+            let on = applied_on.unwrap_or(today);
+            let mut plan = Plan::new(on, *tier);
+            plan.create = Some(on);
+            Ok(plan)
+        }
+        (Request::Apply { .. }, Some(_)) => {
+            refuse("the organisation already has a membership; renew or reinstate it")
+        }
+        (_, None) => refuse("the organisation has no membership; apply first"),
+        (
+            Request::Approve {
+                start_on,
+                end_on,
+                joined_on,
+            },
+            Some(membership),
+        ) => {
+            if status != Some(S::Pending) || !membership.periods.is_empty() {
+                return refuse("only a pending application can be approved");
+            }
+            let start = start_on.unwrap_or(today).max(membership.applied_on);
+            let new = period(start, *end_on)?;
+            let mut plan = Plan::new(new.start_on, membership.tier);
+            plan.joined_on = Some(joined_on.unwrap_or(new.start_on));
+            plan.new_period = Some(new);
+            Ok(plan)
+        }
+        (
+            Request::Renew {
+                start_on,
+                end_on,
+                tier,
+            },
+            Some(membership),
+        ) => {
+            let last = membership.last_period();
+            let start = match (status, last) {
+                (Some(S::Current | S::Grace), Some(last)) => start_on.unwrap_or(
+                    last.end_on
+                        .checked_add_days(Days::new(1))
+                        .unwrap_or(last.end_on),
+                ),
+                (Some(S::Lapsed), Some(_)) => start_on.unwrap_or(today),
+                (Some(S::Withdrawn), _) => {
+                    return refuse("reinstate a withdrawn membership instead");
+                }
+                _ => return refuse("approve the application first"),
+            };
+            if membership.open_withdrawal().is_some() {
+                return refuse(
+                    "a withdrawal is scheduled; it must take effect or be reinstated first",
+                );
+            }
+            let new = period(start, *end_on)?;
+            if let Some(clash) = membership.periods.iter().find(|p| p.end_on >= new.start_on) {
+                return Err(DomainError::Conflict {
+                    message: format!(
+                        "the new period would overlap the period {} to {}",
+                        clash.start_on, clash.end_on
+                    ),
+                    errors: vec![FieldError::new(
+                        "start_on",
+                        "overlap",
+                        "overlaps an existing period",
+                    )],
+                });
+            }
+            let mut plan = Plan::new(new.start_on, tier.unwrap_or(membership.tier));
+            plan.new_period = Some(new);
+            Ok(plan)
+        }
+        (
+            Request::Withdraw {
+                reason,
+                withdrawn_on,
+            },
+            Some(membership),
+        ) => {
+            if status == Some(S::Withdrawn) || membership.open_withdrawal().is_some() {
+                return refuse("it is already withdrawn");
+            }
+            let on = withdrawn_on.unwrap_or(today);
+            if on < membership.applied_on {
+                return Err(invalid(
+                    "withdrawn_on",
+                    "must not be before the application",
+                ));
+            }
+            let mut plan = Plan::new(on, membership.tier);
+            plan.withdraw_on = Some(on);
+            plan.reason = Some(reason.clone());
+            Ok(plan)
+        }
+        (Request::Reinstate { start_on, end_on }, Some(membership)) => {
+            let Some(withdrawal) = membership
+                .open_withdrawal()
+                .filter(|_| status == Some(S::Withdrawn))
+            else {
+                return refuse("only a withdrawn membership can be reinstated");
+            };
+            let start = start_on.unwrap_or(today);
+            if start < withdrawal.withdrawn_on {
+                return Err(invalid("start_on", "must not be before the withdrawal"));
+            }
+            let new = period(start, *end_on)?;
+            let mut plan = Plan::new(new.start_on, membership.tier);
+            plan.new_period = Some(new);
+            plan.reinstate_on = Some(new.start_on);
+            Ok(plan)
+        }
+    }
+}
+
+fn write(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    plan: &Plan,
+    at: NaiveDateTime,
+) -> Result<(), DomainError> {
+    if let Some(applied_on) = plan.create {
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::organisation_id.eq(organisation_id),
+                memberships::tier.eq(plan.tier.as_str()),
+                memberships::applied_on.eq(applied_on),
+                memberships::created_at.eq(at),
+                memberships::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    } else {
+        let mine = memberships::table.filter(memberships::organisation_id.eq(organisation_id));
+        diesel::update(mine)
+            .set((
+                memberships::tier.eq(plan.tier.as_str()),
+                memberships::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        if let Some(joined_on) = plan.joined_on {
+            diesel::update(mine)
+                .set(memberships::joined_on.eq(joined_on))
+                .execute(conn)?;
+        }
+    }
+    if let Some(on) = plan.withdraw_on {
+        let theirs = membership_periods::organisation_id.eq(organisation_id);
+        // Periods not yet started when the withdrawal takes effect go; the one running ends
+        // the day before.
+        diesel::delete(
+            membership_periods::table
+                .filter(theirs)
+                .filter(membership_periods::start_on.ge(on)),
+        )
+        .execute(conn)?;
+        if let Some(eve) = on.pred_opt() {
+            diesel::update(
+                membership_periods::table
+                    .filter(theirs)
+                    .filter(membership_periods::end_on.ge(on)),
+            )
+            .set(membership_periods::end_on.eq(eve))
+            .execute(conn)?;
+        }
+        diesel::insert_into(membership_withdrawals::table)
+            .values((
+                membership_withdrawals::id.eq(new_id()),
+                membership_withdrawals::organisation_id.eq(organisation_id),
+                membership_withdrawals::withdrawn_on.eq(on),
+                membership_withdrawals::reason.eq(plan.reason.clone().unwrap_or_default()),
+                membership_withdrawals::created_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    if let Some(on) = plan.reinstate_on {
+        diesel::update(
+            membership_withdrawals::table
+                .filter(membership_withdrawals::organisation_id.eq(organisation_id))
+                .filter(membership_withdrawals::reinstated_on.is_null()),
+        )
+        .set(membership_withdrawals::reinstated_on.eq(on))
+        .execute(conn)?;
+    }
+    if let Some(new) = plan.new_period {
+        diesel::insert_into(membership_periods::table)
+            .values((
+                membership_periods::id.eq(new_id()),
+                membership_periods::organisation_id.eq(organisation_id),
+                membership_periods::start_on.eq(new.start_on),
+                membership_periods::end_on.eq(new.end_on),
+                membership_periods::created_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A condition on `organisations` rows.
+pub type OrganisationCondition =
+    Box<dyn BoxableExpression<organisations::table, Backend, SqlType = Bool>>;
+
+/// Organisations whose status on `day` is one of `statuses`, as SQL with bound dates: the
+/// same rules as `Membership::status_on`, without loading a single membership.
+pub fn status_filter(
+    statuses: &[MembershipStatus],
+    day: NaiveDate,
+    grace: GraceWindow,
+) -> Option<OrganisationCondition> {
+    use membership_periods as p;
+    use membership_withdrawals as w;
+    let grace_from = grace.earliest_end_in_grace(day);
+    let id = || organisations::id;
+    let withdrawn = || {
+        id().eq_any(
+            w::table
+                .filter(w::withdrawn_on.le(day))
+                .filter(w::reinstated_on.is_null().or(w::reinstated_on.gt(day)))
+                .select(w::organisation_id),
+        )
+    };
+    let covered = || {
+        id().eq_any(
+            p::table
+                .filter(p::start_on.le(day))
+                .filter(p::end_on.ge(day))
+                .select(p::organisation_id),
+        )
+    };
+    // A period that covers the day or ended within the grace window.
+    let active = || {
+        id().eq_any(
+            p::table
+                .filter(p::start_on.le(day))
+                .filter(p::end_on.ge(grace_from))
+                .select(p::organisation_id),
+        )
+    };
+    let started = || {
+        id().eq_any(
+            p::table
+                .filter(p::start_on.le(day))
+                .select(p::organisation_id),
+        )
+    };
+    let condition = |status: MembershipStatus| -> OrganisationCondition {
+        match status {
+            MembershipStatus::Withdrawn => Box::new(withdrawn()),
+            MembershipStatus::Current => Box::new(covered().and(not(withdrawn()))),
+            MembershipStatus::Grace => Box::new(active().and(not(covered())).and(not(withdrawn()))),
+            MembershipStatus::Lapsed => Box::new(
+                id().eq_any(
+                    p::table
+                        .filter(p::end_on.lt(grace_from))
+                        .select(p::organisation_id),
+                )
+                .and(not(active()))
+                .and(not(withdrawn())),
+            ),
+            MembershipStatus::Pending => Box::new(
+                id().eq_any(
+                    memberships::table
+                        .filter(memberships::applied_on.le(day))
+                        .select(memberships::organisation_id),
+                )
+                .and(not(started()))
+                .and(not(withdrawn())),
+            ),
+        }
+    };
+    statuses
+        .iter()
+        .map(|status| condition(*status))
+        .reduce(|all, next| Box::new(all.or(next)))
+}

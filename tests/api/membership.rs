@@ -1,0 +1,230 @@
+//! The membership lifecycle: actions allowed only from the right status, status on any date
+//! at every boundary, and lists filtered by status as SQL that agrees with each record.
+
+use actix_web::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::helpers::{TestApp, TestResponse};
+
+async fn organisation(app: &TestApp, name: &str) -> String {
+    let created = app
+        .create_organisation(&json!({"name": name, "kind": "local_charity"}))
+        .await;
+    created["id"].as_str().unwrap().to_owned()
+}
+
+async fn action(app: &TestApp, id: &str, name: &str, body: Value) -> TestResponse {
+    app.post_json(
+        &format!("/api/v1/organisations/{id}/membership/{name}"),
+        &body,
+    )
+    .await
+}
+
+#[track_caller]
+fn ok(response: &TestResponse) -> Value {
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()
+}
+
+async fn status_on(app: &TestApp, id: &str, day: &str) -> Value {
+    let response = app
+        .get(&format!(
+            "/api/v1/organisations/{id}/membership?as_of={day}"
+        ))
+        .await;
+    ok(&response)["status"].clone()
+}
+
+/// A full member from 1 April 2024 to 31 March 2025, applied on 1 March 2024.
+async fn member(app: &TestApp, name: &str) -> String {
+    let id = organisation(app, name).await;
+    ok(&action(
+        app,
+        &id,
+        "apply",
+        json!({"tier": "full", "applied_on": "2024-03-01"}),
+    )
+    .await);
+    ok(&action(
+        app,
+        &id,
+        "approve",
+        json!({"start_on": "2024-04-01", "end_on": "2025-03-31"}),
+    )
+    .await);
+    id
+}
+
+db_test!(
+    async fn status_is_derived_for_any_date_at_every_boundary(app) {
+        let id = member(&app, "Northside Peer Voices").await;
+        for (day, expected) in [
+            ("2024-02-29", Value::Null),
+            ("2024-03-01", json!("pending")),
+            ("2024-03-31", json!("pending")),
+            ("2024-04-01", json!("current")),
+            ("2025-03-31", json!("current")),
+            ("2025-04-01", json!("grace")),
+            ("2025-04-30", json!("grace")),
+            ("2025-05-01", json!("lapsed")),
+        ] {
+            assert_eq!(status_on(&app, &id, day).await, expected, "{day}");
+        }
+        let membership = ok(&app.get(&format!("/api/v1/organisations/{id}/membership?as_of=2024-06-01")).await);
+        assert_eq!(membership["joined_on"], "2024-04-01");
+        assert_eq!(membership["current_period"], json!({"start_on": "2024-04-01", "end_on": "2025-03-31"}));
+        let actions: Vec<&str> = membership["history"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["apply", "approve"]);
+        // The organisation carries its membership as of today: long lapsed.
+        let organisation = app.get(&format!("/api/v1/organisations/{id}")).await.json();
+        assert_eq!(organisation["membership"]["status"], "lapsed");
+        assert_eq!(organisation["membership"]["tier"], "full");
+    }
+);
+
+db_test!(
+    async fn renewals_continue_withdrawals_end_and_reinstatements_restart(app) {
+        let today = chrono::Utc::now().date_naive();
+        // Lapsed: a renewal starts today unless told otherwise.
+        let lapsed = member(&app, "Westgate Advocacy").await;
+        let renewed = ok(&action(&app, &lapsed, "renew", json!({})).await);
+        assert_eq!(renewed["periods"][1]["start_on"], today.to_string());
+
+        let id = member(&app, "Eastgate Youth Law").await;
+        let month_ago = today - chrono::Days::new(30);
+        let body = json!({"tier": "associate", "start_on": month_ago});
+        let renewed = ok(&action(&app, &id, "renew", body).await);
+        assert_eq!(renewed["status"], "current");
+        assert_eq!(renewed["tier"], "associate");
+        assert_eq!(renewed["periods"].as_array().unwrap().len(), 2);
+
+        // Current: the next renewal follows on from the day after.
+        let next = ok(&action(&app, &id, "renew", json!({})).await);
+        let periods = next["periods"].as_array().unwrap();
+        let end: chrono::NaiveDate = periods[1]["end_on"].as_str().unwrap().parse().unwrap();
+        assert_eq!(periods[2]["start_on"], end.succ_opt().unwrap().to_string());
+
+        let body = json!({"reason": "Merged with another member"});
+        let withdrawn = ok(&action(&app, &id, "withdraw", body).await);
+        assert_eq!(withdrawn["status"], "withdrawn");
+        // The running period ends the day before; the future one is gone.
+        let periods = withdrawn["periods"].as_array().unwrap();
+        assert_eq!(periods.len(), 2);
+        assert_eq!(periods[1]["end_on"], today.pred_opt().unwrap().to_string());
+        assert_eq!(withdrawn["withdrawals"][0]["reason"], "Merged with another member");
+
+        let back = ok(&action(&app, &id, "reinstate", json!({})).await);
+        assert_eq!(back["status"], "current");
+        assert_eq!(back["withdrawals"][0]["reinstated_on"], today.to_string());
+        let actions: Vec<&str> = back["history"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["apply", "approve", "renew", "renew", "withdraw", "reinstate"]);
+        assert!(back["history"][4]["actor_user_id"].is_string());
+    }
+);
+
+db_test!(
+    async fn moves_the_status_does_not_allow_are_409_and_change_nothing(app) {
+        let prospect = organisation(&app, "Prospect Trust").await;
+        for name in ["approve", "renew", "withdraw", "reinstate"] {
+            let body = if name == "withdraw" { json!({"reason": "r"}) } else { json!({}) };
+            let problem = action(&app, &prospect, name, body).await.problem(409);
+            assert!(problem["detail"].as_str().unwrap().contains("apply first"), "{problem}");
+        }
+        let pending = organisation(&app, "Pending Trust").await;
+        ok(&action(&app, &pending, "apply", json!({"tier": "associate"})).await);
+        let before = app.get(&format!("/api/v1/organisations/{pending}/membership")).await.json();
+        for (name, hint) in [("renew", "approve"), ("reinstate", "withdrawn"), ("apply", "already")] {
+            let body = if name == "apply" { json!({"tier": "full"}) } else { json!({}) };
+            let problem = action(&app, &pending, name, body).await.problem(409);
+            assert_eq!(problem["type"], "/problems/conflict");
+            assert!(problem["detail"].as_str().unwrap().contains(hint), "{name}: {problem}");
+        }
+        assert_eq!(app.get(&format!("/api/v1/organisations/{pending}/membership")).await.json(), before);
+
+        let member = member(&app, "Member Trust").await;
+        action(&app, &member, "approve", json!({})).await.problem(409);
+        ok(&action(&app, &member, "withdraw", json!({"reason": "Closed"})).await);
+        action(&app, &member, "withdraw", json!({"reason": "Again"})).await.problem(409);
+        action(&app, &member, "renew", json!({})).await.problem(409);
+
+        let missing = uuid::Uuid::now_v7();
+        action(&app, &missing.to_string(), "apply", json!({"tier": "full"})).await.problem(404);
+        app.get(&format!("/api/v1/organisations/{prospect}/membership")).await.problem(404);
+    }
+);
+
+db_test!(
+    async fn bad_action_bodies_are_422_and_overlaps_409(app) {
+        let id = member(&app, "Dates Trust").await;
+        let empty = action(&app, &id, "withdraw", json!({})).await;
+        empty.problem(422);
+        assert_eq!(empty.error_fields(), ["reason"]);
+        let response = action(&app, &id, "renew", json!({"start_on": "2026-05-01", "end_on": "2026-04-01"})).await;
+        response.problem(422);
+        assert_eq!(response.error_fields(), ["end_on"]);
+        action(&app, &id, "renew", json!({"start_on": "31/03/2026"})).await.problem(422);
+        // Renewing into the time of an existing period.
+        let overlap = action(&app, &id, "renew", json!({"start_on": "2025-01-01"})).await;
+        assert_eq!(overlap.problem(409)["errors"][0]["field"], "start_on");
+    }
+);
+
+db_test!(
+    async fn lists_filter_by_status_on_a_date_and_agree_with_each_record(app) {
+        member(&app, "Alpha Member").await;
+        let pending = organisation(&app, "Beta Applicant").await;
+        ok(&action(&app, &pending, "apply", json!({"tier": "full", "applied_on": "2024-05-01"})).await);
+        let withdrawn = member(&app, "Gamma Former").await;
+        ok(&action(&app, &withdrawn, "withdraw", json!({"reason": "Closed", "withdrawn_on": "2024-10-01"})).await);
+        organisation(&app, "Delta Prospect").await;
+
+        let statuses = ["pending", "current", "grace", "lapsed", "withdrawn"];
+        for day in ["2024-03-15", "2024-04-01", "2024-09-30", "2024-10-01", "2025-03-31", "2025-04-01", "2025-04-30", "2025-05-01"] {
+            let everyone = app.list_all(&format!("as_of={day}")).await;
+            assert_eq!(everyone.len(), 4);
+            for status in statuses {
+                let filtered: Vec<String> = app
+                    .list_all(&format!("as_of={day}&membership_status={status}"))
+                    .await
+                    .iter()
+                    .map(|o| o["name"].as_str().unwrap().to_owned())
+                    .collect();
+                let expected: Vec<String> = everyone
+                    .iter()
+                    .filter(|o| o["membership"]["status"] == status)
+                    .map(|o| o["name"].as_str().unwrap().to_owned())
+                    .collect();
+                assert_eq!(filtered, expected, "{status} on {day}");
+            }
+        }
+        let active = app.list_all("as_of=2024-06-01&membership_status=current&membership_status=grace").await;
+        let names: Vec<&str> = active.iter().map(|o| o["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Alpha Member", "Gamma Former"]);
+        app.get("/api/v1/organisations?membership_status=active").await.problem(400);
+        app.get("/api/v1/organisations?as_of=2024-13-01").await.problem(400);
+    }
+);
+
+db_test!(
+    async fn concurrent_renewals_never_overlap(app) {
+        let id = member(&app, "Busy Trust").await;
+        ok(&action(&app, &id, "renew", json!({})).await);
+        let path = format!("/api/v1/organisations/{id}/membership/renew");
+        let empty = json!({});
+        let renewals = (0..6).map(|_| app.post_json(&path, &empty));
+        let results = futures_util::future::join_all(renewals).await;
+        for response in &results {
+            let status = response.status.as_u16();
+            assert!(status == 200 || status == 503, "{}", response.text());
+        }
+        let membership = app.get(&format!("/api/v1/organisations/{id}/membership")).await.json();
+        let periods = membership["periods"].as_array().unwrap();
+        let succeeded = results.iter().filter(|r| r.status == StatusCode::OK).count();
+        assert_eq!(periods.len(), 2 + succeeded);
+        for pair in periods.windows(2) {
+            assert!(pair[0]["end_on"].as_str() < pair[1]["start_on"].as_str(), "{pair:?}");
+        }
+    }
+);
