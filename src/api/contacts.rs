@@ -20,8 +20,8 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::domain::contacts::{
-    AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile, ContactSort,
-    ListedContact, Purpose, store,
+    Affiliation, AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile,
+    ContactSort, ListedContact, Purpose, store,
 };
 use crate::error::ApiError;
 
@@ -92,6 +92,31 @@ pub struct ContactResponse {
     pub updated_at: String,
 }
 
+impl AffiliationResponse {
+    fn new(affiliation: Affiliation, today: NaiveDate) -> Self {
+        Self {
+            current: affiliation.is_current(today),
+            id: affiliation.id,
+            organisation_id: affiliation.organisation_id,
+            role: affiliation.role,
+            is_primary: affiliation.is_primary,
+            start_on: affiliation.start_on,
+            end_on: affiliation.end_on,
+        }
+    }
+
+    /// The affiliation `affiliation_id` of `contact`, as sent.
+    fn of(contact: Contact, affiliation_id: &str) -> Result<Self, ApiError> {
+        let today = Utc::now().date_naive();
+        contact
+            .affiliations
+            .into_iter()
+            .find(|a| a.id == affiliation_id)
+            .map(|a| Self::new(a, today))
+            .ok_or_else(|| DomainError::NotFound("affiliation").into())
+    }
+}
+
 impl From<Contact> for ContactResponse {
     fn from(contact: Contact) -> Self {
         let today = Utc::now().date_naive();
@@ -107,15 +132,7 @@ impl From<Contact> for ContactResponse {
             affiliations: contact
                 .affiliations
                 .into_iter()
-                .map(|a| AffiliationResponse {
-                    current: a.is_current(today),
-                    id: a.id,
-                    organisation_id: a.organisation_id,
-                    role: a.role,
-                    is_primary: a.is_primary,
-                    start_on: a.start_on,
-                    end_on: a.end_on,
-                })
+                .map(|a| AffiliationResponse::new(a, today))
                 .collect(),
             consents: contact.consents.into_iter().map(Into::into).collect(),
             created_at: timestamp(contact.created_at),
@@ -640,7 +657,8 @@ pub async fn delete_contact(
     params(("id" = uuid::Uuid, Path, description = "Contact id")),
     request_body = AddAffiliationRequest,
     responses(
-        (status = 201, description = "The contact with the new affiliation", body = ContactResponse),
+        (status = 201, description = "The new affiliation", body = AffiliationResponse,
+         headers(("Location" = String, description = "The new affiliation"))),
         (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 413, response = crate::api::responses::PayloadTooLarge),
@@ -664,11 +682,41 @@ pub async fn add_affiliation(
         start_on: request.start_on,
         end_on: request.end_on,
     };
-    let contact = state
+    let (contact, affiliation_id) = state
         .db
         .run(move |conn| store::add_affiliation(conn, &id, &organisation_id, &fields))
         .await?;
-    Ok(contact_response(StatusCode::CREATED, contact))
+    let location = format!(
+        "/api/v1/contacts/{}/affiliations/{affiliation_id}",
+        contact.id
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(AffiliationResponse::of(contact, &affiliation_id)?))
+}
+
+/// Get an affiliation
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Contact id"),
+        ("affiliation_id" = uuid::Uuid, Path, description = "Affiliation id"),
+    ),
+    responses(
+        (status = 200, description = "The affiliation", body = AffiliationResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/contacts/{id}/affiliations/{affiliation_id}")]
+pub async fn get_affiliation(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, affiliation_id) = (path_id(&path.0)?, path_id(&path.1)?);
+    let contact = state.db.run(move |conn| store::find(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(AffiliationResponse::of(contact, &affiliation_id)?))
 }
 
 /// Change an affiliation
@@ -680,7 +728,7 @@ pub async fn add_affiliation(
     ),
     request_body(content = UpdateAffiliationRequest, content_type = "application/merge-patch+json"),
     responses(
-        (status = 200, description = "The contact", body = ContactResponse),
+        (status = 200, description = "The changed affiliation", body = AffiliationResponse),
         (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 413, response = crate::api::responses::PayloadTooLarge),
@@ -697,10 +745,11 @@ pub async fn update_affiliation(
 ) -> Result<HttpResponse, ApiError> {
     let (id, affiliation_id) = (path_id(&path.0)?, path_id(&path.1)?);
     let change = body.0;
+    let changed_id = affiliation_id.clone();
     let contact = state
         .db
         .run(move |conn| {
-            store::change_affiliation(conn, &id, &affiliation_id, |mut fields| {
+            store::change_affiliation(conn, &id, &changed_id, |mut fields| {
                 if let Some(role) = change.role {
                     fields.role = role;
                 }
@@ -717,7 +766,7 @@ pub async fn update_affiliation(
             })
         })
         .await?;
-    Ok(contact_response(StatusCode::OK, contact))
+    Ok(HttpResponse::Ok().json(AffiliationResponse::of(contact, &affiliation_id)?))
 }
 
 /// Remove an affiliation entered by mistake
@@ -821,6 +870,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(update_contact)
         .service(delete_contact)
         .service(add_affiliation)
+        .service(get_affiliation)
         .service(update_affiliation)
         .service(remove_affiliation)
         .service(record_consent)

@@ -70,6 +70,7 @@ const RULES: &[(&str, Access)] = &[
     ("update_contact", Write),
     ("delete_contact", Write),
     ("add_affiliation", Write),
+    ("get_affiliation", Read(Scope::ContactsRead)),
     ("update_affiliation", Write),
     ("remove_affiliation", Write),
     ("record_consent", Write),

@@ -92,16 +92,22 @@ db_test!(
         let base = format!("/api/v1/contacts/{}/affiliations", id(&person));
         let first = app.post_json(&base, &json!({"organisation_id": id(&old), "role": "Youth worker", "is_primary": true})).await;
         assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
-        let affiliation = first.json()["affiliations"][0]["id"].as_str().unwrap().to_owned();
+        let affiliation = first.json()["id"].as_str().unwrap().to_owned();
+        assert_eq!(first.header("location").as_deref(), Some(format!("{base}/{affiliation}").as_str()));
+        let fetched = app.get(&format!("{base}/{affiliation}")).await;
+        assert_eq!(fetched.json()["role"], "Youth worker");
+        assert_eq!(fetched.json()["current"], true);
         let second = app.post_json(&base, &json!({"organisation_id": id(&new), "role": "Director", "is_primary": true})).await;
-        let both = second.json()["affiliations"].clone();
+        assert_eq!(second.json()["is_primary"], true);
+        let both = app.get(&format!("/api/v1/contacts/{}", id(&person))).await.json()["affiliations"].clone();
         assert_eq!(both[0]["is_primary"], false, "one primary at a time");
         assert_eq!(both[1]["is_primary"], true);
 
         let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
         let ended = app.patch_json(&format!("{base}/{affiliation}"), &json!({"end_on": yesterday}), None).await;
         assert_eq!(ended.status, StatusCode::OK, "{}", ended.text());
-        assert_eq!(ended.json()["affiliations"][0]["current"], false, "history stays");
+        assert_eq!(ended.json()["current"], false, "history stays");
+        assert_eq!(ended.json()["end_on"], yesterday);
         assert!(names(&app, &format!("organisation={}", id(&old))).await.is_empty());
         assert_eq!(names(&app, &format!("organisation={}", id(&new))).await, ["Siobhan Byrne"]);
 
@@ -111,6 +117,7 @@ db_test!(
         let backwards = app.post_json(&base, &json!({"organisation_id": id(&new), "start_on": "2026-05-01", "end_on": "2026-04-01"})).await;
         backwards.problem(422);
         app.delete(&format!("{base}/{missing}"), None).await.problem(404);
+        app.get(&format!("{base}/{missing}")).await.problem(404);
         assert_eq!(app.delete(&format!("{base}/{affiliation}"), None).await.status, StatusCode::NO_CONTENT);
         assert_eq!(app.get(&format!("/api/v1/contacts/{}", id(&person))).await.json()["affiliations"].as_array().unwrap().len(), 1);
     }

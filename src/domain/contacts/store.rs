@@ -230,7 +230,7 @@ pub fn add_affiliation(
     contact_id: &str,
     organisation_id: &str,
     fields: &AffiliationFields,
-) -> Result<Contact, DomainError> {
+) -> Result<(Contact, String), DomainError> {
     check_dates(fields)?;
     conn.transaction(|conn| {
         touch(conn, contact_id)?;
@@ -249,9 +249,10 @@ pub fn add_affiliation(
         }
         clear_primary(conn, contact_id, fields)?;
         let at = now();
+        let affiliation_id = new_id();
         diesel::insert_into(contact_affiliations::table)
             .values((
-                contact_affiliations::id.eq(new_id()),
+                contact_affiliations::id.eq(&affiliation_id),
                 contact_affiliations::contact_id.eq(contact_id),
                 contact_affiliations::organisation_id.eq(organisation_id),
                 contact_affiliations::role.eq(&fields.role),
@@ -262,7 +263,7 @@ pub fn add_affiliation(
                 contact_affiliations::updated_at.eq(at),
             ))
             .execute(conn)?;
-        find(conn, contact_id)
+        Ok((find(conn, contact_id)?, affiliation_id))
     })
 }
 
