@@ -100,7 +100,10 @@ pub fn build_app(
         .add((header::CACHE_CONTROL, "no-store"));
     let app = register(
         App::new()
+            .service(web::redirect("/docs", "/docs/"))
             .service(docs)
+            // Bodies are read up to this limit (actix's default is 256 KiB); imports get more.
+            .app_data(web::PayloadConfig::new(api::body::BODY_LIMIT))
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
             .app_data(state),

@@ -125,8 +125,14 @@ fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
             )],
         });
     };
-    let mut errors = Vec::new();
+    // Values neither database can store are refused before anything reads them.
+    let mut errors = unstorable_values(&object);
     let mut set_aside = Vec::new();
+    for error in &errors {
+        let key = top_level_field(&error.field).to_owned();
+        object.remove(&key);
+        set_aside.push(key);
+    }
     let parsed = loop {
         let document = serde_json::Value::Object(object.clone());
         match serde_path_to_error::deserialize::<_, T>(&document) {
@@ -166,6 +172,61 @@ fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
             Err(ApiError::Validation { errors })
         }
     }
+}
+
+/// Strings PostgreSQL cannot store (a NUL character), and dates and times outside the years
+/// 0001 to 9999 in fields named like dates (`*_on`) and times (`*_at`): PostgreSQL refuses
+/// some of them and SQLite's text order is wrong for the rest. Every such value is listed.
+fn unstorable_values(object: &serde_json::Map<String, serde_json::Value>) -> Vec<FieldError> {
+    fn walk(path: &str, key: &str, value: &serde_json::Value, out: &mut Vec<FieldError>) {
+        match value {
+            serde_json::Value::String(text) => {
+                if text.contains('\0') {
+                    out.push(FieldError::new(
+                        path,
+                        "invalid",
+                        "must not contain NUL characters",
+                    ));
+                } else if (key.ends_with("_on") || key.ends_with("_at")) && !four_digit_year(text) {
+                    let reads_as_time = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+                        || chrono::DateTime::parse_from_rfc3339(text).is_ok()
+                        || text.parse::<chrono::DateTime<chrono::Utc>>().is_ok();
+                    if reads_as_time {
+                        out.push(FieldError::new(
+                            path,
+                            "range",
+                            "must be in the years 0001 to 9999",
+                        ));
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(&format!("{path}[{index}]"), key, item, out);
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (name, item) in fields {
+                    walk(&format!("{path}.{name}"), name, item, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, value) in object {
+        walk(name, name, value, &mut out);
+    }
+    out
+}
+
+/// `2026-…` but not `0000-…`, `-5000-…` or `+10000-…`.
+pub fn four_digit_year(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 5
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && &bytes[..4] != b"0000"
 }
 
 fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {

@@ -126,15 +126,24 @@ impl QueryParams {
     pub fn timestamp(&mut self, name: &str) -> Option<NaiveDateTime> {
         self.single_with(name, |raw| {
             DateTime::parse_from_rfc3339(raw)
+                .ok()
+                .filter(|_| crate::api::body::four_digit_year(raw))
                 .map(|at| at.with_timezone(&Utc).naive_utc())
-                .map_err(|_| "must be an RFC 3339 timestamp, e.g. 2026-11-22T10:15:00Z".to_owned())
+                .ok_or_else(|| {
+                    "must be an RFC 3339 timestamp in the years 0001 to 9999, e.g. 2026-11-22T10:15:00Z"
+                        .to_owned()
+                })
         })
     }
 
     pub fn date(&mut self, name: &str) -> Option<chrono::NaiveDate> {
         self.single_with(name, |raw| {
             chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .map_err(|_| "must be a date, e.g. 2026-03-31".to_owned())
+                .ok()
+                .filter(|_| crate::api::body::four_digit_year(raw))
+                .ok_or_else(|| {
+                    "must be a date in the years 0001 to 9999, e.g. 2026-03-31".to_owned()
+                })
         })
     }
 
@@ -224,7 +233,14 @@ impl Cursor {
         URL_SAFE_NO_PAD
             .decode(raw)
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .and_then(|bytes| serde_json::from_slice::<Self>(&bytes).ok())
+            // Cursors are not signed: a made-up one must not smuggle what the database
+            // cannot compare (PostgreSQL refuses NUL characters).
+            .filter(|cursor| {
+                [&cursor.sort, &cursor.key, &cursor.id]
+                    .iter()
+                    .all(|part| part.len() <= 512 && !part.chars().any(char::is_control))
+            })
             .ok_or_else(|| "is not a cursor this API issued".to_owned())
     }
 

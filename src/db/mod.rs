@@ -28,11 +28,12 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// How long a request waits for a pooled connection before it is told to retry (503).
-const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// With the lock waits below, a request that meets both still answers within 2 seconds.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// A query that waits this long for a lock gives up, so a held lock cannot hang requests.
-const POSTGRES_LOCK_TIMEOUT_MS: u32 = 1500;
+const POSTGRES_LOCK_TIMEOUT_MS: u32 = 900;
 const POSTGRES_STATEMENT_TIMEOUT_MS: u32 = 10_000;
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 1000;
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 900;
 
 /// Opens connections for the pool, picking the backend from the URL scheme. Unlike the
 /// derived `establish`, it reports the real cause when a connection cannot be made.

@@ -92,6 +92,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     contact_affiliations,
     contact_consents,
+    expert_groups,
+    expert_group_expertise,
+    expert_group_members,
+    consultations,
+    consultation_expertise,
+    consultation_invitations,
+    consultation_responses,
 );
 
 diesel::table! {
@@ -256,3 +263,106 @@ diesel::table! {
 diesel::joinable!(contact_affiliations -> contacts (contact_id));
 diesel::joinable!(contact_affiliations -> organisations (organisation_id));
 diesel::joinable!(contact_consents -> contacts (contact_id));
+
+diesel::table! {
+    expert_groups (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        kind -> Text,
+        purpose -> Nullable<Text>,
+        status -> Text,
+        started_on -> Nullable<Date>,
+        ended_on -> Nullable<Date>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    expert_group_expertise (group_id, expertise_code) {
+        group_id -> Text,
+        expertise_code -> Text,
+    }
+}
+
+diesel::table! {
+    expert_group_members (id) {
+        id -> Text,
+        group_id -> Text,
+        organisation_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        role -> Text,
+        joined_on -> Date,
+        left_on -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consultations (id) {
+        id -> Text,
+        title -> Text,
+        title_key -> Text,
+        kind -> Text,
+        summary -> Nullable<Text>,
+        lead_group_id -> Nullable<Text>,
+        opens_on -> Nullable<Date>,
+        closes_on -> Nullable<Date>,
+        status -> Text,
+        external_url -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    consultation_expertise (consultation_id, expertise_code) {
+        consultation_id -> Text,
+        expertise_code -> Text,
+    }
+}
+
+diesel::table! {
+    consultation_invitations (id) {
+        id -> Text,
+        consultation_id -> Text,
+        organisation_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        via_group_id -> Nullable<Text>,
+        invited_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consultation_responses (id) {
+        id -> Text,
+        consultation_id -> Text,
+        organisation_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        respondent_key -> Text,
+        summary -> Nullable<Text>,
+        attribution -> Text,
+        attended -> Nullable<Bool>,
+        submitted_at -> Timestamp,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(expert_group_expertise -> expert_groups (group_id));
+diesel::joinable!(expert_group_members -> expert_groups (group_id));
+diesel::joinable!(expert_group_members -> organisations (organisation_id));
+diesel::joinable!(expert_group_members -> contacts (contact_id));
+diesel::joinable!(consultations -> expert_groups (lead_group_id));
+diesel::joinable!(consultation_expertise -> consultations (consultation_id));
+diesel::joinable!(consultation_invitations -> consultations (consultation_id));
+diesel::joinable!(consultation_invitations -> organisations (organisation_id));
+diesel::joinable!(consultation_responses -> consultations (consultation_id));
+diesel::joinable!(consultation_responses -> organisations (organisation_id));

@@ -58,7 +58,9 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 pub mod api_keys;
+
 pub mod contacts;
+pub mod expert_groups;
 pub mod membership;
 pub mod organisations;
 pub mod taxonomies;
@@ -137,6 +139,17 @@ pub fn new_id() -> String {
 
 /// How a timestamp is written into a list cursor: to the microsecond, as stored.
 pub const CURSOR_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+/// The time in a list cursor's sort key (see `CURSOR_TIME_FORMAT`).
+pub fn cursor_time(key: &str) -> Result<chrono::NaiveDateTime, DomainError> {
+    chrono::NaiveDateTime::parse_from_str(key, CURSOR_TIME_FORMAT).map_err(|_| {
+        DomainError::BadFilter(vec![FieldError::new(
+            "cursor",
+            "invalid",
+            "is not a cursor this API issued",
+        )])
+    })
+}
 
 /// `text` for a `LIKE … ESCAPE '\'` pattern: its own `%`, `_` and `\` match only themselves.
 pub fn escape_like(text: &str) -> String {

@@ -114,3 +114,42 @@ db_test!(
         assert_eq!(app.list_all("").await.len(), 1, "no failed request wrote anything");
     }
 );
+
+db_test!(
+    async fn values_a_database_cannot_store_are_refused_not_failed_on(app) {
+        // PostgreSQL cannot store NUL characters: a 422 naming the field, never a 500.
+        let nul = app
+            .as_anonymous()
+            .post_json("/api/v1/auth/login", &json!({"email": "a\u{0}@example.org", "password": "x"}))
+            .await;
+        assert_eq!(nul.problem(422)["errors"][0]["field"], "email");
+        let made_up = base64_cursor(r#"{"s":"name","k":"a\u0000","i":"b"}"#);
+        app.get(&format!("/api/v1/organisations?cursor={made_up}")).await.problem(400);
+
+        // Dates outside the years 0001-9999, in bodies and in queries.
+        let organisation = app.create_organisation(&crate::helpers::organisation("Far Future")).await;
+        let apply = format!("/api/v1/organisations/{}/membership/apply", organisation["id"].as_str().unwrap());
+        let ancient = app.post_json(&apply, &json!({"tier": "full", "applied_on": "-5000-01-01"})).await;
+        assert_eq!(ancient.problem(422)["errors"][0]["field"], "applied_on");
+        let far = app.post_json(&apply, &json!({"tier": "full", "applied_on": "+10000-01-01"})).await;
+        far.problem(422);
+        app.get("/api/v1/organisations?membership_status=current&as_of=-5000-01-01").await.problem(400);
+        app.get("/api/v1/organisations?updated_since=-5000-01-01T00:00:00Z").await.problem(400);
+        let membership = app.get(&format!("/api/v1/organisations/{}/membership", organisation["id"].as_str().unwrap())).await;
+        assert_eq!(membership.status, actix_web::http::StatusCode::NOT_FOUND, "nothing was written");
+    }
+);
+
+db_test!(
+    async fn bodies_up_to_the_documented_limit_are_read(app) {
+        // Half a megabyte of description is over the field's limit (422), not over the body's.
+        let big = json!({"name": "Big Description", "kind": "other", "description": "x".repeat(500_000)});
+        let response = app.post_json("/api/v1/organisations", &big).await;
+        assert_eq!(response.problem(422)["errors"][0]["field"], "description");
+    }
+);
+
+fn base64_cursor(json: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}

@@ -162,6 +162,11 @@ impl TestApp {
 
     pub async fn spawn_if_configured(backend: Backend) -> Option<Self> {
         if backend == Backend::Postgres && postgres_admin_url().is_none() {
+            // CI sets CONVENE_REQUIRE_POSTGRES so that a lost variable fails instead of skipping.
+            assert!(
+                std::env::var_os("CONVENE_REQUIRE_POSTGRES").is_none(),
+                "CONVENE_REQUIRE_POSTGRES is set but {TEST_DATABASE_URL} is not"
+            );
             eprintln!("note: {TEST_DATABASE_URL} is not set; skipping the PostgreSQL run");
             return None;
         }

@@ -53,6 +53,9 @@ async fn every_operation_documents_its_errors_as_problems() {
 #[actix_web::test]
 async fn swagger_ui_is_served_without_any_outside_resource() {
     let app = TestApp::spawn(Backend::Sqlite).await;
+    // `/docs` (as the README writes it) redirects to `/docs/`; the client follows it.
+    let bare = app.get("/docs").await;
+    assert!(bare.text().contains("swagger-ui"), "{}", bare.status);
     let page = app.get("/docs/").await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();

@@ -16,7 +16,8 @@ use crate::db::schema::{
 use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, escape_like, new_id, now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, cursor_time, escape_like, new_id, now,
+    parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -616,16 +617,6 @@ impl<'f> ResolvedFilter<'f> {
     }
 }
 
-fn parse_cursor_time(key: &str) -> Result<NaiveDateTime, DomainError> {
-    NaiveDateTime::parse_from_str(key, CURSOR_TIME_FORMAT).map_err(|_| {
-        DomainError::Invalid(vec![FieldError::new(
-            "cursor",
-            "invalid",
-            "the cursor does not belong to this sort order",
-        )])
-    })
-}
-
 /// One page of organisations in `sort` order, after `after` when given.
 pub fn list(
     conn: &mut DbConn,
@@ -664,10 +655,10 @@ pub fn list(
         query = match sort {
             S::Name => after!(name_key, key, gt),
             S::NameDesc => after!(name_key, key, lt),
-            S::CreatedAt => after!(created_at, parse_cursor_time(&key)?, gt),
-            S::CreatedAtDesc => after!(created_at, parse_cursor_time(&key)?, lt),
-            S::UpdatedAt => after!(updated_at, parse_cursor_time(&key)?, gt),
-            S::UpdatedAtDesc => after!(updated_at, parse_cursor_time(&key)?, lt),
+            S::CreatedAt => after!(created_at, cursor_time(&key)?, gt),
+            S::CreatedAtDesc => after!(created_at, cursor_time(&key)?, lt),
+            S::UpdatedAt => after!(updated_at, cursor_time(&key)?, gt),
+            S::UpdatedAtDesc => after!(updated_at, cursor_time(&key)?, lt),
         };
     }
     let mut rows: Vec<OrganisationRow> = query
