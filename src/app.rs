@@ -62,7 +62,9 @@ where
             .configure(api::organisations::configure)
             .configure(api::membership::configure)
             .configure(api::taxonomies::configure)
-            .configure(api::contacts::configure),
+            .configure(api::contacts::configure)
+            .configure(api::expert_groups::configure)
+            .configure(api::consultations::configure),
     )
     .configure(api::health::configure)
 }

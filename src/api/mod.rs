@@ -5,9 +5,11 @@ pub mod api_keys;
 pub mod auth;
 pub mod body;
 pub mod conditional;
+pub mod consultations;
 pub mod contacts;
 
 pub mod csv;
+pub mod expert_groups;
 pub mod health;
 pub mod list;
 pub mod membership;
@@ -50,6 +52,8 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
         (name = "organisations", description = "Member, prospect and former member organisations"),
         (name = "membership", description = "Applications, periods, renewals, withdrawals and reinstatements"),
         (name = "contacts", description = "People, their affiliations to organisations, and their consent per purpose"),
+        (name = "expert-groups", description = "Issue-specific groups the alliance convenes, and their members over time"),
+        (name = "consultations", description = "Consultations, calls for evidence and events: invitations, responses and participation"),
         (name = "taxonomies", description = "Community codes and expertise areas organisations are coded against"),
         (name = "health", description = "Liveness and readiness"),
     ),

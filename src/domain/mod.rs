@@ -58,6 +58,7 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 pub mod api_keys;
+pub mod consultations;
 
 pub mod contacts;
 pub mod expert_groups;

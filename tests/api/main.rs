@@ -3,9 +3,11 @@
 
 mod access;
 mod accounts;
+mod consultations;
 mod contact_records;
 mod demo;
 mod errors;
+mod expert_groups;
 mod health;
 mod helpers;
 mod membership;

@@ -1,0 +1,1503 @@
+//! `/api/v1/consultations`: consultations and the evidence gathered through them: who was
+//! invited (organisations, or whole expert groups), who responded, who attended, and the
+//! participation figures; and `/organisations/{id}/consultations`, one member's history.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::api::body::{JsonBody, field_errors, nullable, present};
+use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::csv::{self, defuse};
+use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
+use crate::api::path_id;
+use crate::api::schemas::{expertise_codes, timestamp};
+use crate::api::validation::{self as rules, unique_items};
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::domain::consultations::store::{self, Invitee, ResponseFilter};
+use crate::domain::consultations::{
+    Attribution, Consultation, ConsultationFilter, ConsultationKind, ConsultationProfile,
+    ConsultationSort, ConsultationStatus, HistoryEntry, Invitation, ListedConsultation,
+    Participation, Party, Response, ResponseFields,
+};
+use crate::domain::{DomainError, FieldError, now};
+use crate::error::ApiError;
+
+const TAG: &str = "consultations";
+/// The sort name sub-lists' cursors carry: they page by id.
+const BY_ID: &str = "id";
+
+/// Whether the caller may see who wrote an anonymous response: staff and admins may;
+/// viewers and API keys never do.
+fn sees_anonymous(principal: &Principal) -> bool {
+    matches!(
+        principal,
+        Principal::User {
+            role: Role::Admin | Role::Staff,
+            ..
+        }
+    )
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationResponse {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(example = "Call for evidence: girls in the youth justice system")]
+    pub title: String,
+    pub kind: ConsultationKind,
+    pub summary: Option<String>,
+    #[schema(schema_with = expertise_codes)]
+    pub expertise: Vec<String>,
+    /// The expert group leading it.
+    #[schema(format = Uuid)]
+    pub lead_group_id: Option<String>,
+    pub opens_on: Option<NaiveDate>,
+    pub closes_on: Option<NaiveDate>,
+    pub status: ConsultationStatus,
+    pub external_url: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<Consultation> for ConsultationResponse {
+    fn from(consultation: Consultation) -> Self {
+        let p = consultation.profile;
+        Self {
+            id: consultation.id,
+            title: p.title,
+            kind: p.kind,
+            summary: p.summary,
+            expertise: p.expertise,
+            lead_group_id: p.lead_group_id,
+            opens_on: p.opens_on,
+            closes_on: p.closes_on,
+            status: p.status,
+            external_url: p.external_url,
+            created_at: timestamp(consultation.created_at),
+            updated_at: timestamp(consultation.updated_at),
+        }
+    }
+}
+
+fn consultation_response(status: StatusCode, consultation: Consultation) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::ETAG, etag(consultation.version)));
+    if status == StatusCode::CREATED {
+        response.insert_header((
+            header::LOCATION,
+            format!("/api/v1/consultations/{}", consultation.id),
+        ));
+    }
+    response.json(ConsultationResponse::from(consultation))
+}
+
+/// What is left of a deleted consultation: its id, so integrations can drop their copy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationTombstone {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub deleted_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ConsultationListEntry {
+    Consultation(Box<ConsultationResponse>),
+    Tombstone(ConsultationTombstone),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationList {
+    pub data: Vec<ConsultationListEntry>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// How many consultations match the filters, with `include_total=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+/// A new consultation. Only the title and kind are required; it starts as a draft unless
+/// `status` is `open`.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConsultationRequest {
+    #[validate(required(message = "is required"), length(min = 1, max = 300), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 300, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub title: Option<String>,
+    #[validate(required(message = "is required"))]
+    #[schema(value_type = ConsultationKind, required = true)]
+    pub kind: Option<ConsultationKind>,
+    #[serde(default)]
+    #[validate(length(max = 10000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+    )]
+    pub summary: Option<String>,
+    /// Active expertise area codes (422 names an unknown or retired one).
+    #[serde(default)]
+    #[validate(length(max = 50, message = "at most 50 expertise areas"), custom(function = unique_items))]
+    #[schema(schema_with = expertise_codes)]
+    pub expertise: Vec<String>,
+    /// A live expert group (422 otherwise).
+    #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub lead_group_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    pub opens_on: Option<NaiveDate>,
+    /// Not before `opens_on`.
+    #[serde(default)]
+    pub closes_on: Option<NaiveDate>,
+    /// `draft` (the default) or `open`; later moves go through PATCH.
+    #[serde(default)]
+    pub status: Option<ConsultationStatus>,
+    #[serde(default)]
+    #[validate(length(max = 2000), regex(path = *rules::WEBSITE_RE, message = "must be an http(s) address"))]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$"
+    )]
+    pub external_url: Option<String>,
+}
+
+impl CreateConsultationRequest {
+    fn into_profile(self) -> Result<ConsultationProfile, DomainError> {
+        let required = |field: &str| {
+            DomainError::Invalid(vec![FieldError::new(field, "required", "is required")])
+        };
+        if let (Some(opens), Some(closes)) = (self.opens_on, self.closes_on)
+            && closes < opens
+        {
+            return Err(DomainError::Invalid(vec![FieldError::new(
+                "closes_on",
+                "invalid",
+                "must not be before opens_on",
+            )]));
+        }
+        Ok(ConsultationProfile {
+            title: self.title.ok_or_else(|| required("title"))?,
+            kind: self.kind.ok_or_else(|| required("kind"))?,
+            summary: self.summary,
+            expertise: self.expertise,
+            lead_group_id: self.lead_group_id.map(|id| id.to_string()),
+            opens_on: self.opens_on,
+            closes_on: self.closes_on,
+            status: self.status.unwrap_or(ConsultationStatus::Draft),
+            external_url: self.external_url,
+        })
+    }
+}
+
+/// A JSON Merge Patch: fields left out keep their value, `null` clears an optional one.
+/// `status` moves draft → open → closed → published, and closed → open reopens (409
+/// otherwise).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConsultationRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = ConsultationKind)]
+    pub kind: Option<ConsultationKind>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$")]
+    pub summary: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = expertise_codes)]
+    pub expertise: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub lead_group_id: Option<Option<uuid::Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub opens_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub closes_on: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = ConsultationStatus)]
+    pub status: Option<ConsultationStatus>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$")]
+    pub external_url: Option<Option<String>>,
+}
+
+/// Rules are checked on the patched whole (as a new consultation would be), in `apply`.
+impl Validate for UpdateConsultationRequest {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        Ok(())
+    }
+}
+
+impl UpdateConsultationRequest {
+    fn apply(&self, current: &ConsultationProfile) -> Result<ConsultationProfile, DomainError> {
+        let next = CreateConsultationRequest {
+            title: Some(self.title.clone().unwrap_or_else(|| current.title.clone())),
+            kind: Some(self.kind.unwrap_or(current.kind)),
+            summary: self
+                .summary
+                .clone()
+                .unwrap_or_else(|| current.summary.clone()),
+            expertise: self
+                .expertise
+                .clone()
+                .unwrap_or_else(|| current.expertise.clone()),
+            lead_group_id: match self.lead_group_id {
+                Some(lead) => lead,
+                None => current
+                    .lead_group_id
+                    .as_deref()
+                    .and_then(|id| uuid::Uuid::parse_str(id).ok()),
+            },
+            opens_on: self.opens_on.unwrap_or(current.opens_on),
+            closes_on: self.closes_on.unwrap_or(current.closes_on),
+            status: Some(self.status.unwrap_or(current.status)),
+            external_url: self
+                .external_url
+                .clone()
+                .unwrap_or_else(|| current.external_url.clone()),
+        };
+        next.validate()
+            .map_err(|errors| DomainError::Invalid(field_errors(&errors)))?;
+        next.into_profile()
+    }
+}
+
+/// Filters and order for `GET /consultations`.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsultationListParams {
+    /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// `title` by default; `updated_at` when `updated_since` is given.
+    #[param(inline)]
+    pub sort: Option<ConsultationSort>,
+    /// Add `total`, the number of matching consultations.
+    pub include_total: Option<bool>,
+    /// Only consultations changed after this instant, for incremental sync.
+    #[param(format = DateTime)]
+    pub updated_since: Option<String>,
+    /// Include deleted consultations as tombstones `{id, deleted_at}`.
+    pub include_deleted: Option<bool>,
+    #[param(inline)]
+    pub kind: Vec<ConsultationKind>,
+    #[param(inline)]
+    pub status: Vec<ConsultationStatus>,
+    #[param(schema_with = expertise_codes)]
+    pub expertise: Vec<String>,
+    /// Consultations led by this expert group; repeat for several.
+    pub lead_group: Vec<uuid::Uuid>,
+    /// Case-insensitive part of the title.
+    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    pub q: Option<String>,
+}
+
+const CONSULTATION_CSV_HEADER: &[&str] = &[
+    "id",
+    "title",
+    "kind",
+    "status",
+    "summary",
+    "expertise",
+    "lead_group_id",
+    "opens_on",
+    "closes_on",
+    "external_url",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+fn day(value: Option<NaiveDate>) -> String {
+    value.map(|d| d.to_string()).unwrap_or_default()
+}
+
+fn consultation_csv_record(entry: ListedConsultation) -> Vec<String> {
+    match entry {
+        ListedConsultation::Deleted { id, deleted_at } => {
+            let mut row = vec![String::new(); CONSULTATION_CSV_HEADER.len()];
+            row[0] = id;
+            row[CONSULTATION_CSV_HEADER.len() - 1] = timestamp(deleted_at);
+            row
+        }
+        ListedConsultation::Live(consultation) => {
+            let c = ConsultationResponse::from(*consultation);
+            vec![
+                c.id,
+                defuse(&c.title),
+                c.kind.to_string(),
+                c.status.to_string(),
+                defuse(c.summary.as_deref().unwrap_or_default()),
+                c.expertise.join(";"),
+                c.lead_group_id.unwrap_or_default(),
+                day(c.opens_on),
+                day(c.closes_on),
+                defuse(c.external_url.as_deref().unwrap_or_default()),
+                c.created_at,
+                c.updated_at,
+                String::new(),
+            ]
+        }
+    }
+}
+
+/// List consultations
+///
+/// Keyset-paginated and filtered; `Accept: text/csv` streams every match as CSV.
+#[utoipa::path(
+    tag = TAG,
+    params(ConsultationListParams),
+    responses(
+        (status = 200, description = "A page of consultations", body = ConsultationList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
+         content((ConsultationList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/consultations")]
+pub async fn list_consultations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
+    let mut params = QueryParams::parse(req.query_string())?;
+    let page = params.page();
+    let sort = params.single_with("sort", |raw| {
+        raw.parse::<ConsultationSort>().map_err(|e| e.to_string())
+    });
+    let include_total = params.boolean("include_total").unwrap_or(false);
+    let filter = ConsultationFilter {
+        kinds: params.many("kind"),
+        statuses: params.many("status"),
+        expertise: params.codes("expertise", &rules::EXPERTISE_CODE_RE),
+        lead_groups: params
+            .many::<uuid::Uuid>("lead_group")
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        q: params.text("q"),
+        updated_since: params.timestamp("updated_since"),
+        include_deleted: params.boolean("include_deleted").unwrap_or(false),
+    };
+    params.finish()?;
+    let sort = sort.unwrap_or(if filter.updated_since.is_some() {
+        ConsultationSort::UpdatedAt
+    } else {
+        ConsultationSort::Title
+    });
+    let after = match page.cursor {
+        Some(cursor) => Some(cursor.for_sort(sort.as_str())?),
+        None => None,
+    };
+    if format == Format::Csv {
+        return Ok(csv::attachment(
+            state.db.clone(),
+            "consultations.csv",
+            CONSULTATION_CSV_HEADER,
+            after,
+            move |conn, after| {
+                let (entries, next) = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
+                Ok((
+                    entries.into_iter().map(consultation_csv_record).collect(),
+                    next,
+                ))
+            },
+        ));
+    }
+    let limit = page.limit;
+    let ((entries, next), total) = state
+        .db
+        .run(move |conn| {
+            let page = store::list(conn, &filter, sort, after.as_ref(), limit)?;
+            let total = match include_total {
+                true => Some(store::count(conn, &filter)?),
+                false => None,
+            };
+            Ok::<_, DomainError>((page, total))
+        })
+        .await?;
+    let next_cursor = next.map(|(key, id)| Cursor::after(sort.as_str(), key, id));
+    let data = entries
+        .into_iter()
+        .map(|entry| match entry {
+            ListedConsultation::Live(c) => {
+                ConsultationListEntry::Consultation(Box::new((*c).into()))
+            }
+            ListedConsultation::Deleted { id, deleted_at } => {
+                ConsultationListEntry::Tombstone(ConsultationTombstone {
+                    id,
+                    deleted_at: timestamp(deleted_at),
+                })
+            }
+        })
+        .collect();
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        ConsultationList {
+            data,
+            next_cursor: next_cursor.clone(),
+            total,
+        },
+    ))
+}
+
+/// Create a consultation
+#[utoipa::path(
+    tag = TAG,
+    request_body = CreateConsultationRequest,
+    responses(
+        (status = 201, description = "Created", body = ConsultationResponse,
+         headers(("Location" = String, description = "The new consultation"), ("ETag" = String, description = "Its version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/consultations")]
+pub async fn create_consultation(
+    state: web::Data<AppState>,
+    body: JsonBody<CreateConsultationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let profile = body.0.into_profile()?;
+    let consultation = state
+        .db
+        .run(move |conn| store::create(conn, &profile))
+        .await?;
+    Ok(consultation_response(StatusCode::CREATED, consultation))
+}
+
+/// Get a consultation
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Consultation id")),
+    responses(
+        (status = 200, description = "The consultation", body = ConsultationResponse,
+         headers(("ETag" = String, description = "Send in If-Match to update safely"))),
+        (status = 304, description = "Not modified: the If-None-Match tag is current"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/consultations/{id}")]
+pub async fn get_consultation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let consultation = state.db.run(move |conn| store::find(conn, &id)).await?;
+    if not_modified(&req, consultation.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(consultation.version)))
+            .finish());
+    }
+    Ok(consultation_response(StatusCode::OK, consultation))
+}
+
+/// Update a consultation
+///
+/// JSON Merge Patch; send the `ETag` you read in `If-Match` (412 when it is stale). A status
+/// move that is not allowed is 409.
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Consultation id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this change was based on"),
+    ),
+    request_body(content = UpdateConsultationRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Updated", body = ConsultationResponse, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[patch("/consultations/{id}")]
+pub async fn update_consultation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: JsonBody<UpdateConsultationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let check = version_check(&req);
+    let patch = body.0;
+    let consultation = state
+        .db
+        .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(current)))
+        .await?;
+    Ok(consultation_response(StatusCode::OK, consultation))
+}
+
+/// Delete a consultation
+///
+/// A soft delete: the consultation leaves reads and lists; sync sees a tombstone.
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Consultation id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this deletion was based on"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[delete("/consultations/{id}")]
+pub async fn delete_consultation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let check = version_check(&req);
+    state
+        .db
+        .run(move |conn| store::soft_delete(conn, &id, &check))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `limit` and `cursor` of a sub-list paged by id, plus whatever `extra` reads.
+fn sub_list_query<T>(
+    req: &HttpRequest,
+    extra: impl FnOnce(&mut QueryParams) -> T,
+) -> Result<(T, Option<String>, usize), ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let page = params.page();
+    let value = extra(&mut params);
+    params.finish()?;
+    let after = match page.cursor {
+        Some(cursor) => Some(cursor.for_sort(BY_ID)?.1),
+        None => None,
+    };
+    Ok((value, after, page.limit))
+}
+
+fn next_by_id(next: Option<(String, String)>) -> Option<String> {
+    next.map(|(_, id)| Cursor::after(BY_ID, "", id))
+}
+
+/// Paging through a sub-list.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Most entries per page (1 to 500). Ignored by CSV, which streams every entry.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page.
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationResponse {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub consultation_id: String,
+    #[schema(format = Uuid)]
+    pub organisation_id: Option<String>,
+    #[schema(format = Uuid)]
+    pub contact_id: Option<String>,
+    /// The expert group whose members were invited together, when it came that way.
+    #[schema(format = Uuid)]
+    pub via_group_id: Option<String>,
+    #[schema(format = DateTime)]
+    pub invited_at: String,
+    /// Whether the invitee has responded; null when the response is anonymous and the
+    /// caller may not know whose it is.
+    pub responded: Option<bool>,
+    /// Whether they attended (events); null when unknown or withheld.
+    pub attended: Option<bool>,
+}
+
+impl InvitationResponse {
+    fn new(invitation: Invitation, sees_anonymous: bool) -> Self {
+        let (responded, attended) = match invitation.response {
+            Some((Attribution::Anonymous, _)) if !sees_anonymous => (None, None),
+            Some((_, attended)) => (Some(true), attended),
+            None => (Some(false), None),
+        };
+        Self {
+            organisation_id: invitation.party.organisation_id().map(str::to_owned),
+            contact_id: invitation.party.contact_id().map(str::to_owned),
+            id: invitation.id,
+            consultation_id: invitation.consultation_id,
+            via_group_id: invitation.via_group_id,
+            invited_at: timestamp(invitation.invited_at),
+            responded,
+            attended,
+        }
+    }
+}
+
+/// Invite one organisation, or a whole expert group (exactly one of the two). A group
+/// invitation invites its members as they stand now.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub organisation_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub expert_group_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteResult {
+    /// The invitations made now.
+    pub invited: Vec<InvitationResponse>,
+    /// Organisations and contacts skipped because they were already invited.
+    pub already_invited: Vec<PartyRef>,
+}
+
+/// An organisation or a contact.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartyRef {
+    #[schema(format = Uuid)]
+    pub organisation_id: Option<String>,
+    #[schema(format = Uuid)]
+    pub contact_id: Option<String>,
+}
+
+impl From<Party> for PartyRef {
+    fn from(party: Party) -> Self {
+        Self {
+            organisation_id: party.organisation_id().map(str::to_owned),
+            contact_id: party.contact_id().map(str::to_owned),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationList {
+    pub data: Vec<InvitationResponse>,
+    pub next_cursor: Option<String>,
+}
+
+/// Invite to a consultation
+///
+/// Invites an organisation, or every current member (organisations and contacts) of an
+/// expert group, each invitation recording the group. Those already invited are skipped.
+/// A published consultation takes no more invitations (409).
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Consultation id")),
+    request_body = InviteRequest,
+    responses(
+        (status = 201, description = "The invitations made, and those skipped", body = InviteResult),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/consultations/{id}/invitations")]
+pub async fn invite_to_consultation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: JsonBody<InviteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let invitee = match (body.0.organisation_id, body.0.expert_group_id) {
+        (Some(organisation), None) => Invitee::Organisation(organisation.to_string()),
+        (None, Some(group)) => Invitee::Group(group.to_string()),
+        _ => {
+            return Err(ApiError::Validation {
+                errors: vec![FieldError::new(
+                    "organisation_id",
+                    "one_of",
+                    "give exactly one of organisation_id and expert_group_id",
+                )],
+            });
+        }
+    };
+    let (invited, skipped) = state
+        .db
+        .run(move |conn| store::invite(conn, &id, &invitee))
+        .await?;
+    Ok(HttpResponse::Created().json(InviteResult {
+        invited: invited
+            .into_iter()
+            .map(|i| InvitationResponse::new(i, true))
+            .collect(),
+        already_invited: skipped.into_iter().map(Into::into).collect(),
+    }))
+}
+
+const INVITATION_CSV_HEADER: &[&str] = &[
+    "id",
+    "organisation_id",
+    "contact_id",
+    "via_group_id",
+    "invited_at",
+    "responded",
+    "attended",
+];
+
+fn flag(value: Option<bool>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// List a consultation's invitations
+///
+/// Who was invited, how, and whether they responded and attended. `Accept: text/csv`
+/// streams them as CSV.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Consultation id"), PageParams),
+    responses(
+        (status = 200, description = "A page of invitations", body = InvitationList,
+         content((InvitationList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/consultations/{id}/invitations")]
+pub async fn list_invitations(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
+    let id = path_id(&path)?;
+    let ((), after, limit) = sub_list_query(&req, |_| ())?;
+    let sees = sees_anonymous(&principal);
+    if format == Format::Csv {
+        let checked = id.clone();
+        state
+            .db
+            .run(move |conn| store::find(conn, &checked))
+            .await?;
+        return Ok(csv::attachment(
+            state.db.clone(),
+            "invitations.csv",
+            INVITATION_CSV_HEADER,
+            after,
+            move |conn, after| {
+                let (invitations, next) =
+                    store::invitations(conn, &id, after.as_deref(), csv::PAGE)?;
+                let rows = invitations
+                    .into_iter()
+                    .map(|i| {
+                        let i = InvitationResponse::new(i, sees);
+                        vec![
+                            i.id,
+                            i.organisation_id.unwrap_or_default(),
+                            i.contact_id.unwrap_or_default(),
+                            i.via_group_id.unwrap_or_default(),
+                            i.invited_at,
+                            flag(i.responded),
+                            flag(i.attended),
+                        ]
+                    })
+                    .collect();
+                Ok((rows, next.map(|(_, id)| id)))
+            },
+        ));
+    }
+    let (invitations, next) = state
+        .db
+        .run(move |conn| store::invitations(conn, &id, after.as_deref(), limit))
+        .await?;
+    let next_cursor = next_by_id(next);
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        InvitationList {
+            data: invitations
+                .into_iter()
+                .map(|i| InvitationResponse::new(i, sees))
+                .collect(),
+            next_cursor: next_cursor.clone(),
+        },
+    ))
+}
+
+/// A response to a consultation, as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResponseRecord {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub consultation_id: String,
+    /// The responding organisation; null when anonymous and the caller may not know.
+    #[schema(format = Uuid)]
+    pub organisation_id: Option<String>,
+    /// The person who responded (or wrote the organisation's response); null when
+    /// anonymous and the caller may not know.
+    #[schema(format = Uuid)]
+    pub contact_id: Option<String>,
+    pub summary: Option<String>,
+    pub attribution: Attribution,
+    pub attended: Option<bool>,
+    #[schema(format = DateTime)]
+    pub submitted_at: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl ResponseRecord {
+    fn new(response: Response, sees_anonymous: bool) -> Self {
+        let hidden = response.fields.attribution == Attribution::Anonymous && !sees_anonymous;
+        Self {
+            organisation_id: response.organisation_id.filter(|_| !hidden),
+            contact_id: response.contact_id.filter(|_| !hidden),
+            id: response.id,
+            consultation_id: response.consultation_id,
+            summary: response.fields.summary,
+            attribution: response.fields.attribution,
+            attended: response.fields.attended,
+            submitted_at: timestamp(response.fields.submitted_at),
+            created_at: timestamp(response.created_at),
+            updated_at: timestamp(response.updated_at),
+        }
+    }
+}
+
+fn response_response(status: StatusCode, response: Response, sees: bool) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    builder.insert_header((header::ETAG, etag(response.version)));
+    if status == StatusCode::CREATED {
+        builder.insert_header((
+            header::LOCATION,
+            format!(
+                "/api/v1/consultations/{}/responses/{}",
+                response.consultation_id, response.id
+            ),
+        ));
+    }
+    builder.json(ResponseRecord::new(response, sees))
+}
+
+/// A response: from an organisation (`organisation_id`, optionally with the `contact_id` of
+/// the person who wrote it) or from a person in their own right (`contact_id` alone).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateResponseRequest {
+    #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub organisation_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub contact_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    #[validate(length(max = 20000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
+    #[schema(
+        max_length = 20000,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+    )]
+    pub summary: Option<String>,
+    /// `named` (the default) or `anonymous`: an anonymous respondent is never shown to
+    /// viewers or API keys.
+    #[serde(default)]
+    pub attribution: Option<Attribution>,
+    /// For events and roundtables.
+    #[serde(default)]
+    pub attended: Option<bool>,
+    /// When it arrived; defaults to now.
+    #[serde(default)]
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// Change a response (JSON Merge Patch).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateResponseRequest {
+    #[serde(default, deserialize_with = "nullable")]
+    #[validate(length(max = 20000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
+    #[schema(value_type = Option<String>, max_length = 20000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$")]
+    pub summary: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Attribution)]
+    pub attribution: Option<Attribution>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub attended: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = DateTime<Utc>)]
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+fn stored_time(at: DateTime<Utc>) -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let at = at.naive_utc();
+    at.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(at)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResponseList {
+    pub data: Vec<ResponseRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// Filters for a consultation's responses.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResponseListParams {
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// Only those who attended (`true`) or did not (`false`).
+    pub attended: Option<bool>,
+    #[param(inline)]
+    pub attribution: Option<Attribution>,
+}
+
+const RESPONSE_CSV_HEADER: &[&str] = &[
+    "id",
+    "organisation_id",
+    "contact_id",
+    "attribution",
+    "attended",
+    "submitted_at",
+    "summary",
+];
+
+/// Record a response
+///
+/// Only while the consultation is open (409 otherwise). One response per respondent: the
+/// organisation when given, otherwise the contact; a second is 409 (update the first).
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Consultation id")),
+    request_body = CreateResponseRequest,
+    responses(
+        (status = 201, description = "Recorded", body = ResponseRecord,
+         headers(("Location" = String, description = "The new response"), ("ETag" = String, description = "Its version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/consultations/{id}/responses")]
+pub async fn create_response(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: JsonBody<CreateResponseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let request = body.0;
+    if request.organisation_id.is_none() && request.contact_id.is_none() {
+        return Err(ApiError::Validation {
+            errors: vec![FieldError::new(
+                "organisation_id",
+                "one_of",
+                "give organisation_id, contact_id or both",
+            )],
+        });
+    }
+    let organisation_id = request.organisation_id.map(|id| id.to_string());
+    let contact_id = request.contact_id.map(|id| id.to_string());
+    let fields = ResponseFields {
+        summary: request.summary,
+        attribution: request.attribution.unwrap_or(Attribution::Named),
+        attended: request.attended,
+        submitted_at: request.submitted_at.map(stored_time).unwrap_or_else(now),
+    };
+    let response = state
+        .db
+        .run(move |conn| {
+            store::respond(
+                conn,
+                &id,
+                organisation_id.as_deref(),
+                contact_id.as_deref(),
+                &fields,
+            )
+        })
+        .await?;
+    Ok(response_response(StatusCode::CREATED, response, true))
+}
+
+/// List a consultation's responses
+///
+/// Anonymous responses show no respondent to viewers and API keys. `Accept: text/csv`
+/// streams them as CSV.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Consultation id"), ResponseListParams),
+    responses(
+        (status = 200, description = "A page of responses", body = ResponseList,
+         content((ResponseList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/consultations/{id}/responses")]
+pub async fn list_responses(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
+    let id = path_id(&path)?;
+    let (filter, after, limit) = sub_list_query(&req, |params| ResponseFilter {
+        attended: params.boolean("attended"),
+        attribution: params.single_with("attribution", |raw| {
+            raw.parse::<Attribution>().map_err(|e| e.to_string())
+        }),
+    })?;
+    let sees = sees_anonymous(&principal);
+    if format == Format::Csv {
+        let checked = id.clone();
+        state
+            .db
+            .run(move |conn| store::find(conn, &checked))
+            .await?;
+        return Ok(csv::attachment(
+            state.db.clone(),
+            "responses.csv",
+            RESPONSE_CSV_HEADER,
+            after,
+            move |conn, after| {
+                let (responses, next) =
+                    store::responses(conn, &id, &filter, after.as_deref(), csv::PAGE)?;
+                let rows = responses
+                    .into_iter()
+                    .map(|r| {
+                        let r = ResponseRecord::new(r, sees);
+                        vec![
+                            r.id,
+                            r.organisation_id.unwrap_or_default(),
+                            r.contact_id.unwrap_or_default(),
+                            r.attribution.to_string(),
+                            flag(r.attended),
+                            r.submitted_at,
+                            defuse(r.summary.as_deref().unwrap_or_default()),
+                        ]
+                    })
+                    .collect();
+                Ok((rows, next.map(|(_, id)| id)))
+            },
+        ));
+    }
+    let (responses, next) = state
+        .db
+        .run(move |conn| store::responses(conn, &id, &filter, after.as_deref(), limit))
+        .await?;
+    let next_cursor = next_by_id(next);
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        ResponseList {
+            data: responses
+                .into_iter()
+                .map(|r| ResponseRecord::new(r, sees))
+                .collect(),
+            next_cursor: next_cursor.clone(),
+        },
+    ))
+}
+
+/// Get a response
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Consultation id"),
+        ("response_id" = uuid::Uuid, Path, description = "Response id"),
+    ),
+    responses(
+        (status = 200, description = "The response", body = ResponseRecord,
+         headers(("ETag" = String, description = "Send in If-Match to update safely"))),
+        (status = 304, description = "Not modified: the If-None-Match tag is current"),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/consultations/{id}/responses/{response_id}")]
+pub async fn get_response(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let (id, response_id) = (path_id(&path.0)?, path_id(&path.1)?);
+    let response = state
+        .db
+        .run(move |conn| store::response(conn, &id, &response_id))
+        .await?;
+    if not_modified(&req, response.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(response.version)))
+            .finish());
+    }
+    Ok(response_response(
+        StatusCode::OK,
+        response,
+        sees_anonymous(&principal),
+    ))
+}
+
+/// Update a response
+///
+/// While the consultation is open or closed (attendance is often recorded after an event);
+/// draft and published consultations refuse (409). Send the `ETag` in `If-Match`.
+#[utoipa::path(
+    tag = TAG,
+    params(
+        ("id" = uuid::Uuid, Path, description = "Consultation id"),
+        ("response_id" = uuid::Uuid, Path, description = "Response id"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag this change was based on"),
+    ),
+    request_body(content = UpdateResponseRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Updated", body = ResponseRecord, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 412, response = crate::api::responses::PreconditionFailed),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[patch("/consultations/{id}/responses/{response_id}")]
+pub async fn update_response(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: JsonBody<UpdateResponseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, response_id) = (path_id(&path.0)?, path_id(&path.1)?);
+    let check = version_check(&req);
+    let change = body.0;
+    let response = state
+        .db
+        .run(move |conn| {
+            store::update_response(conn, &id, &response_id, &check, |mut fields| {
+                if let Some(summary) = change.summary {
+                    fields.summary = summary;
+                }
+                if let Some(attribution) = change.attribution {
+                    fields.attribution = attribution;
+                }
+                if let Some(attended) = change.attended {
+                    fields.attended = attended;
+                }
+                if let Some(at) = change.submitted_at {
+                    fields.submitted_at = stored_time(at);
+                }
+                fields
+            })
+        })
+        .await?;
+    Ok(response_response(StatusCode::OK, response, true))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitedCounts {
+    pub total: i64,
+    pub organisations: i64,
+    pub contacts: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RespondedCounts {
+    pub total: i64,
+    /// Responses from organisations (with or without the contact who wrote them).
+    pub organisations: i64,
+    /// Responses from people in their own right.
+    pub contacts: i64,
+    /// Of all responses, those given anonymously.
+    pub anonymous: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipationResponse {
+    #[schema(format = Uuid)]
+    pub consultation_id: String,
+    pub invited: InvitedCounts,
+    pub responded: RespondedCounts,
+    /// Responses marked as attended (events and roundtables).
+    pub attended: i64,
+    /// Invitees who responded, over invitees (0 to 1); null when nobody was invited.
+    pub response_rate: Option<f64>,
+    /// Invited organisations that responded, over invited organisations; null when none.
+    pub organisation_response_rate: Option<f64>,
+}
+
+fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| ((part as f64 / whole as f64) * 10_000.0).round() / 10_000.0)
+}
+
+impl ParticipationResponse {
+    fn new(consultation_id: String, p: Participation) -> Self {
+        let invited = p.invited_organisations + p.invited_contacts;
+        Self {
+            consultation_id,
+            invited: InvitedCounts {
+                total: invited,
+                organisations: p.invited_organisations,
+                contacts: p.invited_contacts,
+            },
+            responded: RespondedCounts {
+                total: p.responded_organisations + p.responded_contacts,
+                organisations: p.responded_organisations,
+                contacts: p.responded_contacts,
+                anonymous: p.anonymous_responses,
+            },
+            attended: p.attended,
+            response_rate: rate(p.invitees_responded, invited),
+            organisation_response_rate: rate(
+                p.invited_organisations_responded,
+                p.invited_organisations,
+            ),
+        }
+    }
+}
+
+/// Participation in a consultation
+///
+/// Who was invited, who responded, who attended, and the response rates. Counts never name
+/// anyone, so anonymous responses are counted for every caller.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Consultation id")),
+    responses(
+        (status = 200, description = "The figures", body = ParticipationResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/consultations/{id}/participation")]
+pub async fn consultation_participation(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let counted = id.clone();
+    let participation = state
+        .db
+        .run(move |conn| store::participation(conn, &counted))
+        .await?;
+    Ok(HttpResponse::Ok().json(ParticipationResponse::new(id, participation)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationSummary {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub title: String,
+    pub kind: ConsultationKind,
+    pub status: ConsultationStatus,
+    pub opens_on: Option<NaiveDate>,
+    pub closes_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntryResponse {
+    pub consultation: ConsultationSummary,
+    /// When it was invited; null when it responded without an invitation.
+    #[schema(format = DateTime)]
+    pub invited_at: Option<String>,
+    #[schema(format = Uuid)]
+    pub via_group_id: Option<String>,
+    /// Null when its response is anonymous and the caller may not know whose it is.
+    pub responded: Option<bool>,
+    pub attended: Option<bool>,
+    #[schema(format = DateTime)]
+    pub submitted_at: Option<String>,
+}
+
+impl HistoryEntryResponse {
+    fn new(entry: HistoryEntry, sees_anonymous: bool) -> Self {
+        let (responded, attended, submitted_at) = match entry.response {
+            Some((Attribution::Anonymous, _, _)) if !sees_anonymous => (None, None, None),
+            Some((_, attended, at)) => (Some(true), attended, Some(timestamp(at))),
+            None => (Some(false), None, None),
+        };
+        Self {
+            consultation: ConsultationSummary {
+                id: entry.consultation_id,
+                title: entry.title,
+                kind: entry.kind,
+                status: entry.status,
+                opens_on: entry.opens_on,
+                closes_on: entry.closes_on,
+            },
+            invited_at: entry.invited_at.map(timestamp),
+            via_group_id: entry.via_group_id,
+            responded,
+            attended,
+            submitted_at,
+        }
+    }
+}
+
+/// An entry that exists only because of an anonymous response would reveal the respondent:
+/// callers who may not know it do not see the entry at all.
+fn visible_in_history(entry: &HistoryEntry, sees_anonymous: bool) -> bool {
+    sees_anonymous
+        || entry.invited_at.is_some()
+        || !matches!(entry.response, Some((Attribution::Anonymous, _, _)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryList {
+    pub data: Vec<HistoryEntryResponse>,
+    pub next_cursor: Option<String>,
+}
+
+const HISTORY_CSV_HEADER: &[&str] = &[
+    "consultation_id",
+    "title",
+    "kind",
+    "status",
+    "opens_on",
+    "closes_on",
+    "invited_at",
+    "via_group_id",
+    "responded",
+    "attended",
+    "submitted_at",
+];
+
+/// An organisation's consultation history
+///
+/// Every consultation it was invited to or responded to, whether it responded and attended.
+/// `Accept: text/csv` streams it as CSV.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Organisation id"), PageParams),
+    responses(
+        (status = 200, description = "A page of its consultations", body = HistoryList,
+         content((HistoryList = "application/json"), (String = "text/csv"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/organisations/{id}/consultations")]
+pub async fn organisation_consultations(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
+    let id = path_id(&path)?;
+    let ((), after, limit) = sub_list_query(&req, |_| ())?;
+    let sees = sees_anonymous(&principal);
+    if format == Format::Csv {
+        let checked = id.clone();
+        state
+            .db
+            .run(move |conn| store::history(conn, &checked, None, 1))
+            .await?;
+        return Ok(csv::attachment(
+            state.db.clone(),
+            "consultations.csv",
+            HISTORY_CSV_HEADER,
+            after,
+            move |conn, after| {
+                let (entries, next) = store::history(conn, &id, after.as_deref(), csv::PAGE)?;
+                let rows = entries
+                    .into_iter()
+                    .filter(|e| visible_in_history(e, sees))
+                    .map(|e| {
+                        let e = HistoryEntryResponse::new(e, sees);
+                        vec![
+                            e.consultation.id,
+                            defuse(&e.consultation.title),
+                            e.consultation.kind.to_string(),
+                            e.consultation.status.to_string(),
+                            day(e.consultation.opens_on),
+                            day(e.consultation.closes_on),
+                            e.invited_at.unwrap_or_default(),
+                            e.via_group_id.unwrap_or_default(),
+                            flag(e.responded),
+                            flag(e.attended),
+                            e.submitted_at.unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                Ok((rows, next.map(|(_, id)| id)))
+            },
+        ));
+    }
+    let (entries, next) = state
+        .db
+        .run(move |conn| store::history(conn, &id, after.as_deref(), limit))
+        .await?;
+    let next_cursor = next_by_id(next);
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        HistoryList {
+            data: entries
+                .into_iter()
+                .filter(|e| visible_in_history(e, sees))
+                .map(|e| HistoryEntryResponse::new(e, sees))
+                .collect(),
+            next_cursor: next_cursor.clone(),
+        },
+    ))
+}
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(list_consultations)
+        .service(create_consultation)
+        .service(get_consultation)
+        .service(update_consultation)
+        .service(delete_consultation)
+        .service(invite_to_consultation)
+        .service(list_invitations)
+        .service(create_response)
+        .service(list_responses)
+        .service(get_response)
+        .service(update_response)
+        .service(consultation_participation)
+        .service(organisation_consultations);
+}
