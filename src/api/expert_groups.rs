@@ -82,7 +82,7 @@ fn group_response(status: StatusCode, group: ExpertGroup) -> HttpResponse {
 
 /// What is left of a deleted group: its id, so integrations can drop their copy.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Tombstone {
+pub struct GroupTombstone {
     #[schema(format = Uuid)]
     pub id: String,
     #[schema(format = DateTime)]
@@ -93,7 +93,7 @@ pub struct Tombstone {
 #[serde(untagged)]
 pub enum ExpertGroupListEntry {
     Group(Box<ExpertGroupResponse>),
-    Tombstone(Tombstone),
+    GroupTombstone(GroupTombstone),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -375,10 +375,12 @@ pub async fn list_expert_groups(
         .into_iter()
         .map(|entry| match entry {
             ListedGroup::Live(group) => ExpertGroupListEntry::Group(Box::new((*group).into())),
-            ListedGroup::Deleted { id, deleted_at } => ExpertGroupListEntry::Tombstone(Tombstone {
-                id,
-                deleted_at: timestamp(deleted_at),
-            }),
+            ListedGroup::Deleted { id, deleted_at } => {
+                ExpertGroupListEntry::GroupTombstone(GroupTombstone {
+                    id,
+                    deleted_at: timestamp(deleted_at),
+                })
+            }
         })
         .collect();
     Ok(page_response(
@@ -857,7 +859,7 @@ pub async fn update_group_member(
 
 /// A membership with the group it is in.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MembershipResponse {
+pub struct GroupMembershipResponse {
     #[serde(flatten)]
     pub member: GroupMemberResponse,
     pub group: GroupSummary,
@@ -872,7 +874,7 @@ pub struct GroupSummary {
     pub status: GroupStatus,
 }
 
-impl From<Membership> for MembershipResponse {
+impl From<Membership> for GroupMembershipResponse {
     fn from(membership: Membership) -> Self {
         let group = GroupSummary {
             id: membership.member.group_id.clone(),
@@ -888,8 +890,8 @@ impl From<Membership> for MembershipResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MembershipList {
-    pub data: Vec<MembershipResponse>,
+pub struct GroupMembershipList {
+    pub data: Vec<GroupMembershipResponse>,
     pub next_cursor: Option<String>,
 }
 
@@ -929,7 +931,7 @@ async fn memberships_of(
                 let rows = memberships
                     .into_iter()
                     .map(|m| {
-                        let m = MembershipResponse::from(m);
+                        let m = GroupMembershipResponse::from(m);
                         vec![
                             m.member.id,
                             m.group.id,
@@ -955,7 +957,7 @@ async fn memberships_of(
     Ok(page_response(
         &req,
         next_cursor.as_deref(),
-        MembershipList {
+        GroupMembershipList {
             data: memberships.into_iter().map(Into::into).collect(),
             next_cursor: next_cursor.clone(),
         },
@@ -969,8 +971,8 @@ async fn memberships_of(
     tag = TAG,
     params(("id" = uuid::Uuid, Path, description = "Organisation id"), MemberListParams),
     responses(
-        (status = 200, description = "A page of memberships", body = MembershipList,
-         content((MembershipList = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "A page of memberships", body = GroupMembershipList,
+         content((GroupMembershipList = "application/json"), (String = "text/csv"))),
         (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 406, response = crate::api::responses::NotAcceptable),
@@ -994,8 +996,8 @@ pub async fn organisation_expert_groups(
     tag = TAG,
     params(("id" = uuid::Uuid, Path, description = "Contact id"), MemberListParams),
     responses(
-        (status = 200, description = "A page of memberships", body = MembershipList,
-         content((MembershipList = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "A page of memberships", body = GroupMembershipList,
+         content((GroupMembershipList = "application/json"), (String = "text/csv"))),
         (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 406, response = crate::api::responses::NotAcceptable),
