@@ -12,13 +12,20 @@ use crate::db::schema::{
     contact_affiliations, contact_consents, contacts, membership_periods, memberships,
     organisation_communities, organisation_expertise, organisation_regions, organisations,
 };
+use crate::domain::consultations::store::Invitee;
+use crate::domain::consultations::{
+    self, Attribution, ConsultationKind, ConsultationProfile, ConsultationStatus, ResponseFields,
+};
 use crate::domain::contacts::{self as people, AffiliationFields, ContactProfile, Purpose};
+use crate::domain::expert_groups::{
+    self as groups, GroupKind, GroupProfile, GroupStatus, MemberFields, MemberRole, Party,
+};
 use crate::domain::membership::{self, GraceWindow, Period, Request, Tier};
 use crate::domain::organisations::{
     self as organisation_store, CommunityReply, GeographyScope, OrganisationKind,
     OrganisationProfile, Region, ReplyStatus, SizeBand,
 };
-use crate::domain::{DomainError, new_id, now, taxonomies};
+use crate::domain::{DomainError, VersionCheck, new_id, now, taxonomies};
 use crate::with_backend;
 
 /// Above this many organisations the demo is written in batches.
@@ -66,6 +73,20 @@ impl Dice {
 
     fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
+    }
+
+    /// `count` distinct items (fewer when there are not that many).
+    fn distinct<T: Clone + PartialEq>(&mut self, items: &[T], count: usize) -> Vec<T> {
+        let mut chosen = Vec::new();
+        let mut attempts = 0;
+        while chosen.len() < count.min(items.len()) && attempts < count * 20 {
+            let item = self.pick(items).clone();
+            if !chosen.contains(&item) {
+                chosen.push(item);
+            }
+            attempts += 1;
+        }
+        chosen
     }
 
     /// Up to `most` distinct items.
@@ -193,6 +214,8 @@ const WITHDRAWAL_REASONS: &[&str] = &[
 pub struct DemoSummary {
     pub organisations: usize,
     pub contacts: usize,
+    pub groups: usize,
+    pub consultations: usize,
 }
 
 /// Fills the database, which must have no organisations yet.
@@ -433,7 +456,7 @@ fn detailed(
         organisation_ids.push(id);
     }
 
-    let mut made = 0;
+    let mut contact_ids = Vec::new();
     for index in 0..options.contacts {
         let given = dice.pick(GIVEN).to_string();
         let family = dice.pick(FAMILY).to_string();
@@ -501,12 +524,360 @@ fn detailed(
                 }
             }
         }
-        made += 1;
+        contact_ids.push(contact.id);
     }
+    let (groups, consultations) = if organisation_ids.len() >= 10 && contact_ids.len() >= 10 {
+        convenings(conn, dice, &organisation_ids, &contact_ids, today)?
+    } else {
+        (0, 0)
+    };
     Ok(DemoSummary {
         organisations: organisation_ids.len(),
-        contacts: made,
+        contacts: contact_ids.len(),
+        groups,
+        consultations,
     })
+}
+
+/// A group the demo convenes: (name, kind, status, expertise, organisations, contacts).
+type GroupPlan = (
+    &'static str,
+    GroupKind,
+    GroupStatus,
+    &'static [&'static str],
+    usize,
+    usize,
+);
+
+const GROUPS: &[GroupPlan] = &[
+    (
+        "Research Advisory Group",
+        GroupKind::AdvisoryGroup,
+        GroupStatus::Active,
+        &["research_evidence", "racial_justice"],
+        5,
+        3,
+    ),
+    (
+        "Equity, Diversity and Inclusion Sub-committee",
+        GroupKind::SubCommittee,
+        GroupStatus::Active,
+        &[
+            "racial_justice",
+            "gypsy_roma_traveller",
+            "girls_young_women",
+        ],
+        6,
+        2,
+    ),
+    (
+        "Young People's Participation Group",
+        GroupKind::ParticipationGroup,
+        GroupStatus::Active,
+        &["participation_voice"],
+        1,
+        8,
+    ),
+    (
+        "Policing and Stop and Search Working Group",
+        GroupKind::WorkingGroup,
+        GroupStatus::Active,
+        &["policing", "racial_justice"],
+        7,
+        1,
+    ),
+    (
+        "Girls in the System Expert Group",
+        GroupKind::ExpertGroup,
+        GroupStatus::Forming,
+        &["girls_young_women", "exploitation"],
+        3,
+        1,
+    ),
+    (
+        "Custody Review Working Group",
+        GroupKind::WorkingGroup,
+        GroupStatus::Closed,
+        &["custody_resettlement"],
+        5,
+        0,
+    ),
+];
+
+/// Expert groups with chairs and members (one group closed, its members gone), and
+/// consultations in every status with invitations (some through groups) and responses
+/// (some anonymous, some from people in their own right, attendance at events).
+fn convenings(
+    conn: &mut DbConn,
+    dice: &mut Dice,
+    organisation_ids: &[String],
+    contact_ids: &[String],
+    today: NaiveDate,
+) -> Result<(usize, usize), DomainError> {
+    let mut group_ids = Vec::new();
+    for (name, kind, status, expertise, organisations, people) in GROUPS {
+        let started_on = days_before(today, 200 + dice.below(900));
+        let closed = *status == GroupStatus::Closed;
+        let group = groups::store::create(
+            conn,
+            &GroupProfile {
+                name: (*name).to_owned(),
+                kind: *kind,
+                purpose: Some(format!(
+                    "Demo: brings members together on {}.",
+                    expertise.join(", ").replace('_', " ")
+                )),
+                expertise: expertise.iter().map(|c| (*c).to_owned()).collect(),
+                status: if closed { GroupStatus::Active } else { *status },
+                started_on: Some(started_on),
+                ended_on: None,
+            },
+        )?;
+        let left_on = closed.then(|| days_before(today, 60 + dice.below(100)));
+        let mut parties: Vec<Party> = dice
+            .distinct(organisation_ids, *organisations)
+            .into_iter()
+            .map(Party::Organisation)
+            .collect();
+        parties.extend(
+            dice.distinct(contact_ids, *people)
+                .into_iter()
+                .map(Party::Contact),
+        );
+        for (n, party) in parties.iter().enumerate() {
+            let role = match n {
+                0 => MemberRole::Chair,
+                1 if parties.len() > 4 => MemberRole::CoChair,
+                _ if n + 1 == parties.len() && parties.len() > 3 => MemberRole::Secretariat,
+                _ => MemberRole::Member,
+            };
+            let fields = MemberFields {
+                role,
+                joined_on: started_on,
+                left_on,
+            };
+            groups::store::add_member(conn, &group.id, party, &fields)?;
+        }
+        // A member who moved on, kept as history.
+        if !closed && let Some(former) = organisation_ids.get(dice.below(organisation_ids.len())) {
+            let fields = MemberFields {
+                role: MemberRole::Observer,
+                joined_on: started_on,
+                left_on: Some(days_before(today, 30)),
+            };
+            let party = Party::Organisation(former.clone());
+            // Already a current member by chance: the rule refuses a second membership.
+            if !parties.contains(&party) {
+                groups::store::add_member(conn, &group.id, &party, &fields)?;
+            }
+        }
+        if closed {
+            groups::store::update(conn, &group.id, &VersionCheck::Any, |p| {
+                Ok(GroupProfile {
+                    status: GroupStatus::Closed,
+                    ended_on: left_on,
+                    ..p.clone()
+                })
+            })?;
+        }
+        group_ids.push(group.id);
+    }
+
+    // (title, kind, final status, expertise, lead group, invited group, invited organisations,
+    //  responses in percent of invitees, anonymous in percent, people responding in their own right)
+    type ConsultationPlan = (
+        &'static str,
+        ConsultationKind,
+        ConsultationStatus,
+        &'static [&'static str],
+        Option<usize>,
+        Option<usize>,
+        usize,
+        usize,
+        usize,
+        usize,
+    );
+    const CONSULTATIONS: &[ConsultationPlan] = &[
+        (
+            "Member consultation: our strategy for 2027 to 2030",
+            ConsultationKind::MemberConsultation,
+            ConsultationStatus::Published,
+            &["participation_voice"],
+            None,
+            None,
+            30,
+            60,
+            10,
+            0,
+        ),
+        (
+            "Call for evidence: girls in the youth justice system",
+            ConsultationKind::CallForEvidence,
+            ConsultationStatus::Open,
+            &["girls_young_women", "exploitation"],
+            Some(4),
+            Some(1),
+            8,
+            40,
+            30,
+            2,
+        ),
+        (
+            "Roundtable: policing and stop and search",
+            ConsultationKind::Roundtable,
+            ConsultationStatus::Closed,
+            &["policing", "racial_justice"],
+            Some(3),
+            Some(3),
+            4,
+            80,
+            0,
+            1,
+        ),
+        (
+            "Young people's panel: what fair treatment looks like",
+            ConsultationKind::Event,
+            ConsultationStatus::Closed,
+            &["participation_voice"],
+            Some(2),
+            Some(2),
+            0,
+            70,
+            20,
+            0,
+        ),
+        (
+            "Survey: members' capacity and funding",
+            ConsultationKind::Survey,
+            ConsultationStatus::Open,
+            &["research_evidence"],
+            None,
+            None,
+            20,
+            30,
+            50,
+            0,
+        ),
+        (
+            "Response to the youth justice white paper",
+            ConsultationKind::GovernmentResponse,
+            ConsultationStatus::Draft,
+            &["courts_legal_rights", "diversion"],
+            Some(0),
+            None,
+            0,
+            0,
+            0,
+            0,
+        ),
+    ];
+    for (
+        title,
+        kind,
+        status,
+        expertise,
+        lead,
+        via_group,
+        organisations,
+        respond,
+        anonymous,
+        individuals,
+    ) in CONSULTATIONS
+    {
+        let opens_on = days_before(today, 20 + dice.below(300));
+        let consultation = consultations::store::create(
+            conn,
+            &ConsultationProfile {
+                title: (*title).to_owned(),
+                kind: *kind,
+                summary: Some(
+                    "Demo: what we asked, and why it matters for children in the system."
+                        .to_owned(),
+                ),
+                expertise: expertise.iter().map(|c| (*c).to_owned()).collect(),
+                lead_group_id: lead.and_then(|n| group_ids.get(n).cloned()),
+                opens_on: Some(opens_on),
+                closes_on: Some(opens_on + Days::new(42)),
+                status: if *status == ConsultationStatus::Draft {
+                    ConsultationStatus::Draft
+                } else {
+                    ConsultationStatus::Open
+                },
+                external_url: None,
+            },
+        )?;
+        if *status == ConsultationStatus::Draft {
+            continue;
+        }
+        let mut invitees = Vec::new();
+        if let Some(group) = via_group.and_then(|n| group_ids.get(n)) {
+            let (invited, _) = consultations::store::invite(
+                conn,
+                &consultation.id,
+                &Invitee::Group(group.clone()),
+            )?;
+            invitees.extend(invited.into_iter().map(|i| i.party));
+        }
+        for organisation in dice.distinct(organisation_ids, *organisations) {
+            let (invited, _) = consultations::store::invite(
+                conn,
+                &consultation.id,
+                &Invitee::Organisation(organisation),
+            )?;
+            invitees.extend(invited.into_iter().map(|i| i.party));
+        }
+        let is_event = matches!(kind, ConsultationKind::Roundtable | ConsultationKind::Event);
+        let mut respondents: Vec<Party> = invitees
+            .into_iter()
+            .filter(|_| dice.chance(*respond))
+            .collect();
+        respondents.extend(
+            dice.distinct(contact_ids, *individuals)
+                .into_iter()
+                .map(Party::Contact),
+        );
+        let mut answered = std::collections::HashSet::new();
+        for party in respondents {
+            if !answered.insert(party.clone()) {
+                continue;
+            }
+            let fields = ResponseFields {
+                summary: Some(
+                    "Demo: evidence from practice, with examples from the last year.".to_owned(),
+                ),
+                attribution: if dice.chance(*anonymous) {
+                    Attribution::Anonymous
+                } else {
+                    Attribution::Named
+                },
+                attended: is_event.then(|| dice.chance(85)),
+                submitted_at: now(),
+            };
+            consultations::store::respond(
+                conn,
+                &consultation.id,
+                party.organisation_id(),
+                party.contact_id(),
+                &fields,
+            )?;
+        }
+        let path: &[ConsultationStatus] = match status {
+            ConsultationStatus::Closed => &[ConsultationStatus::Closed],
+            ConsultationStatus::Published => {
+                &[ConsultationStatus::Closed, ConsultationStatus::Published]
+            }
+            _ => &[],
+        };
+        for next in path {
+            consultations::store::update(conn, &consultation.id, &VersionCheck::Any, |p| {
+                Ok(ConsultationProfile {
+                    status: *next,
+                    ..p.clone()
+                })
+            })?;
+        }
+    }
+    Ok((group_ids.len(), CONSULTATIONS.len()))
 }
 
 /// Runs `insert` on the rows in batches of `BATCH`, each a multi-row insert (which diesel
@@ -615,11 +986,16 @@ fn batched(
         })?;
     }
 
+    // The groups and consultations draw on a sample of the people.
+    let mut contact_sample = Vec::new();
     for start in (0..options.contacts).step_by(BATCH) {
         let end = (start + BATCH).min(options.contacts);
         let (mut rows, mut affiliations, mut consents) = (Vec::new(), Vec::new(), Vec::new());
         for index in start..end {
             let id = new_id();
+            if contact_sample.len() < 500 {
+                contact_sample.push(id.clone());
+            }
             let given = *dice.pick(GIVEN);
             let family = *dice.pick(FAMILY);
             let email = format!(
@@ -671,8 +1047,13 @@ fn batched(
             Ok::<_, DomainError>(())
         })?;
     }
+    let today = Utc::now().date_naive();
+    let (groups, consultations) =
+        convenings(conn, dice, &organisation_ids, &contact_sample, today)?;
     Ok(DemoSummary {
         organisations: organisation_ids.len(),
         contacts: options.contacts,
+        groups,
+        consultations,
     })
 }

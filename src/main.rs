@@ -308,9 +308,11 @@ fn demo(args: &[&str]) -> ExitCode {
     match result {
         Ok(summary) => {
             println!(
-                "added {} organisations and {} contacts to {} in {:.1} s (seed {})",
+                "added {} organisations, {} contacts, {} expert groups and {} consultations to {} in {:.1} s (seed {})",
                 summary.organisations,
                 summary.contacts,
+                summary.groups,
+                summary.consultations,
                 config.database_url,
                 started.elapsed().as_secs_f64(),
                 options.seed

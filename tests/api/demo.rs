@@ -34,6 +34,29 @@ db_test!(
         assert!(someone["affiliations"].as_array().unwrap().iter().any(|a| a["current"] == true));
         assert!(someone["email"].as_str().unwrap().ends_with("@people.example.org"));
 
+        // The convenings: groups in every status with chairs, and consultations in every
+        // status with invitations (some through a group) and responses.
+        assert_eq!((summary.groups, summary.consultations), (6, 6));
+        let groups = app.get("/api/v1/expert-groups?limit=500").await.json()["data"].clone();
+        for status in ["forming", "active", "closed"] {
+            assert!(groups.as_array().unwrap().iter().any(|g| g["status"] == status), "no {status} group");
+        }
+        let research = groups.as_array().unwrap().iter().find(|g| g["name"] == "Research Advisory Group").unwrap();
+        let members = app.get(&format!("/api/v1/expert-groups/{}/members", research["id"].as_str().unwrap())).await.json();
+        assert!(members["data"].as_array().unwrap().iter().any(|m| m["role"] == "chair"));
+        let closed = groups.as_array().unwrap().iter().find(|g| g["status"] == "closed").unwrap();
+        assert_eq!(closed["current_member_count"], 0, "a closed group's members have left");
+        let consultations = app.get("/api/v1/consultations?limit=500").await.json()["data"].clone();
+        for status in ["draft", "open", "closed", "published"] {
+            assert!(consultations.as_array().unwrap().iter().any(|c| c["status"] == status), "no {status} consultation");
+        }
+        let roundtable = consultations.as_array().unwrap().iter().find(|c| c["kind"] == "roundtable").unwrap();
+        let figures = app.get(&format!("/api/v1/consultations/{}/participation", roundtable["id"].as_str().unwrap())).await.json();
+        assert!(figures["invited"]["total"].as_i64().unwrap() > 0 && figures["responded"]["total"].as_i64().unwrap() > 0, "{figures}");
+        assert!(figures["attended"].as_i64().unwrap() > 0, "{figures}");
+        let invitations = app.get(&format!("/api/v1/consultations/{}/invitations?limit=500", roundtable["id"].as_str().unwrap())).await.json();
+        assert!(invitations["data"].as_array().unwrap().iter().any(|i| i["via_group_id"].is_string()));
+
         // A second run refuses to mix with real data.
         let mut conn = app.state.db.connection().unwrap();
         assert!(fill(&mut conn, DemoOptions::default()).is_err());
@@ -57,6 +80,7 @@ db_test!(
     async fn the_scale_mode_writes_in_batches_with_the_same_shapes(app) {
         let summary = filled(&app, DemoOptions { seed: 1, organisations: 2_500, contacts: 3_000 }).await;
         assert_eq!((summary.organisations, summary.contacts), (2_500, 3_000));
+        assert_eq!((summary.groups, summary.consultations), (6, 6));
         let total = app.get("/api/v1/organisations?include_total=true&limit=1").await.json()["total"].clone();
         assert_eq!(total, 2_500);
         let current = app.get("/api/v1/organisations?membership_status=current&include_total=true&limit=1").await.json();

@@ -74,3 +74,36 @@ async fn swagger_ui_is_served_without_any_outside_resource() {
     let config = app.get("/docs/swagger-initializer.js").await;
     assert!(config.text().contains("/api/v1/openapi.json"));
 }
+
+/// utoipa names a schema after its Rust type and keeps the last one registered, so two DTOs
+/// with the same name in different modules would silently document one shape for both.
+#[test]
+fn every_documented_type_has_a_name_of_its_own() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut seen = std::collections::BTreeMap::<String, String>::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let mut derives_schema = false;
+        for line in source.lines().map(str::trim) {
+            if line.starts_with("#[derive(") {
+                derives_schema = line.contains("ToSchema");
+            } else if derives_schema
+                && let Some(rest) = line
+                    .strip_prefix("pub struct ")
+                    .or_else(|| line.strip_prefix("pub enum "))
+            {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let file = path.file_name().unwrap().to_string_lossy().into_owned();
+                if let Some(other) = seen.insert(name.clone(), file.clone()) {
+                    panic!("{name} is a schema in both {other} and {file}");
+                }
+                derives_schema = false;
+            }
+        }
+    }
+    assert!(seen.len() > 20, "found the DTOs: {seen:?}");
+}
