@@ -13,9 +13,11 @@ use validator::Validate;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::{etag, not_modified, version_check};
 use crate::api::csv::{self, defuse};
-use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
+use crate::api::list::{
+    Cursor, Format, QueryParams, by_id_query, negotiate, next_by_id, page_response,
+};
 use crate::api::path_id;
-use crate::api::schemas::{expertise_codes, timestamp};
+use crate::api::schemas::{Tombstone, expertise_codes, timestamp};
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
@@ -29,8 +31,6 @@ use crate::domain::{DomainError, FieldError, now};
 use crate::error::ApiError;
 
 const TAG: &str = "consultations";
-/// The sort name sub-lists' cursors carry: they page by id.
-const BY_ID: &str = "id";
 
 /// Whether the caller may see who wrote an anonymous response: staff and admins may;
 /// viewers and API keys never do.
@@ -99,20 +99,11 @@ fn consultation_response(status: StatusCode, consultation: Consultation) -> Http
     response.json(ConsultationResponse::from(consultation))
 }
 
-/// What is left of a deleted consultation: its id, so integrations can drop their copy.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConsultationTombstone {
-    #[schema(format = Uuid)]
-    pub id: String,
-    #[schema(format = DateTime)]
-    pub deleted_at: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ConsultationListEntry {
     Consultation(Box<ConsultationResponse>),
-    Tombstone(ConsultationTombstone),
+    Tombstone(Tombstone),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -322,10 +313,6 @@ const CONSULTATION_CSV_HEADER: &[&str] = &[
     "deleted_at",
 ];
 
-fn day(value: Option<NaiveDate>) -> String {
-    value.map(|d| d.to_string()).unwrap_or_default()
-}
-
 fn consultation_csv_record(entry: ListedConsultation) -> Vec<String> {
     match entry {
         ListedConsultation::Deleted { id, deleted_at } => {
@@ -344,8 +331,8 @@ fn consultation_csv_record(entry: ListedConsultation) -> Vec<String> {
                 defuse(c.summary.as_deref().unwrap_or_default()),
                 c.expertise.join(";"),
                 c.lead_group_id.unwrap_or_default(),
-                day(c.opens_on),
-                day(c.closes_on),
+                csv::date(c.opens_on),
+                csv::date(c.closes_on),
                 defuse(c.external_url.as_deref().unwrap_or_default()),
                 c.created_at,
                 c.updated_at,
@@ -440,10 +427,7 @@ pub async fn list_consultations(
                 ConsultationListEntry::Consultation(Box::new((*c).into()))
             }
             ListedConsultation::Deleted { id, deleted_at } => {
-                ConsultationListEntry::Tombstone(ConsultationTombstone {
-                    id,
-                    deleted_at: timestamp(deleted_at),
-                })
+                ConsultationListEntry::Tombstone(Tombstone::new(id, deleted_at))
             }
         })
         .collect();
@@ -584,26 +568,6 @@ pub async fn delete_consultation(
         .run(move |conn| store::soft_delete(conn, &id, &check))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// `limit` and `cursor` of a sub-list paged by id, plus whatever `extra` reads.
-fn sub_list_query<T>(
-    req: &HttpRequest,
-    extra: impl FnOnce(&mut QueryParams) -> T,
-) -> Result<(T, Option<String>, usize), ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    let value = extra(&mut params);
-    params.finish()?;
-    let after = match page.cursor {
-        Some(cursor) => Some(cursor.for_sort(BY_ID)?.1),
-        None => None,
-    };
-    Ok((value, after, page.limit))
-}
-
-fn next_by_id(next: Option<(String, String)>) -> Option<String> {
-    next.map(|(_, id)| Cursor::after(BY_ID, "", id))
 }
 
 /// Paging through a sub-list.
@@ -768,10 +732,6 @@ const INVITATION_CSV_HEADER: &[&str] = &[
     "attended",
 ];
 
-fn flag(value: Option<bool>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
-
 /// List a consultation's invitations
 ///
 /// Who was invited, how, and whether they responded and attended. `Accept: text/csv`
@@ -797,7 +757,7 @@ pub async fn list_invitations(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
-    let ((), after, limit) = sub_list_query(&req, |_| ())?;
+    let ((), after, limit) = by_id_query(&req, |_| ())?;
     let sees = sees_anonymous(&principal);
     if format == Format::Csv {
         let checked = id.clone();
@@ -823,8 +783,8 @@ pub async fn list_invitations(
                             i.contact_id.unwrap_or_default(),
                             i.via_group_id.unwrap_or_default(),
                             i.invited_at,
-                            flag(i.responded),
-                            flag(i.attended),
+                            csv::flag(i.responded),
+                            csv::flag(i.attended),
                         ]
                     })
                     .collect();
@@ -1078,7 +1038,7 @@ pub async fn list_responses(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
-    let (filter, after, limit) = sub_list_query(&req, |params| ResponseFilter {
+    let (filter, after, limit) = by_id_query(&req, |params| ResponseFilter {
         attended: params.boolean("attended"),
         attribution: params.single_with("attribution", |raw| {
             raw.parse::<Attribution>().map_err(|e| e.to_string())
@@ -1108,7 +1068,7 @@ pub async fn list_responses(
                             r.organisation_id.unwrap_or_default(),
                             r.contact_id.unwrap_or_default(),
                             r.attribution.to_string(),
-                            flag(r.attended),
+                            csv::flag(r.attended),
                             r.submitted_at,
                             defuse(r.summary.as_deref().unwrap_or_default()),
                         ]
@@ -1427,7 +1387,7 @@ pub async fn organisation_consultations(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
-    let ((), after, limit) = sub_list_query(&req, |_| ())?;
+    let ((), after, limit) = by_id_query(&req, |_| ())?;
     let sees = sees_anonymous(&principal);
     if format == Format::Csv {
         let checked = id.clone();
@@ -1452,12 +1412,12 @@ pub async fn organisation_consultations(
                             defuse(&e.consultation.title),
                             e.consultation.kind.to_string(),
                             e.consultation.status.to_string(),
-                            day(e.consultation.opens_on),
-                            day(e.consultation.closes_on),
+                            csv::date(e.consultation.opens_on),
+                            csv::date(e.consultation.closes_on),
                             e.invited_at.unwrap_or_default(),
                             e.via_group_id.unwrap_or_default(),
-                            flag(e.responded),
-                            flag(e.attended),
+                            csv::flag(e.responded),
+                            csv::flag(e.attended),
                             e.submitted_at.unwrap_or_default(),
                         ]
                     })

@@ -14,7 +14,7 @@ use crate::api::conditional::{etag, not_modified, version_check};
 use crate::api::csv::{self, defuse};
 use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
 use crate::api::path_id;
-use crate::api::schemas::timestamp;
+use crate::api::schemas::{Tombstone, timestamp};
 use crate::api::validation as rules;
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -150,20 +150,11 @@ fn contact_response(status: StatusCode, contact: Contact) -> HttpResponse {
     response.json(ContactResponse::from(contact))
 }
 
-/// What is left of a deleted contact: its id, so integrations can drop their copy.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ContactTombstone {
-    #[schema(format = Uuid)]
-    pub id: String,
-    #[schema(format = DateTime)]
-    pub deleted_at: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ContactListEntry {
     Contact(Box<ContactResponse>),
-    Tombstone(ContactTombstone),
+    Tombstone(Tombstone),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -506,10 +497,7 @@ pub async fn list_contacts(
         .map(|entry| match entry {
             ListedContact::Live(contact) => ContactListEntry::Contact(Box::new((*contact).into())),
             ListedContact::Deleted { id, deleted_at, .. } => {
-                ContactListEntry::Tombstone(ContactTombstone {
-                    id,
-                    deleted_at: timestamp(deleted_at),
-                })
+                ContactListEntry::Tombstone(Tombstone::new(id, deleted_at))
             }
         })
         .collect();

@@ -89,3 +89,13 @@ pub fn defuse(text: &str) -> String {
         _ => text.to_owned(),
     }
 }
+
+/// A date cell: `2026-03-31`, or empty.
+pub fn date(value: Option<chrono::NaiveDate>) -> String {
+    value.map(|day| day.to_string()).unwrap_or_default()
+}
+
+/// A yes/no cell: `true`, `false`, or empty when unknown (or withheld).
+pub fn flag(value: Option<bool>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}

@@ -12,9 +12,11 @@ use validator::Validate;
 use crate::api::body::{JsonBody, field_errors, nullable, present, required};
 use crate::api::conditional::{etag, not_modified, version_check};
 use crate::api::csv::{self, defuse};
-use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
+use crate::api::list::{
+    Cursor, Format, QueryParams, by_id_query, negotiate, next_by_id, page_response,
+};
 use crate::api::path_id;
-use crate::api::schemas::{expertise_codes, timestamp};
+use crate::api::schemas::{Tombstone, expertise_codes, timestamp};
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
 use crate::domain::expert_groups::{
@@ -25,8 +27,6 @@ use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
 
 const TAG: &str = "expert-groups";
-/// The sort name sub-lists' cursors carry: they page by id.
-const BY_ID: &str = "id";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExpertGroupResponse {
@@ -80,20 +80,11 @@ fn group_response(status: StatusCode, group: ExpertGroup) -> HttpResponse {
     response.json(ExpertGroupResponse::from(group))
 }
 
-/// What is left of a deleted group: its id, so integrations can drop their copy.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GroupTombstone {
-    #[schema(format = Uuid)]
-    pub id: String,
-    #[schema(format = DateTime)]
-    pub deleted_at: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ExpertGroupListEntry {
     Group(Box<ExpertGroupResponse>),
-    GroupTombstone(GroupTombstone),
+    Tombstone(Tombstone),
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -269,10 +260,6 @@ const GROUP_CSV_HEADER: &[&str] = &[
     "deleted_at",
 ];
 
-fn day(value: Option<NaiveDate>) -> String {
-    value.map(|d| d.to_string()).unwrap_or_default()
-}
-
 fn group_csv_record(entry: ListedGroup) -> Vec<String> {
     match entry {
         ListedGroup::Deleted { id, deleted_at } => {
@@ -290,8 +277,8 @@ fn group_csv_record(entry: ListedGroup) -> Vec<String> {
                 p.status.to_string(),
                 defuse(p.purpose.as_deref().unwrap_or_default()),
                 p.expertise.join(";"),
-                day(p.started_on),
-                day(p.ended_on),
+                csv::date(p.started_on),
+                csv::date(p.ended_on),
                 group.current_member_count.to_string(),
                 timestamp(group.created_at),
                 timestamp(group.updated_at),
@@ -376,10 +363,7 @@ pub async fn list_expert_groups(
         .map(|entry| match entry {
             ListedGroup::Live(group) => ExpertGroupListEntry::Group(Box::new((*group).into())),
             ListedGroup::Deleted { id, deleted_at } => {
-                ExpertGroupListEntry::GroupTombstone(GroupTombstone {
-                    id,
-                    deleted_at: timestamp(deleted_at),
-                })
+                ExpertGroupListEntry::Tombstone(Tombstone::new(id, deleted_at))
             }
         })
         .collect();
@@ -615,22 +599,17 @@ pub struct MemberListParams {
     pub cursor: Option<String>,
 }
 
-/// `status`, `limit` and `cursor` of a sub-list paged by id.
+/// `status`, `limit` and `cursor` of a membership list.
 fn member_list_query(
     req: &HttpRequest,
     default: Tenure,
 ) -> Result<(Tenure, Option<String>, usize), ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    let tenure = params.single_with("status", |raw| {
-        raw.parse::<Tenure>().map_err(|e| e.to_string())
-    });
-    params.finish()?;
-    let after = match page.cursor {
-        Some(cursor) => Some(cursor.for_sort(BY_ID)?.1),
-        None => None,
-    };
-    Ok((tenure.unwrap_or(default), after, page.limit))
+    let (tenure, after, limit) = by_id_query(req, |params| {
+        params.single_with("status", |raw| {
+            raw.parse::<Tenure>().map_err(|e| e.to_string())
+        })
+    })?;
+    Ok((tenure.unwrap_or(default), after, limit))
 }
 
 const MEMBER_CSV_HEADER: &[&str] = &[
@@ -653,13 +632,9 @@ fn member_csv_record(member: GroupMember) -> Vec<String> {
         m.contact_id.unwrap_or_default(),
         m.role.to_string(),
         m.joined_on.to_string(),
-        day(m.left_on),
+        csv::date(m.left_on),
         m.current.to_string(),
     ]
-}
-
-fn next_by_id(next: Option<(String, String)>) -> Option<String> {
-    next.map(|(_, id)| Cursor::after(BY_ID, "", id))
 }
 
 /// List a group's members
@@ -940,7 +915,7 @@ async fn memberships_of(
                             m.group.status.to_string(),
                             m.member.role.to_string(),
                             m.member.joined_on.to_string(),
-                            day(m.member.left_on),
+                            csv::date(m.member.left_on),
                             m.member.current.to_string(),
                         ]
                     })

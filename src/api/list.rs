@@ -264,6 +264,32 @@ impl Cursor {
     }
 }
 
+/// The sort name that the cursors of sub-lists (a group's members, a consultation's
+/// responses…) carry: those lists page in id order, which is creation order for UUIDv7.
+pub const BY_ID: &str = "id";
+
+/// The `limit` and `cursor` of a sub-list paged by id, and whatever else `extra` reads from
+/// its query (unknown parameters are still refused).
+pub fn by_id_query<T>(
+    req: &HttpRequest,
+    extra: impl FnOnce(&mut QueryParams) -> T,
+) -> Result<(T, Option<String>, usize), ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let page = params.page();
+    let value = extra(&mut params);
+    params.finish()?;
+    let after = match page.cursor {
+        Some(cursor) => Some(cursor.for_sort(BY_ID)?.1),
+        None => None,
+    };
+    Ok((value, after, page.limit))
+}
+
+/// The cursor after the last id of a sub-list page, if there is a next page.
+pub fn next_by_id(next: Option<(String, String)>) -> Option<String> {
+    next.map(|(_, id)| Cursor::after(BY_ID, "", id))
+}
+
 /// 200 with a page as `body`, and `Link: <…>; rel="next"` when there is a next page.
 pub fn page_response(
     req: &HttpRequest,

@@ -21,8 +21,8 @@ use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
 use crate::api::membership::{MembershipSummary, MembershipView};
 use crate::api::path_id;
 use crate::api::schemas::{
-    MAX_COMMUNITIES, MAX_EXPERTISE, community_codes, expertise_codes, geography_scopes, kinds,
-    regions, size_bands, timestamp,
+    MAX_COMMUNITIES, MAX_EXPERTISE, Tombstone, community_codes, expertise_codes, geography_scopes,
+    kinds, regions, size_bands, timestamp,
 };
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
@@ -479,15 +479,6 @@ impl OrganisationResponse {
             deleted_at: organisation.deleted_at.map(timestamp),
         }
     }
-}
-
-/// What is left of a deleted organisation, so integrations can remove their copy.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Tombstone {
-    #[schema(format = Uuid)]
-    pub id: String,
-    #[schema(format = DateTime)]
-    pub deleted_at: String,
 }
 
 /// A list entry: an organisation, or a tombstone when `include_deleted=true`.

@@ -14,6 +14,25 @@ pub fn timestamp(at: NaiveDateTime) -> String {
     at.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// What is left of a deleted record in a sync list: its id, so integrations can remove
+/// their copy.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Tombstone {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub deleted_at: String,
+}
+
+impl Tombstone {
+    pub fn new(id: String, deleted_at: NaiveDateTime) -> Self {
+        Self {
+            id,
+            deleted_at: timestamp(deleted_at),
+        }
+    }
+}
+
 /// Most community codes one area can carry.
 pub const MAX_COMMUNITIES: usize = 50;
 /// Most expertise areas one organisation can carry.

@@ -112,6 +112,27 @@ impl VersionCheck {
     }
 }
 
+/// How often a write without `If-Match` starts again when another write got in first.
+const UNCONDITIONAL_WRITE_ATTEMPTS: usize = 3;
+
+/// Runs `attempt`, one transaction that answers `Ok(None)` when the row's version moved
+/// under it, until it writes. With a precondition a moved version is stale (412) at once;
+/// without one the change starts again from the new version, so no update is ever lost.
+pub fn write_versioned<T>(
+    conn: &mut crate::db::DbConn,
+    check: &VersionCheck,
+    mut attempt: impl FnMut(&mut crate::db::DbConn) -> Result<Option<T>, DomainError>,
+) -> Result<T, DomainError> {
+    for _ in 0..UNCONDITIONAL_WRITE_ATTEMPTS {
+        match attempt(conn)? {
+            Some(written) => return Ok(written),
+            None if *check != VersionCheck::Any => return Err(DomainError::Stale),
+            None => continue,
+        }
+    }
+    Err(DomainError::Stale)
+}
+
 /// A string that is none of an enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownVariant {

@@ -15,13 +15,11 @@ use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, 
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, cursor_time, escape_like, new_id,
-    now, parse_stored, taxonomies,
+    now, parse_stored, taxonomies, write_versioned,
 };
 use crate::with_backend;
 
 const ENTITY: &str = "expert group";
-/// How often a write without `If-Match` retries when another write got in first.
-const UNCONDITIONAL_WRITE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = expert_groups)]
@@ -78,27 +76,8 @@ fn check_expertise(
     profile: &GroupProfile,
     current: Option<&GroupProfile>,
 ) -> Result<(), DomainError> {
-    let new_codes: Vec<String> = profile
-        .expertise
-        .iter()
-        .filter(|code| !current.is_some_and(|c| c.expertise.contains(code)))
-        .cloned()
-        .collect();
-    let errors: Vec<FieldError> = taxonomies::unusable_expertise_codes(conn, &new_codes)?
-        .into_iter()
-        .map(|code| {
-            let index = profile
-                .expertise
-                .iter()
-                .position(|c| *c == code)
-                .unwrap_or_default();
-            FieldError::new(
-                format!("expertise[{index}]"),
-                "unknown_code",
-                format!("{code} is not an active code"),
-            )
-        })
-        .collect();
+    let kept = current.map(|c| c.expertise.as_slice()).unwrap_or_default();
+    let errors = taxonomies::expertise_errors(conn, &profile.expertise, kept)?;
     if errors.is_empty() {
         Ok(())
     } else {
@@ -248,8 +227,8 @@ pub fn update<F>(
 where
     F: Fn(&GroupProfile) -> Result<GroupProfile, DomainError>,
 {
-    for _ in 0..UNCONDITIONAL_WRITE_ATTEMPTS {
-        let outcome = conn.transaction(|conn| {
+    write_versioned(conn, check, |conn| {
+        conn.transaction(|conn| {
             let current = find(conn, id)?;
             if !check.allows(current.version) {
                 return Err(DomainError::Stale);
@@ -291,14 +270,8 @@ where
             }
             write_expertise(conn, id, &profile.expertise)?;
             find(conn, id).map(Some)
-        })?;
-        match outcome {
-            Some(group) => return Ok(group),
-            None if *check != VersionCheck::Any => return Err(DomainError::Stale),
-            None => continue,
-        }
-    }
-    Err(DomainError::Stale)
+        })
+    })
 }
 
 /// Marks a group deleted, keeping the row (and its members) as a tombstone for sync.
@@ -336,21 +309,7 @@ pub fn list(
 ) -> Result<Page<ListedGroup>, DomainError> {
     use expert_groups::{created_at, id, name_key as key, updated_at};
 
-    let unknown = taxonomies::unknown_expertise_codes(conn, &filter.expertise)?;
-    if !unknown.is_empty() {
-        return Err(DomainError::BadFilter(
-            unknown
-                .into_iter()
-                .map(|code| {
-                    FieldError::new(
-                        "expertise",
-                        "unknown_code",
-                        format!("{code:?} is not an expertise area"),
-                    )
-                })
-                .collect(),
-        ));
-    }
+    taxonomies::check_expertise_filter(conn, &filter.expertise)?;
     let mut query = filtered(filter);
     if let Some((after_key, after_id)) = after {
         macro_rules! after {

@@ -17,13 +17,11 @@ use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, cursor_time, escape_like, new_id, now,
-    parse_stored, taxonomies,
+    parse_stored, taxonomies, write_versioned,
 };
 use crate::with_backend;
 
 const ENTITY: &str = "organisation";
-/// How often a write without `If-Match` retries when another write got in first.
-const UNCONDITIONAL_WRITE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = organisations, treat_none_as_null = true)]
@@ -387,8 +385,8 @@ pub fn update<F>(
 where
     F: Fn(&Organisation) -> Result<OrganisationProfile, DomainError>,
 {
-    for _ in 0..UNCONDITIONAL_WRITE_ATTEMPTS {
-        let outcome = conn.transaction(|conn| {
+    write_versioned(conn, check, |conn| {
+        conn.transaction(|conn| {
             let current = find(conn, id)?;
             if !check.allows(current.version) {
                 return Err(DomainError::Stale);
@@ -415,14 +413,8 @@ where
             }
             write_set_fields(conn, id, &profile)?;
             find(conn, id).map(Some)
-        })?;
-        match outcome {
-            Some(organisation) => return Ok(organisation),
-            None if *check != VersionCheck::Any => return Err(DomainError::Stale),
-            None => continue,
-        }
-    }
-    Err(DomainError::Stale)
+        })
+    })
 }
 
 /// Marks an organisation deleted, keeping the row as a tombstone for sync.

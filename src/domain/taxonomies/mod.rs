@@ -134,6 +134,55 @@ pub fn unusable_expertise_codes(conn: &mut DbConn, codes: &[String]) -> QueryRes
     outside(conn, Vocabulary::ExpertiseAreas, codes, true)
 }
 
+/// One field error per code in `codes` that is not an active expertise area, except those in
+/// `kept` (codes a record already has stay, even once retired). Fields are `expertise[i]`.
+pub fn expertise_errors(
+    conn: &mut DbConn,
+    codes: &[String],
+    kept: &[String],
+) -> QueryResult<Vec<crate::domain::FieldError>> {
+    let new_codes: Vec<String> = codes
+        .iter()
+        .filter(|code| !kept.contains(code))
+        .cloned()
+        .collect();
+    Ok(unusable_expertise_codes(conn, &new_codes)?
+        .into_iter()
+        .map(|code| {
+            let index = codes.iter().position(|c| *c == code).unwrap_or_default();
+            crate::domain::FieldError::new(
+                format!("expertise[{index}]"),
+                "unknown_code",
+                format!("{code} is not an active code"),
+            )
+        })
+        .collect())
+}
+
+/// A list filter on expertise codes must name codes that exist (retired ones too): a typo
+/// must not quietly give an empty list. A 400 naming each unknown code otherwise.
+pub fn check_expertise_filter(
+    conn: &mut DbConn,
+    codes: &[String],
+) -> Result<(), crate::domain::DomainError> {
+    let unknown = unknown_expertise_codes(conn, codes)?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(crate::domain::DomainError::BadFilter(
+        unknown
+            .into_iter()
+            .map(|code| {
+                crate::domain::FieldError::new(
+                    "expertise",
+                    "unknown_code",
+                    format!("{code:?} is not an expertise area"),
+                )
+            })
+            .collect(),
+    ))
+}
+
 /// Of `codes`, those that are no community code at all (retired codes exist: old records
 /// keep them, so lists may still filter by them).
 pub fn unknown_community_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
