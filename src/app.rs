@@ -64,7 +64,9 @@ where
             .configure(api::taxonomies::configure)
             .configure(api::contacts::configure)
             .configure(api::expert_groups::configure)
-            .configure(api::consultations::configure),
+            .configure(api::consultations::configure)
+            .configure(api::reports::configure)
+            .configure(api::benchmarks::configure),
     )
     .configure(api::health::configure)
 }

@@ -3,7 +3,9 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod benchmarks;
 pub mod body;
+pub mod charts;
 pub mod conditional;
 pub mod consultations;
 pub mod contacts;
@@ -14,6 +16,7 @@ pub mod health;
 pub mod list;
 pub mod membership;
 pub mod organisations;
+pub mod reports;
 pub mod responses;
 pub mod routes;
 pub mod schemas;
@@ -54,6 +57,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
         (name = "contacts", description = "People, their affiliations to organisations, and their consent per purpose"),
         (name = "expert-groups", description = "Issue-specific groups the alliance convenes, and their members over time"),
         (name = "consultations", description = "Consultations, calls for evidence and events: invitations, responses and participation"),
+        (name = "reports", description = "Diversity-gap reporting: composition, gaps against benchmarks and targets, expertise coverage"),
         (name = "taxonomies", description = "Community codes and expertise areas organisations are coded against"),
         (name = "health", description = "Liveness and readiness"),
     ),

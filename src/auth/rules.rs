@@ -99,6 +99,19 @@ const RULES: &[(&str, Access)] = &[
     ("update_response", Write),
     ("consultation_participation", Read(Scope::ConsultationsRead)),
     ("organisation_consultations", Read(Scope::ConsultationsRead)),
+    ("composition_report", Read(Scope::ReportsRead)),
+    ("gaps_report", Read(Scope::ReportsRead)),
+    ("expertise_coverage_report", Read(Scope::ReportsRead)),
+    ("list_benchmarks", Read(Scope::ReportsRead)),
+    ("create_benchmark", Write),
+    ("get_benchmark", Read(Scope::ReportsRead)),
+    ("update_benchmark", Write),
+    ("delete_benchmark", Write),
+    ("list_targets", Read(Scope::ReportsRead)),
+    ("create_target", Write),
+    ("get_target", Read(Scope::ReportsRead)),
+    ("update_target", Write),
+    ("delete_target", Write),
 ];
 
 /// The rule for an operation, or `None` when it has none (the guard then refuses it).

@@ -99,6 +99,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     consultation_expertise,
     consultation_invitations,
     consultation_responses,
+    benchmark_sets,
+    benchmark_shares,
+    targets,
 );
 
 diesel::table! {
@@ -366,3 +369,45 @@ diesel::joinable!(consultation_invitations -> consultations (consultation_id));
 diesel::joinable!(consultation_invitations -> organisations (organisation_id));
 diesel::joinable!(consultation_responses -> consultations (consultation_id));
 diesel::joinable!(consultation_responses -> organisations (organisation_id));
+
+diesel::table! {
+    benchmark_sets (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        name_key -> Text,
+        population -> Text,
+        source -> Text,
+        year -> Integer,
+        verified -> Bool,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    benchmark_shares (set_id, community_code) {
+        set_id -> Text,
+        community_code -> Text,
+        share -> Double,
+    }
+}
+
+diesel::table! {
+    targets (id) {
+        id -> Text,
+        dimension -> Text,
+        code -> Text,
+        minimum_share -> Nullable<Double>,
+        minimum_count -> Nullable<Integer>,
+        note -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(benchmark_shares -> benchmark_sets (set_id));

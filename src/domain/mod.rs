@@ -64,6 +64,7 @@ pub mod contacts;
 pub mod expert_groups;
 pub mod membership;
 pub mod organisations;
+pub mod reports;
 pub mod taxonomies;
 pub mod users;
 
@@ -111,6 +112,9 @@ impl VersionCheck {
         }
     }
 }
+
+/// A page of entries and where the next page starts (sort key, id of the last entry).
+pub type Page<T> = (Vec<T>, Option<(String, String)>);
 
 /// How often a write without `If-Match` starts again when another write got in first.
 const UNCONDITIONAL_WRITE_ATTEMPTS: usize = 3;

@@ -16,6 +16,7 @@ mod openapi;
 mod organisation_lists;
 mod organisations;
 mod password_storage;
+mod reports;
 mod resilience;
 mod sessions;
 mod sync;

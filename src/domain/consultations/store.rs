@@ -16,7 +16,8 @@ use crate::db::schema::{
     consultation_expertise, consultation_invitations, consultation_responses, consultations,
     expert_groups,
 };
-use crate::domain::expert_groups::store::{Page, check_party, current_parties};
+use crate::domain::Page;
+use crate::domain::expert_groups::store::{check_party, current_parties};
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, cursor_time, escape_like, new_id,

@@ -14,8 +14,8 @@ use crate::db::DbConn;
 use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, expert_groups};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, cursor_time, escape_like, new_id,
-    now, parse_stored, taxonomies, write_versioned,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Page, VersionCheck, cursor_time, escape_like,
+    new_id, now, parse_stored, taxonomies, write_versioned,
 };
 use crate::with_backend;
 
@@ -296,9 +296,6 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
         Ok(())
     })
 }
-
-/// A page of entries and where the next page starts (sort key, id).
-pub type Page<T> = (Vec<T>, Option<(String, String)>);
 
 pub fn list(
     conn: &mut DbConn,

@@ -1,0 +1,3 @@
+DROP TABLE targets;
+DROP TABLE benchmark_shares;
+DROP TABLE benchmark_sets;

@@ -1,0 +1,370 @@
+//! The composition of the active membership on a day, and expertise coverage by region, each
+//! in one SQL statement over the members active that day.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date, Nullable, Text};
+
+use super::{
+    ANSWERED_NONE, Composition, CompositionRow, Dimension, DimensionComposition, NONE, NOT_ASKED,
+    PREFER_NOT_TO_SAY, UNKNOWN,
+};
+use crate::db::DbConn;
+use crate::domain::membership::GraceWindow;
+use crate::domain::organisations::{OrganisationKind, Region, SizeBand};
+use crate::domain::{DomainError, taxonomies};
+
+/// The organisations whose membership is `current` or `grace` on `$1` (a period started by
+/// then that ended no earlier than `$2`, the first day still in grace, and no withdrawal in
+/// force): the rule of `membership::store::status_filter`, written as SQL for reports. A test
+/// holds the two to the same answer.
+const ACTIVE_MEMBERS: &str = "
+active AS MATERIALIZED (
+    SELECT o.id, o.kind, o.size_band, o.lived_experience_led,
+           o.leadership_reply_status, o.mission_reply_status
+    FROM organisations o
+    WHERE o.deleted_at IS NULL
+      AND EXISTS (SELECT 1 FROM membership_periods p
+                  WHERE p.organisation_id = o.id AND p.start_on <= $1 AND p.end_on >= $2)
+      AND NOT EXISTS (SELECT 1 FROM membership_withdrawals w
+                      WHERE w.organisation_id = o.id AND w.withdrawn_on <= $1
+                        AND (w.reinstated_on IS NULL OR w.reinstated_on > $1))
+)";
+
+/// Every community code with each of its descendants (itself included), so that an
+/// organisation coded `DEI010110` counts under `DEI010100` and `DEI010000` too, once each.
+const COMMUNITY_CLOSURE: &str = "
+closure (ancestor, descendant) AS (
+    SELECT code, code FROM communities
+    UNION ALL
+    SELECT closure.ancestor, c.code FROM closure JOIN communities c ON c.parent_code = closure.descendant
+)";
+
+/// One count per (dimension, code) for every dimension, in one statement.
+const BUCKETS: &str = "
+SELECT 'all' AS dimension, CAST(NULL AS TEXT) AS code, COUNT(*) AS members FROM active
+UNION ALL SELECT 'kind', kind, COUNT(*) FROM active GROUP BY kind
+UNION ALL SELECT 'size_band', size_band, COUNT(*) FROM active GROUP BY size_band
+UNION ALL SELECT 'lived_experience_led',
+    CASE WHEN lived_experience_led THEN 'true' WHEN NOT lived_experience_led THEN 'false' END,
+    COUNT(*) FROM active GROUP BY lived_experience_led
+UNION ALL SELECT 'leadership_reply', leadership_reply_status, COUNT(*) FROM active GROUP BY leadership_reply_status
+UNION ALL SELECT 'mission_reply', mission_reply_status, COUNT(*) FROM active GROUP BY mission_reply_status
+UNION ALL SELECT 'region', r.region, COUNT(*)
+    FROM organisation_regions r JOIN active a ON a.id = r.organisation_id GROUP BY r.region
+UNION ALL SELECT 'region_known', NULL, COUNT(DISTINCT r.organisation_id)
+    FROM organisation_regions r JOIN active a ON a.id = r.organisation_id
+UNION ALL SELECT 'expertise', e.expertise_code, COUNT(*)
+    FROM organisation_expertise e JOIN active a ON a.id = e.organisation_id GROUP BY e.expertise_code
+UNION ALL SELECT 'expertise_known', NULL, COUNT(DISTINCT e.organisation_id)
+    FROM organisation_expertise e JOIN active a ON a.id = e.organisation_id
+UNION ALL SELECT oc.area || '_coded', NULL, COUNT(DISTINCT oc.organisation_id)
+    FROM organisation_communities oc JOIN active a ON a.id = oc.organisation_id GROUP BY oc.area
+UNION ALL SELECT oc.area, closure.ancestor, COUNT(DISTINCT oc.organisation_id)
+    FROM organisation_communities oc
+    JOIN active a ON a.id = oc.organisation_id
+    JOIN closure ON closure.descendant = oc.community_code
+    GROUP BY oc.area, closure.ancestor";
+
+/// Active members per expertise area and region.
+const COVERAGE: &str = "
+SELECT e.expertise_code AS dimension, r.region AS code, COUNT(*) AS members
+FROM organisation_expertise e
+JOIN organisation_regions r ON r.organisation_id = e.organisation_id
+JOIN active a ON a.id = e.organisation_id
+GROUP BY e.expertise_code, r.region";
+
+#[derive(Debug, QueryableByName)]
+struct Bucket {
+    #[diesel(sql_type = Text)]
+    dimension: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    code: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    members: i64,
+}
+
+fn buckets(
+    conn: &mut DbConn,
+    statement: &str,
+    on: NaiveDate,
+    grace: GraceWindow,
+) -> Result<Vec<Bucket>, DomainError> {
+    let sql = format!("WITH RECURSIVE {ACTIVE_MEMBERS}, {COMMUNITY_CLOSURE} {statement}");
+    Ok(diesel::sql_query(sql)
+        .bind::<Date, _>(on)
+        .bind::<Date, _>(grace.earliest_end_in_grace(on))
+        .load(conn)?)
+}
+
+/// `national_charity` → `National charity`.
+fn humanise(code: &str) -> String {
+    let text = code.replace('_', " ");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+fn size_band_label(band: SizeBand) -> String {
+    match band {
+        SizeBand::Micro => "Micro (under £10k)",
+        SizeBand::Small => "Small (£10k to £100k)",
+        SizeBand::Medium => "Medium (£100k to £1m)",
+        SizeBand::Large => "Large (£1m to £10m)",
+        SizeBand::Major => "Major (£10m to £100m)",
+        SizeBand::SuperMajor => "Super-major (over £100m)",
+    }
+    .to_owned()
+}
+
+/// The composition of the active membership on `on` in each of `dimensions`.
+pub fn composition(
+    conn: &mut DbConn,
+    on: NaiveDate,
+    grace: GraceWindow,
+    dimensions: &[Dimension],
+) -> Result<Composition, DomainError> {
+    let mut counts: HashMap<(String, Option<String>), i64> = HashMap::new();
+    for bucket in buckets(conn, BUCKETS, on, grace)? {
+        counts.insert((bucket.dimension, bucket.code), bucket.members);
+    }
+    let count = |dimension: &str, code: Option<&str>| -> i64 {
+        counts
+            .get(&(dimension.to_owned(), code.map(str::to_owned)))
+            .copied()
+            .unwrap_or_default()
+    };
+    let active = count("all", None);
+    let row =
+        |code: &str, label: String, parent: Option<String>, members, answered| CompositionRow {
+            code: code.to_owned(),
+            label,
+            parent_code: parent,
+            members,
+            answered,
+        };
+    // Community and expertise labels come from the taxonomies (retired codes included, as
+    // old records keep them).
+    let community_codes = taxonomies::communities(conn, true)?;
+    let expertise_areas = taxonomies::expertise_areas(conn, true)?;
+
+    let mut out = Vec::new();
+    for &dimension in dimensions {
+        let composition = match dimension {
+            Dimension::Leadership | Dimension::Mission => {
+                let area = dimension.as_str();
+                let reply = format!("{area}_reply");
+                let answered = count(&reply, Some("answered"));
+                let coded = count(&format!("{area}_coded"), None);
+                let mut rows: Vec<CompositionRow> = community_codes
+                    .iter()
+                    .filter(|c| c.retired_at.is_none() || count(area, Some(&c.code)) > 0)
+                    .map(|c| {
+                        row(
+                            &c.code,
+                            c.title.clone(),
+                            c.parent_code.clone(),
+                            count(area, Some(&c.code)),
+                            true,
+                        )
+                    })
+                    .collect();
+                rows.push(row(
+                    ANSWERED_NONE,
+                    "Answered: none of these".to_owned(),
+                    None,
+                    (answered - coded).max(0),
+                    true,
+                ));
+                rows.push(row(
+                    NOT_ASKED,
+                    "Not asked".to_owned(),
+                    None,
+                    count(&reply, Some(NOT_ASKED)),
+                    false,
+                ));
+                rows.push(row(
+                    PREFER_NOT_TO_SAY,
+                    "Prefer not to say".to_owned(),
+                    None,
+                    count(&reply, Some(PREFER_NOT_TO_SAY)),
+                    false,
+                ));
+                DimensionComposition {
+                    dimension,
+                    members: active,
+                    answered,
+                    rows,
+                }
+            }
+            Dimension::Kind => DimensionComposition {
+                dimension,
+                members: active,
+                answered: active,
+                rows: OrganisationKind::ALL
+                    .iter()
+                    .map(|kind| {
+                        row(
+                            kind.as_str(),
+                            humanise(kind.as_str()),
+                            None,
+                            count("kind", Some(kind.as_str())),
+                            true,
+                        )
+                    })
+                    .collect(),
+            },
+            Dimension::SizeBand => {
+                let unknown = count("size_band", None);
+                let mut rows: Vec<CompositionRow> = SizeBand::ALL
+                    .iter()
+                    .map(|band| {
+                        row(
+                            band.as_str(),
+                            size_band_label(*band),
+                            None,
+                            count("size_band", Some(band.as_str())),
+                            true,
+                        )
+                    })
+                    .collect();
+                rows.push(row(UNKNOWN, "Not known".to_owned(), None, unknown, false));
+                DimensionComposition {
+                    dimension,
+                    members: active,
+                    answered: active - unknown,
+                    rows,
+                }
+            }
+            Dimension::Region => {
+                let known = count("region_known", None);
+                let mut rows: Vec<CompositionRow> = Region::ALL
+                    .iter()
+                    .map(|region| {
+                        row(
+                            region.as_str(),
+                            humanise(region.as_str()),
+                            None,
+                            count("region", Some(region.as_str())),
+                            true,
+                        )
+                    })
+                    .collect();
+                rows.push(row(
+                    UNKNOWN,
+                    "No region recorded".to_owned(),
+                    None,
+                    active - known,
+                    false,
+                ));
+                DimensionComposition {
+                    dimension,
+                    members: active,
+                    answered: known,
+                    rows,
+                }
+            }
+            Dimension::Expertise => {
+                let known = count("expertise_known", None);
+                let mut rows: Vec<CompositionRow> = expertise_areas
+                    .iter()
+                    .filter(|e| e.retired_at.is_none() || count("expertise", Some(&e.code)) > 0)
+                    .map(|e| {
+                        row(
+                            &e.code,
+                            e.title.clone(),
+                            None,
+                            count("expertise", Some(&e.code)),
+                            true,
+                        )
+                    })
+                    .collect();
+                rows.push(row(
+                    NONE,
+                    "No expertise recorded".to_owned(),
+                    None,
+                    active - known,
+                    false,
+                ));
+                DimensionComposition {
+                    dimension,
+                    members: active,
+                    answered: known,
+                    rows,
+                }
+            }
+            Dimension::LivedExperienceLed => {
+                let unknown = count("lived_experience_led", None);
+                DimensionComposition {
+                    dimension,
+                    members: active,
+                    answered: active - unknown,
+                    rows: vec![
+                        row(
+                            "true",
+                            "Led by people with lived experience".to_owned(),
+                            None,
+                            count("lived_experience_led", Some("true")),
+                            true,
+                        ),
+                        row(
+                            "false",
+                            "Not led by people with lived experience".to_owned(),
+                            None,
+                            count("lived_experience_led", Some("false")),
+                            true,
+                        ),
+                        row(UNKNOWN, "Not known".to_owned(), None, unknown, false),
+                    ],
+                }
+            }
+        };
+        out.push(composition);
+    }
+    Ok(Composition {
+        as_of: on,
+        active_members: active,
+        dimensions: out,
+    })
+}
+
+/// One expertise area's active members per region (in `Region::ALL` order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageRow {
+    pub expertise: String,
+    pub label: String,
+    pub cells: Vec<(Region, i64)>,
+}
+
+/// Expertise area × region counts of active members on `on`; every active expertise area
+/// has a row (zeros included), so thin cells show.
+pub fn expertise_coverage(
+    conn: &mut DbConn,
+    on: NaiveDate,
+    grace: GraceWindow,
+) -> Result<Vec<CoverageRow>, DomainError> {
+    let mut counts: HashMap<(String, String), i64> = HashMap::new();
+    for bucket in buckets(conn, COVERAGE, on, grace)? {
+        if let Some(region) = bucket.code {
+            counts.insert((bucket.dimension, region), bucket.members);
+        }
+    }
+    Ok(taxonomies::expertise_areas(conn, false)?
+        .into_iter()
+        .map(|area| CoverageRow {
+            cells: Region::ALL
+                .iter()
+                .map(|region| {
+                    let key = (area.code.clone(), region.as_str().to_owned());
+                    (*region, counts.get(&key).copied().unwrap_or_default())
+                })
+                .collect(),
+            expertise: area.code,
+            label: area.title,
+        })
+        .collect())
+}
