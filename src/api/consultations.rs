@@ -17,7 +17,9 @@ use crate::api::list::{
     Cursor, Format, QueryParams, by_id_query, negotiate, next_by_id, page_response,
 };
 use crate::api::path_id;
-use crate::api::schemas::{Tombstone, expertise_codes, timestamp};
+use crate::api::schemas::{
+    Tombstone, consultation_kinds, consultation_statuses, expertise_codes, timestamp,
+};
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
@@ -284,9 +286,9 @@ pub struct ConsultationListParams {
     pub updated_since: Option<String>,
     /// Include deleted consultations as tombstones `{id, deleted_at}`.
     pub include_deleted: Option<bool>,
-    #[param(inline)]
+    #[param(schema_with = consultation_kinds)]
     pub kind: Vec<ConsultationKind>,
-    #[param(inline)]
+    #[param(schema_with = consultation_statuses)]
     pub status: Vec<ConsultationStatus>,
     #[param(schema_with = expertise_codes)]
     pub expertise: Vec<String>,

@@ -16,7 +16,7 @@ use crate::api::list::{
     Cursor, Format, QueryParams, by_id_query, negotiate, next_by_id, page_response,
 };
 use crate::api::path_id;
-use crate::api::schemas::{Tombstone, expertise_codes, timestamp};
+use crate::api::schemas::{Tombstone, expertise_codes, group_kinds, group_statuses, timestamp};
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
 use crate::domain::expert_groups::{
@@ -234,9 +234,9 @@ pub struct ExpertGroupListParams {
     pub updated_since: Option<String>,
     /// Include deleted groups as tombstones `{id, deleted_at}`.
     pub include_deleted: Option<bool>,
-    #[param(inline)]
+    #[param(schema_with = group_kinds)]
     pub kind: Vec<GroupKind>,
-    #[param(inline)]
+    #[param(schema_with = group_statuses)]
     pub status: Vec<GroupStatus>,
     #[param(schema_with = expertise_codes)]
     pub expertise: Vec<String>,

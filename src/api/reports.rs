@@ -12,12 +12,16 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::charts::{Bar, Chart};
 use crate::api::csv::defuse;
 use crate::api::list::QueryParams;
+use crate::api::schemas::{community_areas, dimensions};
 use crate::app::AppState;
 use crate::domain::DomainError;
 use crate::domain::organisations::Region;
-use crate::domain::reports::composition::{self, CoverageRow};
+use crate::domain::reports::composition::{self, CoverageRow, Population};
 use crate::domain::reports::gaps::{self, GapRow, GapSource};
-use crate::domain::reports::{Composition, Dimension, DimensionComposition, benchmarks, targets};
+use crate::domain::reports::participation::{self, PeopleCount};
+use crate::domain::reports::{
+    Composition, Dimension, DimensionComposition, benchmarks, round, targets,
+};
 use crate::error::ApiError;
 
 const TAG: &str = "reports";
@@ -160,7 +164,7 @@ pub struct CompositionParams {
     /// The day membership is judged on (default today).
     pub as_of: Option<NaiveDate>,
     /// Dimensions to report, repeatable (default all). The SVG chart shows the first.
-    #[param(inline)]
+    #[param(schema_with = dimensions)]
     pub dimension: Vec<Dimension>,
 }
 
@@ -351,7 +355,7 @@ pub struct GapsParams {
     /// Include the targets staff set (default true).
     pub targets: Option<bool>,
     /// The community area benchmark shares are compared in (default `leadership`).
-    #[param(inline)]
+    #[param(schema_with = community_areas)]
     pub dimension: Option<Dimension>,
     /// The day membership is judged on (default today).
     pub as_of: Option<NaiveDate>,
@@ -642,8 +646,257 @@ pub async fn expertise_coverage_report(
     })
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipationRowResponse {
+    pub code: String,
+    pub label: String,
+    pub parent_code: Option<String>,
+    /// Participating organisations in the row.
+    pub participants: i64,
+    /// Their percentage of the participating organisations that answered in the dimension.
+    pub participant_share: Option<f64>,
+    /// The same share among the active members.
+    pub member_share: Option<f64>,
+    /// `participant_share` minus `member_share`, in percentage points.
+    pub difference_points: Option<f64>,
+    /// `participant_share` over `member_share`.
+    pub ratio: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipationDimension {
+    pub dimension: Dimension,
+    pub participants: Denominators,
+    pub active_members: Denominators,
+    pub rows: Vec<ParticipationRowResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipationReport {
+    pub as_of: NaiveDate,
+    #[schema(format = Uuid)]
+    pub consultation_id: Option<String>,
+    #[schema(format = Uuid)]
+    pub expert_group_id: Option<String>,
+    /// Participating organisations.
+    pub organisations: i64,
+    /// People taking part in their own right; null when suppressed (1 to 4 people).
+    pub individuals: Option<i64>,
+    pub individuals_suppressed: bool,
+    /// Organisations and individuals; null when the individuals are suppressed, so the total
+    /// cannot reveal them.
+    pub total: Option<i64>,
+    pub dimensions: Vec<ParticipationDimension>,
+}
+
+/// The query of the participation report.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ParticipationParams {
+    /// Whose responses (exactly one of `consultation` and `expert_group`).
+    pub consultation: Option<uuid::Uuid>,
+    /// Whose members, on `as_of`.
+    pub expert_group: Option<uuid::Uuid>,
+    /// The day group membership and active membership are judged on (default today).
+    pub as_of: Option<NaiveDate>,
+    /// Dimensions to report, repeatable (default all). The SVG chart shows the first.
+    #[param(schema_with = dimensions)]
+    pub dimension: Vec<Dimension>,
+}
+
+fn participation_dimensions(
+    participation: &participation::Participation,
+) -> Vec<ParticipationDimension> {
+    participation
+        .participants
+        .dimensions
+        .iter()
+        .filter_map(|p| {
+            let m = participation.members.dimension(p.dimension)?;
+            Some(ParticipationDimension {
+                dimension: p.dimension,
+                participants: Denominators {
+                    members: p.members,
+                    answered: p.answered,
+                },
+                active_members: Denominators {
+                    members: m.members,
+                    answered: m.answered,
+                },
+                rows: p
+                    .rows
+                    .iter()
+                    .map(|row| {
+                        let participant_share = p.share_of_answered(row);
+                        let member_share = m.row(&row.code).and_then(|r| m.share_of_answered(r));
+                        let (difference_points, ratio) = match (participant_share, member_share) {
+                            (Some(a), Some(b)) => {
+                                (Some(round(a - b, 1)), (b > 0.0).then(|| round(a / b, 2)))
+                            }
+                            _ => (None, None),
+                        };
+                        ParticipationRowResponse {
+                            code: row.code.clone(),
+                            label: row.label.clone(),
+                            parent_code: row.parent_code.clone(),
+                            participants: row.members,
+                            participant_share,
+                            member_share,
+                            difference_points,
+                            ratio,
+                        }
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Participation against the membership
+///
+/// The composition of the organisations that responded to a consultation, or of an expert
+/// group's organisation members, beside the active membership, with the difference per row.
+/// People taking part in their own right are counted, never described, and a count of 1 to 4
+/// is suppressed (with the total, which would reveal it).
+#[utoipa::path(
+    tag = TAG,
+    params(ParticipationParams),
+    responses(
+        (status = 200, description = "The participation report", body = ParticipationReport,
+         content((ParticipationReport = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/reports/participation")]
+pub async fn participation_report(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
+    let mut params = QueryParams::parse(req.query_string())?;
+    let on = as_of(&mut params);
+    let id = |raw: &str| {
+        uuid::Uuid::parse_str(raw)
+            .map(|id| id.to_string())
+            .map_err(|_| "must be a UUID".to_owned())
+    };
+    let consultation = params.single_with("consultation", id);
+    let group = params.single_with("expert_group", id);
+    let mut dimensions = params.many::<Dimension>("dimension");
+    params.finish()?;
+    if dimensions.is_empty() {
+        dimensions = Dimension::ALL.to_vec();
+    }
+    let population = match (consultation, group) {
+        (Some(consultation_id), None) => Population::Respondents { consultation_id },
+        (None, Some(group_id)) => Population::GroupMembers { group_id },
+        _ => {
+            return Err(ApiError::bad_request(
+                "name exactly one of consultation=<id> and expert_group=<id>",
+            ));
+        }
+    };
+    let grace = state.grace;
+    let asked = population.clone();
+    let report = state
+        .db
+        .run(move |conn| participation::participation(conn, &asked, on, grace, &dimensions))
+        .await?;
+    let (individuals, suppressed) = match report.individuals {
+        PeopleCount::Shown(n) => (Some(n), false),
+        PeopleCount::Suppressed => (None, true),
+    };
+    let body = ParticipationReport {
+        as_of: on,
+        consultation_id: match &population {
+            Population::Respondents { consultation_id } => Some(consultation_id.clone()),
+            _ => None,
+        },
+        expert_group_id: match &population {
+            Population::GroupMembers { group_id } => Some(group_id.clone()),
+            _ => None,
+        },
+        organisations: report.organisations,
+        individuals,
+        individuals_suppressed: suppressed,
+        total: individuals.map(|n| n + report.organisations),
+        dimensions: participation_dimensions(&report),
+    };
+    Ok(match format {
+        ReportFormat::Json => HttpResponse::Ok().json(body),
+        ReportFormat::Csv => {
+            let mut rows = Vec::new();
+            for d in &body.dimensions {
+                for r in &d.rows {
+                    rows.push(vec![
+                        d.dimension.to_string(),
+                        r.code.clone(),
+                        defuse(&r.label),
+                        r.participants.to_string(),
+                        number(r.participant_share),
+                        number(r.member_share),
+                        number(r.difference_points),
+                        number(r.ratio),
+                    ]);
+                }
+            }
+            csv_response(
+                "participation.csv",
+                &[
+                    "dimension",
+                    "code",
+                    "label",
+                    "participants",
+                    "participant_share",
+                    "member_share",
+                    "difference_points",
+                    "ratio",
+                ],
+                rows,
+            )
+        }
+        ReportFormat::Svg => {
+            let Some(first) = body.dimensions.first() else {
+                return Err(ApiError::internal(
+                    "a participation report without dimensions",
+                ));
+            };
+            svg_response(Chart {
+                title: format!(
+                    "Who took part, by {}",
+                    first.dimension.as_str().replace('_', " ")
+                ),
+                subtitle: format!(
+                    "{} organisations against {} active members on {}; shares of those who answered",
+                    body.organisations, first.active_members.members, body.as_of
+                ),
+                marker_name: "active members".to_owned(),
+                bars: first
+                    .rows
+                    .iter()
+                    .filter(|r| r.parent_code.is_none() && r.member_share.is_some())
+                    .map(|r| Bar {
+                        label: r.label.clone(),
+                        value: r.participant_share,
+                        caption: format!(
+                            "{} organisations; members {}%",
+                            r.participants,
+                            number(r.member_share)
+                        ),
+                        marker: r.member_share,
+                    })
+                    .collect(),
+            })
+        }
+    })
+}
+
 pub fn configure(config: &mut ServiceConfig) {
     config
+        .service(participation_report)
         .service(composition_report)
         .service(gaps_report)
         .service(expertise_coverage_report);

@@ -43,6 +43,35 @@ fn enum_set(values: &[&'static str], description: &str) -> RefOr<Schema> {
     code_set(values.to_vec(), values.len(), description)
 }
 
+/// Query filters over text enums: each a set of distinct values (repeat the parameter).
+macro_rules! enum_set_schema {
+    ($($name:ident: $enum:ty => $description:literal,)+) => {$(
+        #[doc = concat!("Query filter: ", $description, ".")]
+        pub fn $name() -> RefOr<Schema> {
+            let all: Vec<_> = <$enum>::ALL.iter().map(|v| v.as_str()).collect();
+            enum_set(&all, $description)
+        }
+    )+};
+}
+
+enum_set_schema! {
+    group_kinds: crate::domain::expert_groups::GroupKind => "Expert group kinds",
+    group_statuses: crate::domain::expert_groups::GroupStatus => "Expert group statuses",
+    consultation_kinds: crate::domain::consultations::ConsultationKind => "Consultation kinds",
+    consultation_statuses: crate::domain::consultations::ConsultationStatus => "Consultation statuses",
+    dimensions: crate::domain::reports::Dimension => "Report dimensions",
+}
+
+/// The community areas a gaps report compares benchmark shares in.
+pub fn community_areas() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["leadership", "mission"]))
+        .description(Some("The community area (default leadership)"))
+        .build()
+        .into()
+}
+
 /// Query filter: organisation kinds.
 pub fn kinds() -> RefOr<Schema> {
     let all: Vec<_> = OrganisationKind::ALL.iter().map(|v| v.as_str()).collect();

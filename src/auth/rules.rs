@@ -102,6 +102,7 @@ const RULES: &[(&str, Access)] = &[
     ("composition_report", Read(Scope::ReportsRead)),
     ("gaps_report", Read(Scope::ReportsRead)),
     ("expertise_coverage_report", Read(Scope::ReportsRead)),
+    ("participation_report", Read(Scope::ReportsRead)),
     ("list_benchmarks", Read(Scope::ReportsRead)),
     ("create_benchmark", Write),
     ("get_benchmark", Read(Scope::ReportsRead)),

@@ -1090,3 +1090,124 @@ db_test!(
         assert_eq!(cell(&headers, care, "below_minimum_regions"), REGIONS.join(";"));
     }
 );
+
+/// A consultation open for responses, and a group, over three active members: Oak (led by
+/// DEI010100), Pine (DEI010300) and Rowan (answered: none of these).
+async fn participation_fixture(app: &TestApp) -> (String, String, [String; 3]) {
+    let year = ("2025-12-01", "2026-01-01", "2026-12-31");
+    let mut ids = Vec::new();
+    for (name, codes) in [
+        ("Oak Voices", vec!["DEI010100"]),
+        ("Pine Project", vec!["DEI010300"]),
+        ("Rowan Trust", vec![]),
+    ] {
+        let org = organisation(
+            app,
+            json!({"name": name, "kind": "local_charity", "leadership": answered(&codes)}),
+        )
+        .await;
+        join(app, &org, year.0, year.1, year.2).await;
+        ids.push(org);
+    }
+    let consultation = id(&created(
+        &app.post_json(
+            "/api/v1/consultations",
+            &json!({"title": "Call for evidence", "kind": "call_for_evidence", "status": "open"}),
+        )
+        .await,
+    ));
+    let group = id(&created(
+        &app.post_json(
+            "/api/v1/expert-groups",
+            &json!({"name": "Policy group", "kind": "working_group", "status": "active"}),
+        )
+        .await,
+    ));
+    (consultation, group, ids.try_into().unwrap())
+}
+
+async fn person(app: &TestApp, n: usize) -> String {
+    id(&created(
+        &app.post_json(
+            "/api/v1/contacts",
+            &json!({"given_name": "Person", "family_name": format!("Number {n}")}),
+        )
+        .await,
+    ))
+}
+
+db_test!(
+    async fn participation_holds_respondents_against_the_active_membership(app) {
+        let (consultation, _, [oak, _, rowan]) = participation_fixture(&app).await;
+        let respond = format!("/api/v1/consultations/{consultation}/responses");
+        created(&app.post_json(&respond, &json!({"organisation_id": oak, "attribution": "anonymous"})).await);
+        created(&app.post_json(&respond, &json!({"organisation_id": rowan})).await);
+        let report = ok(&app.get(&format!("/api/v1/reports/participation?consultation={consultation}&as_of=2026-06-30&dimension=leadership")).await);
+        assert_eq!(report["organisations"], 2);
+        assert_eq!(report["individuals"], 0, "nobody in their own right: nothing to hide");
+        assert_eq!(report["total"], 2);
+        let leadership = dimension(&report, "leadership");
+        assert_eq!(leadership["participants"], json!({"members": 2, "answered": 2}));
+        assert_eq!(leadership["active_members"], json!({"members": 3, "answered": 3}));
+        // Oak (DEI010100) is one of two respondents (50.0%) and one of three members (33.3%).
+        assert_fields(row(leadership, "DEI010100"), json!({"participants": 1, "participant_share": 50.0, "member_share": 33.3, "difference_points": 16.7, "ratio": 1.5}));
+        // Pine did not respond: its community is missing from the evidence.
+        assert_fields(row(leadership, "DEI010300"), json!({"participants": 0, "participant_share": 0.0, "member_share": 33.3, "difference_points": -33.3, "ratio": 0.0}));
+
+        let (headers, rows) = export(&app, &format!("/api/v1/reports/participation?consultation={consultation}&as_of=2026-06-30&dimension=leadership")).await;
+        assert_eq!(headers[..4], ["dimension", "code", "label", "participants"]);
+        assert!(rows.iter().any(|r| cell(&headers, r, "code") == "DEI010100" && cell(&headers, r, "participant_share") == "50"));
+        let svg = chart(&app, &format!("/api/v1/reports/participation?consultation={consultation}&as_of=2026-06-30")).await;
+        assert!(svg.contains("Who took part"), "{svg}");
+    }
+);
+
+db_test!(
+    async fn a_few_people_in_their_own_right_are_counted_but_never_shown(app) {
+        let (consultation, group, [oak, _, _]) = participation_fixture(&app).await;
+        let respond = format!("/api/v1/consultations/{consultation}/responses");
+        created(&app.post_json(&respond, &json!({"organisation_id": oak})).await);
+        let mut people = Vec::new();
+        for n in 0..5 {
+            people.push(person(&app, n).await);
+        }
+        for someone in &people[..2] {
+            created(&app.post_json(&respond, &json!({"contact_id": someone})).await);
+        }
+        let path = format!("/api/v1/reports/participation?consultation={consultation}&as_of=2026-06-30&dimension=kind");
+        let report = ok(&app.get(&path).await);
+        assert_eq!(report["individuals"], json!(null), "two people could be recognised");
+        assert_eq!(report["individuals_suppressed"], true);
+        assert_eq!(report["total"], json!(null), "the total would give them away");
+        assert_eq!(report["organisations"], 1);
+        for someone in &people[2..] {
+            created(&app.post_json(&respond, &json!({"contact_id": someone})).await);
+        }
+        let report = ok(&app.get(&path).await);
+        assert_eq!((report["individuals"].clone(), report["total"].clone()), (json!(5), json!(6)));
+        assert_eq!(report["individuals_suppressed"], false);
+
+        // A group's organisation members on the day, and its people, counted the same way.
+        let members = format!("/api/v1/expert-groups/{group}/members");
+        created(&app.post_json(&members, &json!({"organisation_id": oak, "role": "chair", "joined_on": "2026-01-01"})).await);
+        created(&app.post_json(&members, &json!({"contact_id": people[0], "role": "member", "joined_on": "2026-01-01"})).await);
+        let report = ok(&app.get(&format!("/api/v1/reports/participation?expert_group={group}&as_of=2026-06-30")).await);
+        assert_eq!(report["expert_group_id"], group.as_str());
+        assert_eq!(report["organisations"], 1);
+        assert_eq!(report["individuals_suppressed"], true);
+        let before = ok(&app.get(&format!("/api/v1/reports/participation?expert_group={group}&as_of=2025-06-30")).await);
+        assert_eq!(before["organisations"], 0, "nobody had joined yet");
+    }
+);
+
+db_test!(
+    async fn participation_needs_exactly_one_known_consultation_or_group(app) {
+        let (consultation, group, _) = participation_fixture(&app).await;
+        app.get("/api/v1/reports/participation").await.problem(400);
+        app.get(&format!("/api/v1/reports/participation?consultation={consultation}&expert_group={group}")).await.problem(400);
+        app.get("/api/v1/reports/participation?consultation=not-a-uuid").await.problem(400);
+        let unknown = uuid::Uuid::now_v7();
+        app.get(&format!("/api/v1/reports/participation?consultation={unknown}")).await.problem(404);
+        app.get(&format!("/api/v1/reports/participation?expert_group={unknown}")).await.problem(404);
+    }
+);

@@ -21,7 +21,7 @@ use crate::domain::{DomainError, taxonomies};
 /// force): the rule of `membership::store::status_filter`, written as SQL for reports. A test
 /// holds the two to the same answer.
 const ACTIVE_MEMBERS: &str = "
-active AS MATERIALIZED (
+population AS MATERIALIZED (
     SELECT o.id, o.kind, o.size_band, o.lived_experience_led,
            o.leadership_reply_status, o.mission_reply_status
     FROM organisations o
@@ -31,6 +31,29 @@ active AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM membership_withdrawals w
                       WHERE w.organisation_id = o.id AND w.withdrawn_on <= $1
                         AND (w.reinstated_on IS NULL OR w.reinstated_on > $1))
+)";
+
+/// The organisations that responded to consultation `$1` (anonymously too: only counts leave).
+const RESPONDENTS: &str = "
+population AS MATERIALIZED (
+    SELECT o.id, o.kind, o.size_band, o.lived_experience_led,
+           o.leadership_reply_status, o.mission_reply_status
+    FROM organisations o
+    WHERE o.deleted_at IS NULL
+      AND o.id IN (SELECT r.organisation_id FROM consultation_responses r
+                   WHERE r.consultation_id = $1 AND r.organisation_id IS NOT NULL)
+)";
+
+/// The organisations that are members of expert group `$1` on `$2`.
+const GROUP_MEMBERS: &str = "
+population AS MATERIALIZED (
+    SELECT o.id, o.kind, o.size_band, o.lived_experience_led,
+           o.leadership_reply_status, o.mission_reply_status
+    FROM organisations o
+    WHERE o.deleted_at IS NULL
+      AND o.id IN (SELECT m.organisation_id FROM expert_group_members m
+                   WHERE m.group_id = $1 AND m.organisation_id IS NOT NULL AND m.joined_on <= $2
+                     AND (m.left_on IS NULL OR m.left_on >= $2))
 )";
 
 /// Every community code with each of its descendants (itself included), so that an
@@ -44,27 +67,27 @@ closure (ancestor, descendant) AS (
 
 /// One count per (dimension, code) for every dimension, in one statement.
 const BUCKETS: &str = "
-SELECT 'all' AS dimension, CAST(NULL AS TEXT) AS code, COUNT(*) AS members FROM active
-UNION ALL SELECT 'kind', kind, COUNT(*) FROM active GROUP BY kind
-UNION ALL SELECT 'size_band', size_band, COUNT(*) FROM active GROUP BY size_band
+SELECT 'all' AS dimension, CAST(NULL AS TEXT) AS code, COUNT(*) AS members FROM population
+UNION ALL SELECT 'kind', kind, COUNT(*) FROM population GROUP BY kind
+UNION ALL SELECT 'size_band', size_band, COUNT(*) FROM population GROUP BY size_band
 UNION ALL SELECT 'lived_experience_led',
     CASE WHEN lived_experience_led THEN 'true' WHEN NOT lived_experience_led THEN 'false' END,
-    COUNT(*) FROM active GROUP BY lived_experience_led
-UNION ALL SELECT 'leadership_reply', leadership_reply_status, COUNT(*) FROM active GROUP BY leadership_reply_status
-UNION ALL SELECT 'mission_reply', mission_reply_status, COUNT(*) FROM active GROUP BY mission_reply_status
+    COUNT(*) FROM population GROUP BY lived_experience_led
+UNION ALL SELECT 'leadership_reply', leadership_reply_status, COUNT(*) FROM population GROUP BY leadership_reply_status
+UNION ALL SELECT 'mission_reply', mission_reply_status, COUNT(*) FROM population GROUP BY mission_reply_status
 UNION ALL SELECT 'region', r.region, COUNT(*)
-    FROM organisation_regions r JOIN active a ON a.id = r.organisation_id GROUP BY r.region
+    FROM organisation_regions r JOIN population a ON a.id = r.organisation_id GROUP BY r.region
 UNION ALL SELECT 'region_known', NULL, COUNT(DISTINCT r.organisation_id)
-    FROM organisation_regions r JOIN active a ON a.id = r.organisation_id
+    FROM organisation_regions r JOIN population a ON a.id = r.organisation_id
 UNION ALL SELECT 'expertise', e.expertise_code, COUNT(*)
-    FROM organisation_expertise e JOIN active a ON a.id = e.organisation_id GROUP BY e.expertise_code
+    FROM organisation_expertise e JOIN population a ON a.id = e.organisation_id GROUP BY e.expertise_code
 UNION ALL SELECT 'expertise_known', NULL, COUNT(DISTINCT e.organisation_id)
-    FROM organisation_expertise e JOIN active a ON a.id = e.organisation_id
+    FROM organisation_expertise e JOIN population a ON a.id = e.organisation_id
 UNION ALL SELECT oc.area || '_coded', NULL, COUNT(DISTINCT oc.organisation_id)
-    FROM organisation_communities oc JOIN active a ON a.id = oc.organisation_id GROUP BY oc.area
+    FROM organisation_communities oc JOIN population a ON a.id = oc.organisation_id GROUP BY oc.area
 UNION ALL SELECT oc.area, closure.ancestor, COUNT(DISTINCT oc.organisation_id)
     FROM organisation_communities oc
-    JOIN active a ON a.id = oc.organisation_id
+    JOIN population a ON a.id = oc.organisation_id
     JOIN closure ON closure.descendant = oc.community_code
     GROUP BY oc.area, closure.ancestor";
 
@@ -73,7 +96,7 @@ const COVERAGE: &str = "
 SELECT e.expertise_code AS dimension, r.region AS code, COUNT(*) AS members
 FROM organisation_expertise e
 JOIN organisation_regions r ON r.organisation_id = e.organisation_id
-JOIN active a ON a.id = e.organisation_id
+JOIN population a ON a.id = e.organisation_id
 GROUP BY e.expertise_code, r.region";
 
 #[derive(Debug, QueryableByName)]
@@ -86,17 +109,38 @@ struct Bucket {
     members: i64,
 }
 
+/// Whose composition a report counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Population {
+    /// The active members (`current` or `grace`) on the day.
+    ActiveMembers,
+    /// The organisations that responded to a consultation.
+    Respondents { consultation_id: String },
+    /// The organisations in an expert group on the day.
+    GroupMembers { group_id: String },
+}
+
 fn buckets(
     conn: &mut DbConn,
     statement: &str,
+    population: &Population,
     on: NaiveDate,
     grace: GraceWindow,
 ) -> Result<Vec<Bucket>, DomainError> {
-    let sql = format!("WITH RECURSIVE {ACTIVE_MEMBERS}, {COMMUNITY_CLOSURE} {statement}");
-    Ok(diesel::sql_query(sql)
-        .bind::<Date, _>(on)
-        .bind::<Date, _>(grace.earliest_end_in_grace(on))
-        .load(conn)?)
+    let sql = |cte: &str| format!("WITH RECURSIVE {cte}, {COMMUNITY_CLOSURE} {statement}");
+    Ok(match population {
+        Population::ActiveMembers => diesel::sql_query(sql(ACTIVE_MEMBERS))
+            .bind::<Date, _>(on)
+            .bind::<Date, _>(grace.earliest_end_in_grace(on))
+            .load(conn)?,
+        Population::Respondents { consultation_id } => diesel::sql_query(sql(RESPONDENTS))
+            .bind::<Text, _>(consultation_id)
+            .load(conn)?,
+        Population::GroupMembers { group_id } => diesel::sql_query(sql(GROUP_MEMBERS))
+            .bind::<Text, _>(group_id)
+            .bind::<Date, _>(on)
+            .load(conn)?,
+    })
 }
 
 /// `national_charity` → `National charity`.
@@ -128,8 +172,19 @@ pub fn composition(
     grace: GraceWindow,
     dimensions: &[Dimension],
 ) -> Result<Composition, DomainError> {
+    composition_of(conn, &Population::ActiveMembers, on, grace, dimensions)
+}
+
+/// The composition of `population` on `on` in each of `dimensions`.
+pub fn composition_of(
+    conn: &mut DbConn,
+    population: &Population,
+    on: NaiveDate,
+    grace: GraceWindow,
+    dimensions: &[Dimension],
+) -> Result<Composition, DomainError> {
     let mut counts: HashMap<(String, Option<String>), i64> = HashMap::new();
-    for bucket in buckets(conn, BUCKETS, on, grace)? {
+    for bucket in buckets(conn, BUCKETS, population, on, grace)? {
         counts.insert((bucket.dimension, bucket.code), bucket.members);
     }
     let count = |dimension: &str, code: Option<&str>| -> i64 {
@@ -348,7 +403,7 @@ pub fn expertise_coverage(
     grace: GraceWindow,
 ) -> Result<Vec<CoverageRow>, DomainError> {
     let mut counts: HashMap<(String, String), i64> = HashMap::new();
-    for bucket in buckets(conn, COVERAGE, on, grace)? {
+    for bucket in buckets(conn, COVERAGE, &Population::ActiveMembers, on, grace)? {
         if let Some(region) = bucket.code {
             counts.insert((bucket.dimension, region), bucket.members);
         }

@@ -5,6 +5,7 @@
 pub mod benchmarks;
 pub mod composition;
 pub mod gaps;
+pub mod participation;
 pub mod targets;
 
 use chrono::NaiveDate;

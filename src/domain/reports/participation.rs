@@ -1,0 +1,102 @@
+//! Whose voices reach the alliance: the composition of a consultation's respondents or of an
+//! expert group's members, against the active membership. People (contacts) have no equality
+//! data here, so they are counted, and the count is suppressed below a threshold.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::Composition;
+use super::Dimension;
+use super::composition::{Population, composition, composition_of};
+use crate::db::DbConn;
+use crate::db::schema::{consultation_responses, expert_group_members};
+use crate::domain::membership::GraceWindow;
+use crate::domain::{DomainError, consultations, expert_groups};
+
+/// Counts of people below this are never published (1 to 4 show as suppressed).
+pub const SUPPRESSION_THRESHOLD: i64 = 5;
+
+/// A count of people, published only when it cannot single anyone out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeopleCount {
+    Shown(i64),
+    Suppressed,
+}
+
+impl PeopleCount {
+    pub fn new(count: i64) -> Self {
+        if (1..SUPPRESSION_THRESHOLD).contains(&count) {
+            Self::Suppressed
+        } else {
+            Self::Shown(count)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Participation {
+    /// Organisations among the participants (their composition is `participants`).
+    pub organisations: i64,
+    /// People taking part in their own right.
+    pub individuals: PeopleCount,
+    pub participants: Composition,
+    pub members: Composition,
+}
+
+/// The participants of `population` (respondents or group members) on `on`, composed in
+/// `dimensions`, beside the active membership on the same day.
+pub fn participation(
+    conn: &mut DbConn,
+    population: &Population,
+    on: NaiveDate,
+    grace: GraceWindow,
+    dimensions: &[Dimension],
+) -> Result<Participation, DomainError> {
+    let individuals: i64 = match population {
+        Population::Respondents { consultation_id } => {
+            consultations::store::find(conn, consultation_id)?;
+            consultation_responses::table
+                .filter(consultation_responses::consultation_id.eq(consultation_id))
+                .filter(consultation_responses::organisation_id.is_null())
+                .count()
+                .get_result(conn)?
+        }
+        Population::GroupMembers { group_id } => {
+            expert_groups::store::find(conn, group_id)?;
+            expert_group_members::table
+                .filter(expert_group_members::group_id.eq(group_id))
+                .filter(expert_group_members::contact_id.is_not_null())
+                .filter(expert_group_members::joined_on.le(on))
+                .filter(
+                    expert_group_members::left_on
+                        .is_null()
+                        .or(expert_group_members::left_on.ge(on)),
+                )
+                .count()
+                .get_result(conn)?
+        }
+        Population::ActiveMembers => 0,
+    };
+    let participants = composition_of(conn, population, on, grace, dimensions)?;
+    let members = composition(conn, on, grace, dimensions)?;
+    Ok(Participation {
+        organisations: participants.active_members,
+        individuals: PeopleCount::new(individuals),
+        participants,
+        members,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PeopleCount;
+
+    #[test]
+    fn counts_of_one_to_four_people_are_suppressed() {
+        assert_eq!(PeopleCount::new(0), PeopleCount::Shown(0));
+        for n in 1..5 {
+            assert_eq!(PeopleCount::new(n), PeopleCount::Suppressed);
+        }
+        assert_eq!(PeopleCount::new(5), PeopleCount::Shown(5));
+    }
+}
