@@ -277,6 +277,132 @@ pub async fn composition_report(
     })
 }
 
+/// Most dates one trend may ask for.
+const MAX_TREND_DATES: usize = 12;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompositionTrend {
+    /// One composition per date asked for, oldest first.
+    pub compositions: Vec<CompositionResponse>,
+}
+
+/// The query of the composition trend.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrendParams {
+    /// The dates to compose the membership on (1 to 12, repeat the parameter).
+    #[param(min_items = 1, max_items = 12)]
+    pub at: Vec<NaiveDate>,
+    /// Dimensions to report, repeatable (default all).
+    #[param(schema_with = dimensions)]
+    pub dimension: Vec<Dimension>,
+}
+
+/// Composition over time
+///
+/// The composition at several dates in one call (e.g. each 31 March), oldest first, for
+/// annual reports. `Accept: text/csv` gives one line per date and row.
+#[utoipa::path(
+    tag = TAG,
+    params(TrendParams),
+    responses(
+        (status = 200, description = "The compositions", body = CompositionTrend,
+         content((CompositionTrend = "application/json"), (String = "text/csv"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 406, response = crate::api::responses::NotAcceptable),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/reports/composition/trend")]
+pub async fn composition_trend(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, false)?;
+    let mut params = QueryParams::parse(req.query_string())?;
+    let raw = params.many::<String>("at");
+    let asked = raw.len();
+    let mut dates: Vec<NaiveDate> = raw
+        .iter()
+        .filter_map(|raw| {
+            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .filter(|_| crate::api::body::four_digit_year(raw))
+        })
+        .collect();
+    let mut dimensions = params.many::<Dimension>("dimension");
+    params.finish()?;
+    if asked == 0 || asked > MAX_TREND_DATES || dates.len() != asked {
+        return Err(ApiError::BadRequest {
+            detail: format!(
+                "at: give 1 to {MAX_TREND_DATES} dates in the years 0001 to 9999, e.g. at=2025-03-31&at=2026-03-31"
+            ),
+            errors: vec![crate::domain::FieldError::new(
+                "at",
+                "invalid",
+                format!("1 to {MAX_TREND_DATES} dates, YYYY-MM-DD"),
+            )],
+        });
+    }
+    dates.sort();
+    if dimensions.is_empty() {
+        dimensions = Dimension::ALL.to_vec();
+    }
+    let grace = state.grace;
+    let compositions = state
+        .db
+        .run(move |conn| {
+            dates
+                .iter()
+                .map(|on| composition::composition(conn, *on, grace, &dimensions))
+                .collect::<Result<Vec<_>, DomainError>>()
+        })
+        .await?;
+    Ok(match format {
+        ReportFormat::Csv => {
+            let mut rows = Vec::new();
+            for report in &compositions {
+                for d in &report.dimensions {
+                    for row in &d.rows {
+                        rows.push(vec![
+                            report.as_of.to_string(),
+                            d.dimension.to_string(),
+                            row.code.clone(),
+                            defuse(&row.label),
+                            row.members.to_string(),
+                            number(d.share_of_members(row)),
+                            number(d.share_of_answered(row)),
+                        ]);
+                    }
+                }
+            }
+            csv_response(
+                "composition-trend.csv",
+                &[
+                    "as_of",
+                    "dimension",
+                    "code",
+                    "label",
+                    "members",
+                    "share_of_members",
+                    "share_of_answered",
+                ],
+                rows,
+            )
+        }
+        _ => HttpResponse::Ok().json(CompositionTrend {
+            compositions: compositions
+                .iter()
+                .map(|report| CompositionResponse {
+                    as_of: report.as_of,
+                    active_members: report.active_members,
+                    dimensions: report.dimensions.iter().map(Into::into).collect(),
+                })
+                .collect(),
+        }),
+    })
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BenchmarkSummary {
     #[schema(format = Uuid)]
@@ -897,6 +1023,7 @@ pub async fn participation_report(
 pub fn configure(config: &mut ServiceConfig) {
     config
         .service(participation_report)
+        .service(composition_trend)
         .service(composition_report)
         .service(gaps_report)
         .service(expertise_coverage_report);

@@ -100,6 +100,7 @@ const RULES: &[(&str, Access)] = &[
     ("consultation_participation", Read(Scope::ConsultationsRead)),
     ("organisation_consultations", Read(Scope::ConsultationsRead)),
     ("composition_report", Read(Scope::ReportsRead)),
+    ("composition_trend", Read(Scope::ReportsRead)),
     ("gaps_report", Read(Scope::ReportsRead)),
     ("expertise_coverage_report", Read(Scope::ReportsRead)),
     ("participation_report", Read(Scope::ReportsRead)),

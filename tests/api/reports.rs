@@ -1211,3 +1211,25 @@ db_test!(
         app.get(&format!("/api/v1/reports/participation?expert_group={unknown}")).await.problem(404);
     }
 );
+
+db_test!(
+    async fn the_trend_composes_the_membership_at_each_date_oldest_first(app) {
+        fixture(&app).await;
+        let trend = ok(&app.get("/api/v1/reports/composition/trend?at=2025-07-20&at=2025-06-30&dimension=kind").await);
+        let compositions = trend["compositions"].as_array().unwrap();
+        assert_eq!(compositions.len(), 2);
+        // Each date answers as the single report does for it.
+        for (index, date) in ["2025-06-30", "2025-07-20"].iter().enumerate() {
+            let single = composition(&app, &format!("as_of={date}&dimension=kind")).await;
+            assert_eq!(compositions[index], single, "{date}");
+        }
+        let (headers, rows) = export(&app, "/api/v1/reports/composition/trend?at=2025-06-30&at=2025-07-20&dimension=kind").await;
+        assert_eq!(headers[..2], ["as_of", "dimension"]);
+        assert_eq!(rows.len(), 2 * KINDS.len());
+        for query in ["", "at=2025-13-01", "at=2025-06-30&at=2025-06-30", "at=-5000-01-01", "at=2025-06-30&colour=red"] {
+            app.get(&format!("/api/v1/reports/composition/trend?{query}")).await.problem(400);
+        }
+        let thirteen: Vec<String> = (1..=13).map(|d| format!("at=2025-01-{d:02}")).collect();
+        app.get(&format!("/api/v1/reports/composition/trend?{}", thirteen.join("&"))).await.problem(400);
+    }
+);

@@ -65,7 +65,10 @@ closure (ancestor, descendant) AS (
     SELECT closure.ancestor, c.code FROM closure JOIN communities c ON c.parent_code = closure.descendant
 )";
 
-/// One count per (dimension, code) for every dimension, in one statement.
+/// One count per (dimension, code) for every dimension, in one statement. Joins start from
+/// the population with CROSS JOIN: SQLite keeps that order as written, probing each member's
+/// rows by primary key rather than building a temporary index over the whole population
+/// for every branch (PostgreSQL plans CROSS JOIN … WHERE like any inner join).
 const BUCKETS: &str = "
 SELECT 'all' AS dimension, CAST(NULL AS TEXT) AS code, COUNT(*) AS members FROM population
 UNION ALL SELECT 'kind', kind, COUNT(*) FROM population GROUP BY kind
@@ -76,27 +79,30 @@ UNION ALL SELECT 'lived_experience_led',
 UNION ALL SELECT 'leadership_reply', leadership_reply_status, COUNT(*) FROM population GROUP BY leadership_reply_status
 UNION ALL SELECT 'mission_reply', mission_reply_status, COUNT(*) FROM population GROUP BY mission_reply_status
 UNION ALL SELECT 'region', r.region, COUNT(*)
-    FROM organisation_regions r JOIN population a ON a.id = r.organisation_id GROUP BY r.region
+    FROM population a CROSS JOIN organisation_regions r WHERE r.organisation_id = a.id
+    GROUP BY r.region
 UNION ALL SELECT 'region_known', NULL, COUNT(DISTINCT r.organisation_id)
-    FROM organisation_regions r JOIN population a ON a.id = r.organisation_id
+    FROM population a CROSS JOIN organisation_regions r WHERE r.organisation_id = a.id
 UNION ALL SELECT 'expertise', e.expertise_code, COUNT(*)
-    FROM organisation_expertise e JOIN population a ON a.id = e.organisation_id GROUP BY e.expertise_code
+    FROM population a CROSS JOIN organisation_expertise e WHERE e.organisation_id = a.id
+    GROUP BY e.expertise_code
 UNION ALL SELECT 'expertise_known', NULL, COUNT(DISTINCT e.organisation_id)
-    FROM organisation_expertise e JOIN population a ON a.id = e.organisation_id
+    FROM population a CROSS JOIN organisation_expertise e WHERE e.organisation_id = a.id
 UNION ALL SELECT oc.area || '_coded', NULL, COUNT(DISTINCT oc.organisation_id)
-    FROM organisation_communities oc JOIN population a ON a.id = oc.organisation_id GROUP BY oc.area
+    FROM population a CROSS JOIN organisation_communities oc WHERE oc.organisation_id = a.id
+    GROUP BY oc.area
 UNION ALL SELECT oc.area, closure.ancestor, COUNT(DISTINCT oc.organisation_id)
-    FROM organisation_communities oc
-    JOIN population a ON a.id = oc.organisation_id
-    JOIN closure ON closure.descendant = oc.community_code
+    FROM population a CROSS JOIN organisation_communities oc CROSS JOIN closure
+    WHERE oc.organisation_id = a.id AND closure.descendant = oc.community_code
     GROUP BY oc.area, closure.ancestor";
 
 /// Active members per expertise area and region.
 const COVERAGE: &str = "
 SELECT e.expertise_code AS dimension, r.region AS code, COUNT(*) AS members
-FROM organisation_expertise e
-JOIN organisation_regions r ON r.organisation_id = e.organisation_id
-JOIN population a ON a.id = e.organisation_id
+FROM population a
+CROSS JOIN organisation_expertise e
+CROSS JOIN organisation_regions r
+WHERE e.organisation_id = a.id AND r.organisation_id = a.id
 GROUP BY e.expertise_code, r.region";
 
 #[derive(Debug, QueryableByName)]
