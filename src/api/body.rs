@@ -187,11 +187,21 @@ fn unstorable_values(object: &serde_json::Map<String, serde_json::Value>) -> Vec
                         "invalid",
                         "must not contain NUL characters",
                     ));
-                } else if (key.ends_with("_on") || key.ends_with("_at")) && !four_digit_year(text) {
-                    let reads_as_time = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
-                        || chrono::DateTime::parse_from_rfc3339(text).is_ok()
-                        || text.parse::<chrono::DateTime<chrono::Utc>>().is_ok();
-                    if reads_as_time {
+                } else if key.ends_with("_on") || key.ends_with("_at") {
+                    // Judged as stored: a time in UTC (an offset can carry 9999 into 10000).
+                    let utc_year = chrono::DateTime::parse_from_rfc3339(text)
+                        .map(|at| at.with_timezone(&chrono::Utc))
+                        .or_else(|_| text.parse::<chrono::DateTime<chrono::Utc>>())
+                        .ok()
+                        .map(|at| chrono::Datelike::year(&at));
+                    let out_of_range = match utc_year {
+                        Some(year) => !(1..=9999).contains(&year),
+                        None => {
+                            !four_digit_year(text)
+                                && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+                        }
+                    };
+                    if out_of_range {
                         out.push(FieldError::new(
                             path,
                             "range",

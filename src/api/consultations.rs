@@ -22,7 +22,7 @@ use crate::api::schemas::{
 };
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::domain::consultations::store::{self, Invitee, ResponseFilter};
 use crate::domain::consultations::{
     Attribution, Consultation, ConsultationFilter, ConsultationKind, ConsultationProfile,
@@ -33,18 +33,6 @@ use crate::domain::{DomainError, FieldError, now};
 use crate::error::ApiError;
 
 const TAG: &str = "consultations";
-
-/// Whether the caller may see who wrote an anonymous response: staff and admins may;
-/// viewers and API keys never do.
-fn sees_anonymous(principal: &Principal) -> bool {
-    matches!(
-        principal,
-        Principal::User {
-            role: Role::Admin | Role::Staff,
-            ..
-        }
-    )
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsultationResponse {
@@ -599,8 +587,8 @@ pub struct InvitationResponse {
     pub via_group_id: Option<String>,
     #[schema(format = DateTime)]
     pub invited_at: String,
-    /// Whether the invitee has responded; null when the response is anonymous and the
-    /// caller may not know whose it is.
+    /// Whether the invitee has responded. Viewers and API keys, who may not see anonymous
+    /// responses, get `true` for a named response and null otherwise.
     pub responded: Option<bool>,
     /// Whether they attended (events); null when unknown or withheld.
     pub attended: Option<bool>,
@@ -608,8 +596,12 @@ pub struct InvitationResponse {
 
 impl InvitationResponse {
     fn new(invitation: Invitation, sees_anonymous: bool) -> Self {
+        // A caller who may not see anonymous responses learns only of named ones: "no
+        // response" and "an anonymous response" both read as unknown, or the difference
+        // would name the anonymous respondent.
         let (responded, attended) = match invitation.response {
-            Some((Attribution::Anonymous, _)) if !sees_anonymous => (None, None),
+            Some((Attribution::Named, attended)) => (Some(true), attended),
+            _ if !sees_anonymous => (None, None),
             Some((_, attended)) => (Some(true), attended),
             None => (Some(false), None),
         };
@@ -760,7 +752,7 @@ pub async fn list_invitations(
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
     let ((), after, limit) = by_id_query(&req, |_| ())?;
-    let sees = sees_anonymous(&principal);
+    let sees = principal.sees_anonymous_responses();
     if format == Format::Csv {
         let checked = id.clone();
         state
@@ -1046,7 +1038,7 @@ pub async fn list_responses(
             raw.parse::<Attribution>().map_err(|e| e.to_string())
         }),
     })?;
-    let sees = sees_anonymous(&principal);
+    let sees = principal.sees_anonymous_responses();
     if format == Format::Csv {
         let checked = id.clone();
         state
@@ -1134,7 +1126,7 @@ pub async fn get_response(
     Ok(response_response(
         StatusCode::OK,
         response,
-        sees_anonymous(&principal),
+        principal.sees_anonymous_responses(),
     ))
 }
 
@@ -1304,7 +1296,8 @@ pub struct HistoryEntryResponse {
     pub invited_at: Option<String>,
     #[schema(format = Uuid)]
     pub via_group_id: Option<String>,
-    /// Null when its response is anonymous and the caller may not know whose it is.
+    /// Whether it responded. Viewers and API keys get `true` for a named response and null
+    /// otherwise; consultations it answered only anonymously are left out for them.
     pub responded: Option<bool>,
     pub attended: Option<bool>,
     #[schema(format = DateTime)]
@@ -1313,8 +1306,10 @@ pub struct HistoryEntryResponse {
 
 impl HistoryEntryResponse {
     fn new(entry: HistoryEntry, sees_anonymous: bool) -> Self {
+        // As for invitations: without sight of anonymous responses, only named ones show.
         let (responded, attended, submitted_at) = match entry.response {
-            Some((Attribution::Anonymous, _, _)) if !sees_anonymous => (None, None, None),
+            Some((Attribution::Named, attended, at)) => (Some(true), attended, Some(timestamp(at))),
+            _ if !sees_anonymous => (None, None, None),
             Some((_, attended, at)) => (Some(true), attended, Some(timestamp(at))),
             None => (Some(false), None, None),
         };
@@ -1334,14 +1329,6 @@ impl HistoryEntryResponse {
             submitted_at,
         }
     }
-}
-
-/// An entry that exists only because of an anonymous response would reveal the respondent:
-/// callers who may not know it do not see the entry at all.
-fn visible_in_history(entry: &HistoryEntry, sees_anonymous: bool) -> bool {
-    sees_anonymous
-        || entry.invited_at.is_some()
-        || !matches!(entry.response, Some((Attribution::Anonymous, _, _)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1390,12 +1377,12 @@ pub async fn organisation_consultations(
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
     let ((), after, limit) = by_id_query(&req, |_| ())?;
-    let sees = sees_anonymous(&principal);
+    let sees = principal.sees_anonymous_responses();
     if format == Format::Csv {
         let checked = id.clone();
         state
             .db
-            .run(move |conn| store::history(conn, &checked, None, 1))
+            .run(move |conn| store::history(conn, &checked, false, None, 1))
             .await?;
         return Ok(csv::attachment(
             state.db.clone(),
@@ -1403,10 +1390,9 @@ pub async fn organisation_consultations(
             HISTORY_CSV_HEADER,
             after,
             move |conn, after| {
-                let (entries, next) = store::history(conn, &id, after.as_deref(), csv::PAGE)?;
+                let (entries, next) = store::history(conn, &id, sees, after.as_deref(), csv::PAGE)?;
                 let rows = entries
                     .into_iter()
-                    .filter(|e| visible_in_history(e, sees))
                     .map(|e| {
                         let e = HistoryEntryResponse::new(e, sees);
                         vec![
@@ -1430,7 +1416,7 @@ pub async fn organisation_consultations(
     }
     let (entries, next) = state
         .db
-        .run(move |conn| store::history(conn, &id, after.as_deref(), limit))
+        .run(move |conn| store::history(conn, &id, sees, after.as_deref(), limit))
         .await?;
     let next_cursor = next_by_id(next);
     Ok(page_response(
@@ -1439,7 +1425,6 @@ pub async fn organisation_consultations(
         HistoryList {
             data: entries
                 .into_iter()
-                .filter(|e| visible_in_history(e, sees))
                 .map(|e| HistoryEntryResponse::new(e, sees))
                 .collect(),
             next_cursor: next_cursor.clone(),

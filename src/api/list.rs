@@ -127,8 +127,9 @@ impl QueryParams {
         self.single_with(name, |raw| {
             DateTime::parse_from_rfc3339(raw)
                 .ok()
-                .filter(|_| crate::api::body::four_digit_year(raw))
                 .map(|at| at.with_timezone(&Utc).naive_utc())
+                // The year as stored (in UTC): an offset can carry 9999-12-31 into 10000.
+                .filter(|at| (1..=9999).contains(&chrono::Datelike::year(at)))
                 .ok_or_else(|| {
                     "must be an RFC 3339 timestamp in the years 0001 to 9999, e.g. 2026-11-22T10:15:00Z"
                         .to_owned()

@@ -14,6 +14,7 @@ use crate::api::csv::defuse;
 use crate::api::list::QueryParams;
 use crate::api::schemas::{community_areas, dimensions};
 use crate::app::AppState;
+use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::domain::organisations::Region;
 use crate::domain::reports::composition::{self, CoverageRow, Population};
@@ -882,6 +883,8 @@ fn participation_dimensions(
 ///
 /// The composition of the organisations that responded to a consultation, or of an expert
 /// group's organisation members, beside the active membership, with the difference per row.
+/// Viewers and API keys get the named responses only, so no anonymous respondent can be
+/// described.
 /// People taking part in their own right are counted, never described, and a count of 1 to 4
 /// is suppressed (with the total, which would reveal it).
 #[utoipa::path(
@@ -900,6 +903,7 @@ fn participation_dimensions(
 pub async fn participation_report(
     state: web::Data<AppState>,
     req: HttpRequest,
+    principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let mut params = QueryParams::parse(req.query_string())?;
@@ -917,7 +921,10 @@ pub async fn participation_report(
         dimensions = Dimension::ALL.to_vec();
     }
     let population = match (consultation, group) {
-        (Some(consultation_id), None) => Population::Respondents { consultation_id },
+        (Some(consultation_id), None) => Population::Respondents {
+            consultation_id,
+            with_anonymous: principal.sees_anonymous_responses(),
+        },
         (None, Some(group_id)) => Population::GroupMembers { group_id },
         _ => {
             return Err(ApiError::bad_request(
@@ -938,7 +945,9 @@ pub async fn participation_report(
     let body = ParticipationReport {
         as_of: on,
         consultation_id: match &population {
-            Population::Respondents { consultation_id } => Some(consultation_id.clone()),
+            Population::Respondents {
+                consultation_id, ..
+            } => Some(consultation_id.clone()),
             _ => None,
         },
         expert_group_id: match &population {

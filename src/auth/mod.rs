@@ -39,6 +39,18 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Whether the caller may know who gave an anonymous consultation response: staff and
+    /// admins may; viewers and API keys never do.
+    pub fn sees_anonymous_responses(&self) -> bool {
+        matches!(
+            self,
+            Self::User {
+                role: Role::Admin | Role::Staff,
+                ..
+            }
+        )
+    }
+
     /// The signed-in user's id, or 403 for an API key (for operations about "me").
     pub fn user_id(&self) -> Result<&str, ApiError> {
         match self {

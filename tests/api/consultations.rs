@@ -843,3 +843,32 @@ db_test!(
         assert_eq!(staff.patch_json(&response_path, &json!({"summary": "Edited by staff"}), None).await.status, StatusCode::OK);
     }
 );
+
+db_test!(
+    async fn viewers_cannot_tell_an_anonymous_response_from_no_response(app) {
+        let consultation = consultation(&app, "Consultation on remand", "open").await;
+        let (quiet, hidden, named) = (
+            organisation(&app, "Quiet Trust").await,
+            organisation(&app, "Hidden Trust").await,
+            organisation(&app, "Named Trust").await,
+        );
+        for org in [&quiet, &hidden, &named] {
+            invited(&app, &consultation, json!({"organisation_id": org})).await;
+        }
+        response(&app, &consultation, json!({"organisation_id": hidden, "attribution": "anonymous"})).await;
+        response(&app, &consultation, json!({"organisation_id": named})).await;
+        let viewer = app.token_for("viewer").await;
+        let rows = data(&app.as_(Some(&viewer)).get(&format!("/api/v1/consultations/{consultation}/invitations")).await);
+        let responded = |org: &str| rows.iter().find(|r| r["organisation_id"] == org).unwrap()["responded"].clone();
+        assert_eq!(responded(&named), true);
+        assert_eq!(responded(&hidden), responded(&quiet), "the same answer for both");
+        assert_eq!(responded(&quiet), json!(null));
+        let staff = data(&app.get(&format!("/api/v1/consultations/{consultation}/invitations")).await);
+        assert_eq!(staff.iter().find(|r| r["organisation_id"] == quiet.as_str()).unwrap()["responded"], false);
+
+        // The participation report describes only the named respondents to a viewer.
+        let path = format!("/api/v1/reports/participation?consultation={consultation}&dimension=kind");
+        assert_eq!(app.as_(Some(&viewer)).get(&path).await.json()["organisations"], 1);
+        assert_eq!(app.get(&path).await.json()["organisations"], 2);
+    }
+);

@@ -153,3 +153,11 @@ fn base64_cursor(json: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
+
+db_test!(
+    async fn an_offset_cannot_carry_a_time_past_the_year_9999(app) {
+        app.get("/api/v1/organisations?updated_since=9999-12-31T23:00:00-05:00").await.problem(400);
+        let key = app.post_json("/api/v1/api-keys", &json!({"name": "Far future", "scopes": ["organisations:read"], "expires_at": "9999-12-31T23:00:00-05:00"})).await;
+        assert_eq!(key.problem(422)["errors"][0]["field"], "expires_at");
+    }
+);

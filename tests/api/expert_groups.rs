@@ -581,3 +581,24 @@ db_test!(
         assert_eq!(staff.patch_json(&path, &json!({"name": "Renamed by staff"}), None).await.status, StatusCode::OK);
     }
 );
+
+db_test!(
+    async fn future_and_deleted_members_are_not_current(app) {
+        let group = group(&app, "Resettlement group").await;
+        let soon = organisation(&app, "Joining Soon Trust").await;
+        let gone = organisation(&app, "Closed Down Trust").await;
+        let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
+        let future = member(&app, &group, json!({"organisation_id": soon, "role": "member", "joined_on": tomorrow})).await;
+        assert_eq!(future["current"], false, "not yet joined");
+        member(&app, &group, json!({"organisation_id": gone, "role": "member", "joined_on": "2025-01-01"})).await;
+        let path = format!("/api/v1/organisations/{gone}");
+        let etag = app.get(&path).await.header("etag");
+        assert_eq!(app.delete(&path, etag.as_deref()).await.status, actix_web::http::StatusCode::NO_CONTENT);
+        let fetched = app.get(&format!("/api/v1/expert-groups/{group}")).await.json();
+        assert_eq!(fetched["current_member_count"], 0, "neither the future nor the deleted member counts");
+        // Inviting the group invites neither.
+        let consultation = app.post_json("/api/v1/consultations", &json!({"title": "Resettlement survey", "kind": "survey", "status": "open"})).await.json();
+        let invited = app.post_json(&format!("/api/v1/consultations/{}/invitations", id(&consultation)), &json!({"expert_group_id": group})).await;
+        assert_eq!(invited.json()["invited"], json!([]), "{}", invited.text());
+    }
+);

@@ -125,10 +125,17 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The PostgreSQL server tests make their databases on, when configured. CI sets
+/// CONVENE_REQUIRE_POSTGRES so that a lost URL fails every test that would skip PostgreSQL.
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var(TEST_DATABASE_URL)
+    let url = std::env::var(TEST_DATABASE_URL)
         .ok()
-        .filter(|url| !url.trim().is_empty())
+        .filter(|url| !url.trim().is_empty());
+    assert!(
+        url.is_some() || std::env::var_os("CONVENE_REQUIRE_POSTGRES").is_none(),
+        "CONVENE_REQUIRE_POSTGRES is set but {TEST_DATABASE_URL} is not"
+    );
+    url
 }
 
 /// `postgres://u@h:p/db?x` with its database replaced by `name`.
@@ -162,11 +169,6 @@ impl TestApp {
 
     pub async fn spawn_if_configured(backend: Backend) -> Option<Self> {
         if backend == Backend::Postgres && postgres_admin_url().is_none() {
-            // CI sets CONVENE_REQUIRE_POSTGRES so that a lost variable fails instead of skipping.
-            assert!(
-                std::env::var_os("CONVENE_REQUIRE_POSTGRES").is_none(),
-                "CONVENE_REQUIRE_POSTGRES is set but {TEST_DATABASE_URL} is not"
-            );
             eprintln!("note: {TEST_DATABASE_URL} is not set; skipping the PostgreSQL run");
             return None;
         }

@@ -107,7 +107,9 @@ fn check_against_store(
 ) -> Result<(), DomainError> {
     let kept = current.map(|c| c.expertise.as_slice()).unwrap_or_default();
     let mut errors = taxonomies::expertise_errors(conn, &profile.expertise, kept)?;
-    if let Some(group) = &profile.lead_group_id {
+    // A lead group deleted since it was set stays on the record, as retired codes do.
+    let unchanged = current.is_some_and(|c| c.lead_group_id == profile.lead_group_id);
+    if let Some(group) = profile.lead_group_id.as_ref().filter(|_| !unchanged) {
         let found = expert_groups::table
             .find(group)
             .filter(expert_groups::deleted_at.is_null())
@@ -683,8 +685,10 @@ pub fn respond(
         .into_iter()
         .flatten()
         {
-            if let Err(DomainError::Invalid(mut more)) = check_party(conn, &party) {
-                errors.append(&mut more);
+            match check_party(conn, &party) {
+                Ok(()) => {}
+                Err(DomainError::Invalid(mut more)) => errors.append(&mut more),
+                Err(other) => return Err(other),
             }
         }
         if !errors.is_empty() {
@@ -917,10 +921,13 @@ pub fn participation(
 }
 
 /// An organisation's consultations: those it was invited to or responded to, one entry per
-/// consultation in id order, after `after` (a consultation id).
+/// consultation in id order, after `after` (a consultation id). Without `with_anonymous`
+/// its anonymous responses are left out, so nothing (not even an entry, or a cursor) tells
+/// of them.
 pub fn history(
     conn: &mut DbConn,
     organisation_id: &str,
+    with_anonymous: bool,
     after: Option<&str>,
     limit: usize,
 ) -> Result<Page<HistoryEntry>, DomainError> {
@@ -936,17 +943,22 @@ pub fn history(
             consultation_invitations::via_group_id,
         ))
         .load(conn)?;
-    let answered: Vec<(String, String, Option<bool>, NaiveDateTime)> =
-        consultation_responses::table
-            .filter(consultation_responses::organisation_id.eq(organisation_id))
-            .filter(consultation_responses::consultation_id.gt(&after))
-            .select((
-                consultation_responses::consultation_id,
-                consultation_responses::attribution,
-                consultation_responses::attended,
-                consultation_responses::submitted_at,
-            ))
-            .load(conn)?;
+    let mut responses = consultation_responses::table
+        .filter(consultation_responses::organisation_id.eq(organisation_id))
+        .filter(consultation_responses::consultation_id.gt(&after))
+        .into_boxed();
+    if !with_anonymous {
+        responses =
+            responses.filter(consultation_responses::attribution.eq(Attribution::Named.as_str()));
+    }
+    let answered: Vec<(String, String, Option<bool>, NaiveDateTime)> = responses
+        .select((
+            consultation_responses::consultation_id,
+            consultation_responses::attribution,
+            consultation_responses::attended,
+            consultation_responses::submitted_at,
+        ))
+        .load(conn)?;
     type Involvement = (
         Option<(NaiveDateTime, Option<String>)>,
         Option<(Attribution, Option<bool>, NaiveDateTime)>,

@@ -170,9 +170,10 @@ pub struct MemberFields {
 }
 
 impl MemberFields {
-    /// Not ended as of `today` (a leaving date still ahead counts as current).
+    /// Begun and not ended as of `today` (a leaving date still ahead counts as current; a
+    /// joining date still ahead does not yet).
     pub fn is_current(&self, today: NaiveDate) -> bool {
-        self.left_on.is_none_or(|left| left >= today)
+        self.joined_on <= today && self.left_on.is_none_or(|left| left >= today)
     }
 }
 

@@ -65,6 +65,26 @@ impl MemberRow {
     }
 }
 
+/// Memberships whose organisation or contact has not been deleted: a deleted member neither
+/// counts nor is invited with the group.
+#[diesel::dsl::auto_type]
+fn live_party() -> _ {
+    let organisation_live = crate::db::schema::organisations::table
+        .filter(crate::db::schema::organisations::deleted_at.is_null())
+        .select(crate::db::schema::organisations::id.nullable());
+    let contact_live = contacts::table
+        .filter(contacts::deleted_at.is_null())
+        .select(contacts::id.nullable());
+    expert_group_members::organisation_id
+        .is_null()
+        .or(expert_group_members::organisation_id.eq_any(organisation_live))
+        .and(
+            expert_group_members::contact_id
+                .is_null()
+                .or(expert_group_members::contact_id.eq_any(contact_live)),
+        )
+}
+
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
@@ -135,11 +155,13 @@ fn assemble(
         let today = today();
         counts = expert_group_members::table
             .filter(expert_group_members::group_id.eq_any(&ids))
+            .filter(expert_group_members::joined_on.le(today))
             .filter(
                 expert_group_members::left_on
                     .is_null()
                     .or(expert_group_members::left_on.ge(today)),
             )
+            .filter(live_party())
             .group_by(expert_group_members::group_id)
             .select((expert_group_members::group_id, diesel::dsl::count_star()))
             .load::<(String, i64)>(conn)?
@@ -590,12 +612,14 @@ pub fn change_member(
     change: impl FnOnce(MemberFields) -> MemberFields,
 ) -> Result<GroupMember, DomainError> {
     conn.transaction(|conn| {
-        let status = touch(conn, group_id)?;
+        live_row(conn, group_id)?;
         let current = find_member(conn, group_id, member_id)?;
         let fields = change(current.fields.clone());
         if fields == current.fields {
             return Ok(current);
         }
+        // Only a real change moves the group's version on.
+        let status = touch(conn, group_id)?;
         check_dates(&fields)?;
         // Reopening a membership is like adding one, which a closed group refuses.
         if status == GroupStatus::Closed
@@ -625,11 +649,13 @@ macro_rules! tenure {
     ($query:expr, $tenure:expr) => {{
         let today = today();
         match $tenure {
-            Tenure::Current => $query.filter(
-                expert_group_members::left_on
-                    .is_null()
-                    .or(expert_group_members::left_on.ge(today)),
-            ),
+            Tenure::Current => $query
+                .filter(expert_group_members::joined_on.le(today))
+                .filter(
+                    expert_group_members::left_on
+                        .is_null()
+                        .or(expert_group_members::left_on.ge(today)),
+                ),
             Tenure::Past => $query.filter(expert_group_members::left_on.lt(today)),
             Tenure::All => $query,
         }
@@ -736,11 +762,13 @@ pub fn current_parties(conn: &mut DbConn, group_id: &str) -> Result<Vec<Party>, 
     let today = today();
     let rows: Vec<(Option<String>, Option<String>)> = expert_group_members::table
         .filter(expert_group_members::group_id.eq(group_id))
+        .filter(expert_group_members::joined_on.le(today))
         .filter(
             expert_group_members::left_on
                 .is_null()
                 .or(expert_group_members::left_on.ge(today)),
         )
+        .filter(live_party())
         .order(expert_group_members::id.asc())
         .select((
             expert_group_members::organisation_id,

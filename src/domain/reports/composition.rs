@@ -33,7 +33,8 @@ population AS MATERIALIZED (
                         AND (w.reinstated_on IS NULL OR w.reinstated_on > $1))
 )";
 
-/// The organisations that responded to consultation `$1` (anonymously too: only counts leave).
+/// The organisations that responded to consultation `$1` with attribution `named` or `$2`
+/// (`anonymous` for callers who may know of anonymous responses, `named` again otherwise).
 const RESPONDENTS: &str = "
 population AS MATERIALIZED (
     SELECT o.id, o.kind, o.size_band, o.lived_experience_led,
@@ -41,7 +42,8 @@ population AS MATERIALIZED (
     FROM organisations o
     WHERE o.deleted_at IS NULL
       AND o.id IN (SELECT r.organisation_id FROM consultation_responses r
-                   WHERE r.consultation_id = $1 AND r.organisation_id IS NOT NULL)
+                   WHERE r.consultation_id = $1 AND r.organisation_id IS NOT NULL
+                     AND r.attribution IN ('named', $2))
 )";
 
 /// The organisations that are members of expert group `$1` on `$2`.
@@ -120,8 +122,12 @@ struct Bucket {
 pub enum Population {
     /// The active members (`current` or `grace`) on the day.
     ActiveMembers,
-    /// The organisations that responded to a consultation.
-    Respondents { consultation_id: String },
+    /// The organisations that responded to a consultation; anonymous responses only when
+    /// the caller may know of them.
+    Respondents {
+        consultation_id: String,
+        with_anonymous: bool,
+    },
     /// The organisations in an expert group on the day.
     GroupMembers { group_id: String },
 }
@@ -139,8 +145,16 @@ fn buckets(
             .bind::<Date, _>(on)
             .bind::<Date, _>(grace.earliest_end_in_grace(on))
             .load(conn)?,
-        Population::Respondents { consultation_id } => diesel::sql_query(sql(RESPONDENTS))
+        Population::Respondents {
+            consultation_id,
+            with_anonymous,
+        } => diesel::sql_query(sql(RESPONDENTS))
             .bind::<Text, _>(consultation_id)
+            .bind::<Text, _>(if *with_anonymous {
+                "anonymous"
+            } else {
+                "named"
+            })
             .load(conn)?,
         Population::GroupMembers { group_id } => diesel::sql_query(sql(GROUP_MEMBERS))
             .bind::<Text, _>(group_id)

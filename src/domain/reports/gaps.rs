@@ -64,6 +64,12 @@ pub fn gaps(
                 .map(|r| r.label.clone())
                 .unwrap_or_else(|| code.to_owned());
             let member_share = composed.and_then(|d| found.and_then(|r| d.share_of_answered(r)));
+            // `met` compares the exact share: 19.96% rounds to 20.0 but does not meet 20%.
+            let exact = composed.and_then(|d| {
+                found
+                    .filter(|r| r.answered && d.answered > 0)
+                    .map(|r| r.members as f64 * 100.0 / d.answered as f64)
+            });
             GapRow {
                 source,
                 dimension,
@@ -79,7 +85,7 @@ pub fn gaps(
                 ratio: member_share
                     .filter(|_| wanted > 0.0)
                     .map(|share| round(share / wanted, 2)),
-                met: member_share.is_some_and(|share| share >= wanted),
+                met: exact.is_some_and(|share| share >= wanted),
                 note,
             }
         };

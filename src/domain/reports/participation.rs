@@ -53,13 +53,19 @@ pub fn participation(
     dimensions: &[Dimension],
 ) -> Result<Participation, DomainError> {
     let individuals: i64 = match population {
-        Population::Respondents { consultation_id } => {
+        Population::Respondents {
+            consultation_id,
+            with_anonymous,
+        } => {
             consultations::store::find(conn, consultation_id)?;
-            consultation_responses::table
+            let mut people = consultation_responses::table
                 .filter(consultation_responses::consultation_id.eq(consultation_id))
                 .filter(consultation_responses::organisation_id.is_null())
-                .count()
-                .get_result(conn)?
+                .into_boxed();
+            if !with_anonymous {
+                people = people.filter(consultation_responses::attribution.eq("named"));
+            }
+            people.count().get_result(conn)?
         }
         Population::GroupMembers { group_id } => {
             expert_groups::store::find(conn, group_id)?;
