@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::charts::{Bar, Chart};
 use crate::api::csv::defuse;
 use crate::api::list::QueryParams;
-use crate::api::schemas::{community_areas, dimensions};
+use crate::api::schemas::{community_areas, dimensions, trend_dates};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::DomainError;
@@ -292,7 +292,7 @@ pub struct CompositionTrend {
 #[into_params(parameter_in = Query)]
 pub struct TrendParams {
     /// The dates to compose the membership on (1 to 12, repeat the parameter).
-    #[param(min_items = 1, max_items = 12)]
+    #[param(schema_with = trend_dates)]
     pub at: Vec<NaiveDate>,
     /// Dimensions to report, repeatable (default all).
     #[param(schema_with = dimensions)]

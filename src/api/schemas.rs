@@ -62,6 +62,20 @@ enum_set_schema! {
     dimensions: crate::domain::reports::Dimension => "Report dimensions",
 }
 
+/// The dates of a composition trend: 1 to 12 distinct days.
+pub fn trend_dates() -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).format(Some(
+            utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Date),
+        )))
+        .unique_items(true)
+        .min_items(Some(1))
+        .max_items(Some(12))
+        .description(Some("Distinct dates (YYYY-MM-DD), 1 to 12"))
+        .build()
+        .into()
+}
+
 /// The community areas a gaps report compares benchmark shares in.
 pub fn community_areas() -> RefOr<Schema> {
     ObjectBuilder::new()
