@@ -138,14 +138,19 @@ impl QueryParams {
     }
 
     pub fn date(&mut self, name: &str) -> Option<chrono::NaiveDate> {
-        self.single_with(name, |raw| {
-            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .ok()
-                .filter(|_| crate::api::body::four_digit_year(raw))
-                .ok_or_else(|| {
-                    "must be a date in the years 0001 to 9999, e.g. 2026-03-31".to_owned()
-                })
-        })
+        self.single_with(name, parse_date)
+    }
+
+    /// A repeatable date parameter (distinct values), each read as `date` reads one.
+    pub fn dates(&mut self, name: &str) -> Vec<chrono::NaiveDate> {
+        let mut dates = Vec::new();
+        for raw in self.repeatable(name) {
+            match parse_date(&raw) {
+                Ok(date) => dates.push(date),
+                Err(message) => self.error(name, "invalid", format!("{raw:?}: {message}")),
+            }
+        }
+        dates
     }
 
     /// Free text: bounded length, no control characters.
@@ -196,6 +201,14 @@ impl QueryParams {
             })
         }
     }
+}
+
+/// `2026-03-31`, in the years 0001 to 9999 (the range both databases store and order alike).
+fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| crate::api::body::four_digit_year(raw))
+        .ok_or_else(|| "must be a date in the years 0001 to 9999, e.g. 2026-03-31".to_owned())
 }
 
 pub struct PageRequest {

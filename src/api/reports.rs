@@ -321,19 +321,10 @@ pub async fn composition_trend(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, false)?;
     let mut params = QueryParams::parse(req.query_string())?;
-    let raw = params.many::<String>("at");
-    let asked = raw.len();
-    let mut dates: Vec<NaiveDate> = raw
-        .iter()
-        .filter_map(|raw| {
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .ok()
-                .filter(|_| crate::api::body::four_digit_year(raw))
-        })
-        .collect();
+    let mut dates = params.dates("at");
     let mut dimensions = params.many::<Dimension>("dimension");
     params.finish()?;
-    if asked == 0 || asked > MAX_TREND_DATES || dates.len() != asked {
+    if dates.is_empty() || dates.len() > MAX_TREND_DATES {
         return Err(ApiError::BadRequest {
             detail: format!(
                 "at: give 1 to {MAX_TREND_DATES} dates in the years 0001 to 9999, e.g. at=2025-03-31&at=2026-03-31"
