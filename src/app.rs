@@ -31,6 +31,8 @@ pub struct AppState {
     pub cors_origins: Vec<String>,
     pub auth: Auth,
     pub grace: GraceWindow,
+    /// Counts of people from 1 to this minus one are suppressed in reports.
+    pub suppression_threshold: i64,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
             db,
             cors_origins: config.cors_origins.clone(),
             grace: GraceWindow(config.membership_grace_days),
+            suppression_threshold: i64::from(config.report_suppression_threshold),
             auth: Auth {
                 tokens: Tokens::new(&config.auth, jwt_secret, chrono::Utc::now()),
                 limiter: LoginLimiter::default(),

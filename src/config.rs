@@ -75,6 +75,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `MEMBERSHIP_GRACE_DAYS`: how long a membership stays in `grace` after its last period.
     pub membership_grace_days: u32,
+    /// `REPORT_SUPPRESSION_THRESHOLD`: counts of people below this are never published.
+    pub report_suppression_threshold: u32,
 }
 
 /// Sign-in, tokens and the first administrator.
@@ -164,6 +166,12 @@ impl Config {
             cors_origins,
             auth: AuthConfig::from_lookup(&get)?,
             membership_grace_days: whole_number(&get, "MEMBERSHIP_GRACE_DAYS", 0..=365, 30)?,
+            report_suppression_threshold: whole_number(
+                &get,
+                "REPORT_SUPPRESSION_THRESHOLD",
+                2..=100,
+                5,
+            )?,
         })
     }
 }

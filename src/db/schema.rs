@@ -411,3 +411,20 @@ diesel::table! {
 }
 
 diesel::joinable!(benchmark_shares -> benchmark_sets (set_id));
+
+diesel::table! {
+    report_snapshots (id) {
+        id -> Text,
+        name -> Text,
+        report -> Text,
+        query -> Text,
+        audience -> Text,
+        includes_anonymous_responses -> Bool,
+        body -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(report_snapshots -> users (created_by));
+diesel::allow_tables_to_appear_in_same_query!(report_snapshots, users);

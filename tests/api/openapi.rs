@@ -79,10 +79,20 @@ async fn swagger_ui_is_served_without_any_outside_resource() {
 /// with the same name in different modules would silently document one shape for both.
 #[test]
 fn every_documented_type_has_a_name_of_its_own() {
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut folders = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api")];
+    let mut files = Vec::new();
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
     let mut seen = std::collections::BTreeMap::<String, String>::new();
-    for entry in std::fs::read_dir(&folder).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files {
         let source = std::fs::read_to_string(&path).unwrap();
         let mut derives_schema = false;
         for line in source.lines().map(str::trim) {
@@ -97,7 +107,7 @@ fn every_documented_type_has_a_name_of_its_own() {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
-                let file = path.file_name().unwrap().to_string_lossy().into_owned();
+                let file = path.display().to_string();
                 if let Some(other) = seen.insert(name.clone(), file.clone()) {
                     panic!("{name} is a schema in both {other} and {file}");
                 }

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Nullable, Text};
 
+use super::disclosure::Cell;
 use super::{
     ANSWERED_NONE, Composition, CompositionRow, Dimension, DimensionComposition, NONE, NOT_ASKED,
     PREFER_NOT_TO_SAY, UNKNOWN,
@@ -219,7 +220,7 @@ pub fn composition_of(
             code: code.to_owned(),
             label,
             parent_code: parent,
-            members,
+            members: Cell::Shown(members),
             answered,
         };
     // Community and expertise labels come from the taxonomies (retired codes included, as
@@ -271,15 +272,15 @@ pub fn composition_of(
                 ));
                 DimensionComposition {
                     dimension,
-                    members: active,
-                    answered,
+                    members: Cell::Shown(active),
+                    answered: Cell::Shown(answered),
                     rows,
                 }
             }
             Dimension::Kind => DimensionComposition {
                 dimension,
-                members: active,
-                answered: active,
+                members: Cell::Shown(active),
+                answered: Cell::Shown(active),
                 rows: OrganisationKind::ALL
                     .iter()
                     .map(|kind| {
@@ -310,8 +311,8 @@ pub fn composition_of(
                 rows.push(row(UNKNOWN, "Not known".to_owned(), None, unknown, false));
                 DimensionComposition {
                     dimension,
-                    members: active,
-                    answered: active - unknown,
+                    members: Cell::Shown(active),
+                    answered: Cell::Shown(active - unknown),
                     rows,
                 }
             }
@@ -338,8 +339,8 @@ pub fn composition_of(
                 ));
                 DimensionComposition {
                     dimension,
-                    members: active,
-                    answered: known,
+                    members: Cell::Shown(active),
+                    answered: Cell::Shown(known),
                     rows,
                 }
             }
@@ -367,8 +368,8 @@ pub fn composition_of(
                 ));
                 DimensionComposition {
                     dimension,
-                    members: active,
-                    answered: known,
+                    members: Cell::Shown(active),
+                    answered: Cell::Shown(known),
                     rows,
                 }
             }
@@ -376,8 +377,8 @@ pub fn composition_of(
                 let unknown = count("lived_experience_led", None);
                 DimensionComposition {
                     dimension,
-                    members: active,
-                    answered: active - unknown,
+                    members: Cell::Shown(active),
+                    answered: Cell::Shown(active - unknown),
                     rows: vec![
                         row(
                             "true",
@@ -402,7 +403,7 @@ pub fn composition_of(
     }
     Ok(Composition {
         as_of: on,
-        active_members: active,
+        active_members: Cell::Shown(active),
         dimensions: out,
     })
 }

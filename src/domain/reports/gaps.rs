@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 
 use super::benchmarks::BenchmarkSet;
+use super::disclosure::Cell;
 use super::targets::{Minimum, Target};
 use super::{Composition, Dimension, round};
 
@@ -19,8 +20,9 @@ pub struct GapRow {
     pub dimension: Dimension,
     pub code: String,
     pub label: String,
-    /// Active members with the code.
-    pub members: i64,
+    /// Active members with the code (as published: suppressed under `disclosure=public` when
+    /// from 1 to 4).
+    pub members: Cell,
     /// Their share of the active members who answered in the dimension.
     pub member_share: Option<f64>,
     pub benchmark_share: Option<f64>,
@@ -32,7 +34,8 @@ pub struct GapRow {
     pub difference_count: Option<i64>,
     /// Member share over the benchmark or target share (members over the target count).
     pub ratio: Option<f64>,
-    pub met: bool,
+    /// None when the count it would be judged on is suppressed.
+    pub met: Option<bool>,
     pub note: Option<String>,
 }
 
@@ -59,16 +62,16 @@ pub fn gaps(
         |source, dimension: Dimension, code: &str, wanted: f64, note: Option<String>| {
             let composed = composition.dimension(dimension);
             let found = composed.and_then(|d| d.row(code));
-            let members = found.map(|r| r.members).unwrap_or_default();
+            let members = found.map(|r| r.members).unwrap_or(Cell::Shown(0));
             let label = found
                 .map(|r| r.label.clone())
                 .unwrap_or_else(|| code.to_owned());
             let member_share = composed.and_then(|d| found.and_then(|r| d.share_of_answered(r)));
             // `met` compares the exact share: 19.96% rounds to 20.0 but does not meet 20%.
             let exact = composed.and_then(|d| {
-                found
-                    .filter(|r| r.answered && d.answered > 0)
-                    .map(|r| r.members as f64 * 100.0 / d.answered as f64)
+                let row = found.filter(|r| r.answered)?;
+                let (part, whole) = (row.members.value()?, d.answered.value()?);
+                (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
             });
             GapRow {
                 source,
@@ -85,7 +88,11 @@ pub fn gaps(
                 ratio: member_share
                     .filter(|_| wanted > 0.0)
                     .map(|share| round(share / wanted, 2)),
-                met: exact.is_some_and(|share| share >= wanted),
+                met: match (exact, members) {
+                    (_, Cell::Suppressed) => None,
+                    (Some(share), _) => Some(share >= wanted),
+                    (None, _) => Some(false),
+                },
                 note,
             }
         };
@@ -113,7 +120,8 @@ pub fn gaps(
             Minimum::Count(count) => {
                 let composed = composition.dimension(p.dimension);
                 let found = composed.and_then(|d| d.row(&p.code));
-                let members = found.map(|r| r.members).unwrap_or_default();
+                let members = found.map(|r| r.members).unwrap_or(Cell::Shown(0));
+                let published = members.value();
                 rows.push(GapRow {
                     source: GapSource::Target,
                     dimension: p.dimension,
@@ -127,9 +135,11 @@ pub fn gaps(
                     target_share: None,
                     target_count: Some(count),
                     difference_points: None,
-                    difference_count: Some(members - i64::from(count)),
-                    ratio: (count > 0).then(|| round(members as f64 / f64::from(count), 2)),
-                    met: members >= i64::from(count),
+                    difference_count: published.map(|n| n - i64::from(count)),
+                    ratio: published
+                        .filter(|_| count > 0)
+                        .map(|n| round(n as f64 / f64::from(count), 2)),
+                    met: published.map(|n| n >= i64::from(count)),
                     note: p.note.clone(),
                 });
             }

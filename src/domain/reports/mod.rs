@@ -4,11 +4,15 @@
 
 pub mod benchmarks;
 pub mod composition;
+pub mod disclosure;
 pub mod gaps;
 pub mod participation;
+pub mod snapshots;
 pub mod targets;
 
 use chrono::NaiveDate;
+
+use disclosure::{Cell, share};
 
 crate::domain::text_enum! {
     /// What a composition is broken down by.
@@ -36,7 +40,8 @@ pub struct CompositionRow {
     pub code: String,
     pub label: String,
     pub parent_code: Option<String>,
-    pub members: i64,
+    /// Shown exactly, or (published under `disclosure=public`) rounded or suppressed.
+    pub members: Cell,
     /// Whether the row is among those who answered (so it has a share of them); false for
     /// `not_asked`, `prefer_not_to_say` and `unknown`.
     pub answered: bool,
@@ -47,9 +52,9 @@ pub struct CompositionRow {
 pub struct DimensionComposition {
     pub dimension: Dimension,
     /// All active members.
-    pub members: i64,
+    pub members: Cell,
     /// Active members who gave an answer in this dimension.
-    pub answered: i64,
+    pub answered: Cell,
     pub rows: Vec<CompositionRow>,
 }
 
@@ -59,22 +64,31 @@ impl DimensionComposition {
     }
 
     pub fn share_of_members(&self, row: &CompositionRow) -> Option<f64> {
-        percent(row.members, self.members)
+        share(row.members, self.members)
     }
 
     pub fn share_of_answered(&self, row: &CompositionRow) -> Option<f64> {
         if row.answered {
-            percent(row.members, self.answered)
+            share(row.members, self.answered)
         } else {
             None
         }
+    }
+
+    /// Whether the rows add up to `members` (each organisation in exactly one row), so that
+    /// one suppressed row could be worked out from the others.
+    pub fn rows_partition_members(&self) -> bool {
+        matches!(
+            self.dimension,
+            Dimension::Kind | Dimension::SizeBand | Dimension::LivedExperienceLed
+        )
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Composition {
     pub as_of: NaiveDate,
-    pub active_members: i64,
+    pub active_members: Cell,
     pub dimensions: Vec<DimensionComposition>,
 }
 

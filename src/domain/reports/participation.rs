@@ -1,6 +1,6 @@
 //! Whose voices reach the alliance: the composition of a consultation's respondents or of an
 //! expert group's members, against the active membership. People (contacts) have no equality
-//! data here, so they are counted, and the count is suppressed below a threshold.
+//! data here, so they are only counted.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -13,32 +13,12 @@ use crate::db::schema::{consultation_responses, expert_group_members};
 use crate::domain::membership::GraceWindow;
 use crate::domain::{DomainError, consultations, expert_groups};
 
-/// Counts of people below this are never published (1 to 4 show as suppressed).
-pub const SUPPRESSION_THRESHOLD: i64 = 5;
-
-/// A count of people, published only when it cannot single anyone out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeopleCount {
-    Shown(i64),
-    Suppressed,
-}
-
-impl PeopleCount {
-    pub fn new(count: i64) -> Self {
-        if (1..SUPPRESSION_THRESHOLD).contains(&count) {
-            Self::Suppressed
-        } else {
-            Self::Shown(count)
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Participation {
     /// Organisations among the participants (their composition is `participants`).
     pub organisations: i64,
-    /// People taking part in their own right.
-    pub individuals: PeopleCount,
+    /// People taking part in their own right, exactly: publish through `Disclosure::people`.
+    pub individuals: i64,
     pub participants: Composition,
     pub members: Composition,
 }
@@ -86,23 +66,9 @@ pub fn participation(
     let participants = composition_of(conn, population, on, grace, dimensions)?;
     let members = composition(conn, on, grace, dimensions)?;
     Ok(Participation {
-        organisations: participants.active_members,
-        individuals: PeopleCount::new(individuals),
+        organisations: participants.active_members.value().unwrap_or_default(),
+        individuals,
         participants,
         members,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PeopleCount;
-
-    #[test]
-    fn counts_of_one_to_four_people_are_suppressed() {
-        assert_eq!(PeopleCount::new(0), PeopleCount::Shown(0));
-        for n in 1..5 {
-            assert_eq!(PeopleCount::new(n), PeopleCount::Suppressed);
-        }
-        assert_eq!(PeopleCount::new(5), PeopleCount::Shown(5));
-    }
 }

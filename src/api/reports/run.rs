@@ -1,0 +1,305 @@
+//! A report asked for by its query string, and computed: shared by the report endpoints and
+//! by snapshots, which save a report from the same query.
+
+use chrono::{NaiveDate, Utc};
+
+use super::views::{
+    BenchmarkSummary, CompositionResponse, CompositionTrend, CoverageResponse, GapsResponse,
+    Participants, ParticipationReport, Report,
+};
+use crate::api::list::QueryParams;
+use crate::app::AppState;
+use crate::domain::reports::composition::{self, Population};
+use crate::domain::reports::disclosure::{Audience, Disclosure};
+use crate::domain::reports::snapshots::ReportKind;
+use crate::domain::reports::{Dimension, benchmarks, gaps, participation, targets};
+use crate::domain::{DomainError, FieldError};
+use crate::error::ApiError;
+
+/// Most dates one trend may ask for.
+pub const MAX_TREND_DATES: usize = 12;
+
+/// What each report needs from its query.
+#[derive(Debug, Clone)]
+enum Params {
+    Composition {
+        on: NaiveDate,
+        dimensions: Vec<Dimension>,
+    },
+    CompositionTrend {
+        dates: Vec<NaiveDate>,
+        dimensions: Vec<Dimension>,
+    },
+    Gaps {
+        on: NaiveDate,
+        benchmark: Option<String>,
+        with_targets: bool,
+        dimension: Dimension,
+    },
+    ExpertiseCoverage {
+        on: NaiveDate,
+        minimum: i64,
+    },
+    Participation {
+        on: NaiveDate,
+        population: Population,
+        dimensions: Vec<Dimension>,
+    },
+}
+
+/// A report, its query read and checked.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    audience: Audience,
+    params: Params,
+}
+
+/// `as_of` (default today) from a report's query.
+fn as_of(params: &mut QueryParams) -> NaiveDate {
+    params
+        .date("as_of")
+        .unwrap_or_else(|| Utc::now().date_naive())
+}
+
+fn dimensions(params: &mut QueryParams) -> Vec<Dimension> {
+    let asked = params.many::<Dimension>("dimension");
+    if asked.is_empty() {
+        Dimension::ALL.to_vec()
+    } else {
+        asked
+    }
+}
+
+fn uuid(what: &'static str) -> impl Fn(&str) -> Result<String, String> {
+    move |raw| {
+        uuid::Uuid::parse_str(raw)
+            .map(|id| id.to_string())
+            .map_err(|_| format!("must be {what} (a UUID)"))
+    }
+}
+
+impl ReportRequest {
+    /// The report `kind` asked for by `query`; `sees_anonymous_responses` decides whether a
+    /// participation report counts anonymous respondents. Problems are 400s naming the
+    /// parameter.
+    pub fn parse(
+        kind: ReportKind,
+        query: &str,
+        sees_anonymous_responses: bool,
+    ) -> Result<Self, ApiError> {
+        let mut q = QueryParams::parse(query)?;
+        let audience = q
+            .single_with("disclosure", |raw| {
+                raw.parse::<Audience>()
+                    .map_err(|_| "must be internal or public".to_owned())
+            })
+            .unwrap_or(Audience::Internal);
+        let params = match kind {
+            ReportKind::Composition => Params::Composition {
+                on: as_of(&mut q),
+                dimensions: dimensions(&mut q),
+            },
+            ReportKind::CompositionTrend => {
+                let mut dates = q.dates("at");
+                dates.sort();
+                dates.dedup();
+                Params::CompositionTrend {
+                    dates,
+                    dimensions: dimensions(&mut q),
+                }
+            }
+            ReportKind::Gaps => Params::Gaps {
+                on: as_of(&mut q),
+                benchmark: q.single_with("benchmark", uuid("a benchmark set id")),
+                with_targets: q.boolean("targets").unwrap_or(true),
+                dimension: q
+                    .single_with("dimension", |raw| match raw.parse::<Dimension>() {
+                        Ok(d @ (Dimension::Leadership | Dimension::Mission)) => Ok(d),
+                        _ => Err("must be leadership or mission".to_owned()),
+                    })
+                    .unwrap_or(Dimension::Leadership),
+            },
+            ReportKind::ExpertiseCoverage => Params::ExpertiseCoverage {
+                on: as_of(&mut q),
+                minimum: q
+                    .single_with("minimum", |raw| match raw.parse::<i64>() {
+                        Ok(n @ 1..=1000) => Ok(n),
+                        _ => Err("must be a whole number from 1 to 1000".to_owned()),
+                    })
+                    .unwrap_or(2),
+            },
+            ReportKind::Participation => {
+                let on = as_of(&mut q);
+                let consultation = q.single_with("consultation", uuid("a consultation id"));
+                let group = q.single_with("expert_group", uuid("an expert group id"));
+                let dimensions = dimensions(&mut q);
+                let population = match (consultation, group) {
+                    (Some(consultation_id), None) => Population::Respondents {
+                        consultation_id,
+                        with_anonymous: sees_anonymous_responses,
+                    },
+                    (None, Some(group_id)) => Population::GroupMembers { group_id },
+                    // Reported by `finish` below when a value was malformed.
+                    _ => Population::ActiveMembers,
+                };
+                Params::Participation {
+                    on,
+                    population,
+                    dimensions,
+                }
+            }
+        };
+        q.finish()?;
+        match &params {
+            Params::CompositionTrend { dates, .. }
+                if dates.is_empty() || dates.len() > MAX_TREND_DATES =>
+            {
+                Err(ApiError::BadRequest {
+                    detail: format!(
+                        "at: give 1 to {MAX_TREND_DATES} dates in the years 0001 to 9999, e.g. at=2025-03-31&at=2026-03-31"
+                    ),
+                    errors: vec![FieldError::new(
+                        "at",
+                        "invalid",
+                        format!("1 to {MAX_TREND_DATES} dates, YYYY-MM-DD"),
+                    )],
+                })
+            }
+            Params::Gaps {
+                benchmark: None,
+                with_targets: false,
+                ..
+            } => Err(ApiError::bad_request(
+                "name a benchmark set (benchmark=<id>) or include the targets (targets=true)",
+            )),
+            Params::Participation {
+                population: Population::ActiveMembers,
+                ..
+            } => Err(ApiError::bad_request(
+                "name exactly one of consultation=<id> and expert_group=<id>",
+            )),
+            _ => Ok(Self { audience, params }),
+        }
+    }
+
+    pub fn audience(&self) -> Audience {
+        self.audience
+    }
+
+    /// Whether the report may count anonymous consultation responses, so that only those
+    /// who may know of them should read it.
+    pub fn includes_anonymous_responses(&self) -> bool {
+        matches!(
+            self.params,
+            Params::Participation {
+                population: Population::Respondents {
+                    with_anonymous: true,
+                    ..
+                },
+                ..
+            }
+        )
+    }
+
+    /// Computes the report (one pooled connection, SQL aggregation) and publishes it.
+    pub async fn run(self, state: &AppState) -> Result<Report, ApiError> {
+        let grace = state.grace;
+        let disclosure = Disclosure::new(self.audience, state.suppression_threshold);
+        let report = state
+            .db
+            .run(move |conn| {
+                Ok::<_, DomainError>(match self.params {
+                    Params::Composition { on, dimensions } => {
+                        Report::Composition(CompositionResponse::new(
+                            composition::composition(conn, on, grace, &dimensions)?,
+                            disclosure,
+                        ))
+                    }
+                    Params::CompositionTrend { dates, dimensions } => {
+                        let mut compositions = Vec::with_capacity(dates.len());
+                        for on in dates {
+                            compositions.push(CompositionResponse::new(
+                                composition::composition(conn, on, grace, &dimensions)?,
+                                disclosure,
+                            ));
+                        }
+                        Report::CompositionTrend(CompositionTrend {
+                            disclosure: disclosure.audience,
+                            compositions,
+                        })
+                    }
+                    Params::Gaps {
+                        on,
+                        benchmark,
+                        with_targets,
+                        dimension,
+                    } => {
+                        let set = match &benchmark {
+                            Some(id) => Some(benchmarks::find(conn, id)?),
+                            None => None,
+                        };
+                        let targets = if with_targets {
+                            targets::all(conn)?
+                        } else {
+                            Vec::new()
+                        };
+                        let needed = gaps::dimensions_needed(dimension, &targets);
+                        let counted = composition::composition(conn, on, grace, &needed)?;
+                        let published = disclosure.publish(counted);
+                        let rows = gaps::gaps(&published, set.as_ref(), dimension, &targets);
+                        Report::Gaps(GapsResponse {
+                            as_of: published.as_of,
+                            disclosure: disclosure.audience,
+                            active_members: published.active_members.value(),
+                            benchmark: set.map(BenchmarkSummary::from),
+                            rows: rows.into_iter().map(Into::into).collect(),
+                        })
+                    }
+                    Params::ExpertiseCoverage { on, minimum } => {
+                        Report::ExpertiseCoverage(CoverageResponse::new(
+                            on,
+                            composition::expertise_coverage(conn, on, grace)?,
+                            minimum,
+                            disclosure,
+                        ))
+                    }
+                    Params::Participation {
+                        on,
+                        population,
+                        dimensions,
+                    } => {
+                        let counted = participation::participation(
+                            conn,
+                            &population,
+                            on,
+                            grace,
+                            &dimensions,
+                        )?;
+                        let participants = match population {
+                            Population::Respondents {
+                                consultation_id, ..
+                            } => Participants::Consultation(consultation_id),
+                            Population::GroupMembers { group_id } => {
+                                Participants::ExpertGroup(group_id)
+                            }
+                            Population::ActiveMembers => {
+                                return Err(DomainError::Invalid(vec![FieldError::new(
+                                    "consultation",
+                                    "required",
+                                    "name a consultation or an expert group",
+                                )]));
+                            }
+                        };
+                        Report::Participation(ParticipationReport::new(
+                            on,
+                            participants,
+                            counted,
+                            disclosure,
+                        ))
+                    }
+                })
+            })
+            .await?;
+        Ok(report)
+    }
+}
