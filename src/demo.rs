@@ -10,7 +10,8 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::schema::{
     contact_affiliations, contact_consents, contacts, membership_periods, memberships,
-    organisation_communities, organisation_expertise, organisation_regions, organisations,
+    organisation_communities, organisation_expertise, organisation_regions,
+    organisation_report_codes, organisations,
 };
 use crate::domain::consultations::store::Invitee;
 use crate::domain::consultations::{
@@ -23,7 +24,7 @@ use crate::domain::expert_groups::{
 use crate::domain::membership::{self, GraceWindow, Period, Request, Tier};
 use crate::domain::organisations::{
     self as organisation_store, CommunityReply, GeographyScope, OrganisationKind,
-    OrganisationProfile, Region, ReplyStatus, SizeBand,
+    OrganisationProfile, Region, ReplyStatus, SizeBand, report_code_rows,
 };
 use crate::domain::{DomainError, VersionCheck, new_id, now, taxonomies};
 use crate::with_backend;
@@ -901,15 +902,17 @@ fn batched(
     let today = Utc::now().date_naive();
     let at = now();
     let mut organisation_ids = Vec::with_capacity(options.organisations);
+    let parents = taxonomies::CommunityParents::load(conn)?;
     for start in (0..options.organisations).step_by(BATCH) {
         let end = (start + BATCH).min(options.organisations);
         let (mut rows, mut regions, mut expertise, mut communities) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut members, mut periods) = (Vec::new(), Vec::new());
+        let (mut members, mut periods, mut report_codes) = (Vec::new(), Vec::new(), Vec::new());
         for index in start..end {
             let id = new_id();
             let name = organisation_name(dice, index);
             let p = profile(dice, vocabulary, name);
+            report_codes.extend(report_code_rows(&parents, &id, &p));
             rows.push((
                 organisations::id.eq(id.clone()),
                 organisations::name_key.eq(organisation_store::name_key(&p.name)),
@@ -980,6 +983,7 @@ fn batched(
             insert_batched!(conn, organisation_regions::table, regions);
             insert_batched!(conn, organisation_expertise::table, expertise);
             insert_batched!(conn, organisation_communities::table, communities);
+            insert_batched!(conn, organisation_report_codes::table, report_codes);
             insert_batched!(conn, memberships::table, members);
             insert_batched!(conn, membership_periods::table, periods);
             Ok::<_, DomainError>(())

@@ -20,6 +20,9 @@ const USAGE: &str = "usage: convene [serve | openapi | demo … | admin …]
   demo [--seed N] [--organisations N] [--contacts N]
            fill an empty database with a fictional alliance (default 80 organisations,
            240 contacts, seed 2026); large counts are written in batches for benchmarks
+  report-sql composition|expertise-coverage [--as-of YYYY-MM-DD] [--dimension NAME …]
+           print the report's SQL aggregations with their dates written in, to time the
+           database alone (scripts/report-timings)
   admin create-user --email EMAIL --name NAME --role admin|staff|viewer [--password-stdin]
   admin reset-password --email EMAIL [--password-stdin]
            without --password-stdin a strong password is generated and printed once;
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         },
         ["admin", rest @ ..] => admin(rest),
         ["demo", rest @ ..] => demo(rest),
+        ["report-sql", rest @ ..] => report_sql(rest),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -270,6 +274,57 @@ fn run_admin(config: &Config, command: &str, options: &AdminOptions) -> Result<S
         }
         other => Err(format!("unknown admin command {other}")),
     }
+}
+
+/// `convene report-sql …`: a report's aggregation as plain SQL, for timing the database alone.
+fn report_sql(args: &[&str]) -> ExitCode {
+    use convene::domain::membership::GraceWindow;
+    use convene::domain::reports::Dimension;
+    use convene::domain::reports::composition::{Statement, active_members_statements};
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("convene: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some((report, options)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let report = match *report {
+        "composition" => Statement::Composition,
+        "expertise-coverage" => Statement::ExpertiseCoverage,
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut on = chrono::Utc::now().date_naive();
+    let mut dimensions = Vec::new();
+    let mut options = options.iter();
+    while let Some(option) = options.next() {
+        let value = options.next().copied().unwrap_or_default();
+        match (*option, value.parse(), value.parse::<Dimension>()) {
+            ("--as-of", Ok(day), _) => on = day,
+            ("--dimension", _, Ok(dimension)) => dimensions.push(dimension),
+            _ => {
+                eprintln!(
+                    "convene: report-sql takes --as-of YYYY-MM-DD and --dimension NAME (repeatable)"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if dimensions.is_empty() {
+        dimensions = Dimension::ALL.to_vec();
+    }
+    let grace = GraceWindow(config.membership_grace_days);
+    for statement in active_members_statements(report, on, grace, &dimensions) {
+        println!("{};", statement.trim());
+    }
+    ExitCode::SUCCESS
 }
 
 /// `convene demo …`: a fictional alliance in an empty database.

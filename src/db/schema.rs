@@ -428,3 +428,11 @@ diesel::table! {
 
 diesel::joinable!(report_snapshots -> users (created_by));
 diesel::allow_tables_to_appear_in_same_query!(report_snapshots, users);
+
+diesel::table! {
+    organisation_report_codes (organisation_id, facet, code) {
+        organisation_id -> Text,
+        facet -> Text,
+        code -> Text,
+    }
+}

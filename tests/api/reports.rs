@@ -8,7 +8,7 @@ use crate::db_test;
 use crate::helpers::{TestApp, TestResponse};
 use crate::organisations::urlencode;
 
-const REGIONS: [&str; 10] = [
+pub(crate) const REGIONS: [&str; 10] = [
     "north_east",
     "north_west",
     "yorkshire_humber",
@@ -21,7 +21,7 @@ const REGIONS: [&str; 10] = [
     "wales",
 ];
 
-const KINDS: [&str; 8] = [
+pub(crate) const KINDS: [&str; 8] = [
     "national_charity",
     "local_charity",
     "grassroots_group",
@@ -34,7 +34,7 @@ const KINDS: [&str; 8] = [
 
 const SIZE_BANDS: [&str; 6] = ["micro", "small", "medium", "large", "major", "super_major"];
 
-fn id(value: &Value) -> String {
+pub(crate) fn id(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
 }
 
@@ -43,19 +43,19 @@ fn today() -> String {
 }
 
 #[track_caller]
-fn ok(response: &TestResponse) -> Value {
+pub(crate) fn ok(response: &TestResponse) -> Value {
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     response.json()
 }
 
 #[track_caller]
-fn created(response: &TestResponse) -> Value {
+pub(crate) fn created(response: &TestResponse) -> Value {
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     response.json()
 }
 
 /// `GET path` with an `Accept` header.
-async fn fetch(app: &TestApp, path: &str, accept: &str) -> TestResponse {
+pub(crate) async fn fetch(app: &TestApp, path: &str, accept: &str) -> TestResponse {
     let request = app
         .request(Method::GET, path)
         .insert_header(("accept", accept));
@@ -63,7 +63,7 @@ async fn fetch(app: &TestApp, path: &str, accept: &str) -> TestResponse {
 }
 
 /// The CSV `path` answers with: its header and its rows.
-async fn export(app: &TestApp, path: &str) -> (Vec<String>, Vec<csv::StringRecord>) {
+pub(crate) async fn export(app: &TestApp, path: &str) -> (Vec<String>, Vec<csv::StringRecord>) {
     let response = fetch(app, path, "text/csv").await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert!(
@@ -83,7 +83,7 @@ async fn export(app: &TestApp, path: &str) -> (Vec<String>, Vec<csv::StringRecor
 }
 
 /// The SVG `path` answers with, checked to be an accessible chart.
-async fn chart(app: &TestApp, path: &str) -> String {
+pub(crate) async fn chart(app: &TestApp, path: &str) -> String {
     let response = fetch(app, path, "image/svg+xml").await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert!(
@@ -100,7 +100,7 @@ async fn chart(app: &TestApp, path: &str) -> String {
 }
 
 /// The cell of `record` under `column`.
-fn cell<'a>(headers: &[String], record: &'a csv::StringRecord, column: &str) -> &'a str {
+pub(crate) fn cell<'a>(headers: &[String], record: &'a csv::StringRecord, column: &str) -> &'a str {
     let index = headers
         .iter()
         .position(|h| h == column)
@@ -109,7 +109,7 @@ fn cell<'a>(headers: &[String], record: &'a csv::StringRecord, column: &str) -> 
 }
 
 #[track_caller]
-fn assert_close(value: &Value, expected: f64, what: &str) {
+pub(crate) fn assert_close(value: &Value, expected: f64, what: &str) {
     let actual = value
         .as_f64()
         .unwrap_or_else(|| panic!("{what}: a number, got {value}"));
@@ -121,7 +121,7 @@ fn assert_close(value: &Value, expected: f64, what: &str) {
 
 /// Every field of `expected` is in `actual`: numbers to within rounding noise, the rest exactly.
 #[track_caller]
-fn assert_fields(actual: &Value, expected: Value) {
+pub(crate) fn assert_fields(actual: &Value, expected: Value) {
     for (key, want) in expected.as_object().unwrap() {
         match want.as_f64() {
             Some(number) => assert_close(&actual[key], number, &format!("{key} of {actual}")),
@@ -139,7 +139,7 @@ fn codes(list: &Value) -> Vec<String> {
 }
 
 /// One dimension of a composition report.
-fn dimension<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn dimension<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["dimensions"]
         .as_array()
         .unwrap()
@@ -148,7 +148,7 @@ fn dimension<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} in {report}"))
 }
 
-fn row<'a>(dimension: &'a Value, code: &str) -> &'a Value {
+pub(crate) fn row<'a>(dimension: &'a Value, code: &str) -> &'a Value {
     dimension["rows"]
         .as_array()
         .unwrap()
@@ -181,13 +181,13 @@ fn assert_counts(dimension: &Value, expected: &[(&str, i64, f64)]) {
     }
 }
 
-async fn composition(app: &TestApp, query: &str) -> Value {
+pub(crate) async fn composition(app: &TestApp, query: &str) -> Value {
     ok(&app
         .get(&format!("/api/v1/reports/composition?{query}"))
         .await)
 }
 
-async fn organisation(app: &TestApp, body: Value) -> String {
+pub(crate) async fn organisation(app: &TestApp, body: Value) -> String {
     id(&app.create_organisation(&body).await)
 }
 
@@ -197,7 +197,7 @@ async fn action(app: &TestApp, id: &str, name: &str, body: Value) {
 }
 
 /// Makes `id` a full member for `[start_on, end_on]`, having applied on `applied_on`.
-async fn join(app: &TestApp, id: &str, applied_on: &str, start_on: &str, end_on: &str) {
+pub(crate) async fn join(app: &TestApp, id: &str, applied_on: &str, start_on: &str, end_on: &str) {
     action(
         app,
         id,
@@ -214,7 +214,7 @@ async fn join(app: &TestApp, id: &str, applied_on: &str, start_on: &str, end_on:
     .await;
 }
 
-fn answered(codes: &[&str]) -> Value {
+pub(crate) fn answered(codes: &[&str]) -> Value {
     json!({"reply_status": "answered", "communities": codes})
 }
 
@@ -222,7 +222,7 @@ fn answered(codes: &[&str]) -> Value {
 /// (current, 2025) and Damson (grace: its period ended 2025-06-15, grace until 2025-07-15).
 /// Never counted then: Fir (lapsed, ended 2024-12-31), Gorse (withdrawn from 2025-03-01),
 /// Hazel (pending), Ivy (prospect) and Juniper (a current member, deleted).
-async fn fixture(app: &TestApp) {
+pub(crate) async fn fixture(app: &TestApp) {
     let year = ("2024-12-01", "2025-01-01", "2025-12-31");
     let alder = organisation(app, json!({
         "name": "Alder Youth Voice", "kind": "grassroots_group", "size_band": "small",
@@ -347,7 +347,7 @@ async fn fixture(app: &TestApp) {
 /// A benchmark set with shares chosen so the gaps on 2025-06-30 come out exact (leadership
 /// answered by 4): DEI010000 3/4 = 75 vs 30, DEI010100 2/4 = 50 vs 60, DEI010300 1/4 = 25 vs 25,
 /// EXT020000 1/4 = 25 vs 25, DEI019930 0 vs 7, DEI090000 0 vs 0.
-fn test_benchmark() -> Value {
+pub(crate) fn test_benchmark() -> Value {
     json!({
         "code": "test_reference_2025",
         "name": "Test reference population",
@@ -362,15 +362,15 @@ fn test_benchmark() -> Value {
     })
 }
 
-async fn create_benchmark(app: &TestApp, body: Value) -> Value {
+pub(crate) async fn create_benchmark(app: &TestApp, body: Value) -> Value {
     created(&app.post_json("/api/v1/benchmarks", &body).await)
 }
 
-async fn create_target(app: &TestApp, body: Value) -> Value {
+pub(crate) async fn create_target(app: &TestApp, body: Value) -> Value {
     created(&app.post_json("/api/v1/targets", &body).await)
 }
 
-fn gap<'a>(report: &'a Value, source: &str, code: &str) -> &'a Value {
+pub(crate) fn gap<'a>(report: &'a Value, source: &str, code: &str) -> &'a Value {
     report["rows"]
         .as_array()
         .unwrap()
@@ -530,6 +530,41 @@ db_test!(
         assert_eq!(african["parent_code"], "DEI010100");
         assert_eq!(row(leadership, "DEI010000")["parent_code"], json!(null));
         assert_eq!(row(leadership, "DEI010000")["label"], "Communities experiencing racial inequity");
+    }
+);
+
+db_test!(
+    async fn reports_follow_an_organisation_whose_codes_change(app) {
+        // Reports count from codes kept beside the organisation (each level of the hierarchy
+        // once, and "has any" per dimension); editing the organisation rewrites them.
+        let id = organisation(&app, json!({
+            "name": "Rowan Changing", "kind": "local_charity", "regions": ["london"],
+            "expertise": ["racial_justice"], "leadership": answered(&["DEI010110", "DEI010120"]),
+        })).await;
+        join(&app, &id, "2024-12-01", "2025-01-01", "2025-12-31").await;
+        let query = "as_of=2025-06-30&dimension=leadership&dimension=region&dimension=expertise";
+        let before = composition(&app, query).await;
+        let leadership = dimension(&before, "leadership");
+        assert_eq!(row(leadership, "DEI010100")["members"], 1);
+        assert_eq!(row(leadership, "DEI010000")["members"], 1);
+        assert_eq!(dimension(&before, "region")["denominators"]["answered"], 1);
+        assert_eq!(row(dimension(&before, "region"), "london")["members"], 1);
+
+        let path = format!("/api/v1/organisations/{id}");
+        let changed = json!({"leadership": answered(&["DEI010300"]), "regions": [], "expertise": []});
+        ok(&app.patch_json(&path, &changed, None).await);
+        let after = composition(&app, query).await;
+        let leadership = dimension(&after, "leadership");
+        assert_eq!(row(leadership, "DEI010110")["members"], 0);
+        assert_eq!(row(leadership, "DEI010100")["members"], 0);
+        assert_eq!(row(leadership, "DEI010300")["members"], 1);
+        assert_eq!(row(leadership, "DEI010000")["members"], 1);
+        assert_eq!(leadership["denominators"]["answered"], 1);
+        let region = dimension(&after, "region");
+        assert_eq!(region["denominators"]["answered"], 0);
+        assert_eq!(row(region, "london")["members"], 0);
+        assert_eq!(row(region, "unknown")["members"], 1);
+        assert_eq!(row(dimension(&after, "expertise"), "none")["members"], 1);
     }
 );
 
@@ -1093,7 +1128,7 @@ db_test!(
 
 /// A consultation open for responses, and a group, over three active members: Oak (led by
 /// DEI010100), Pine (DEI010300) and Rowan (answered: none of these).
-async fn participation_fixture(app: &TestApp) -> (String, String, [String; 3]) {
+pub(crate) async fn participation_fixture(app: &TestApp) -> (String, String, [String; 3]) {
     let year = ("2025-12-01", "2026-01-01", "2026-12-31");
     let mut ids = Vec::new();
     for (name, codes) in [
@@ -1126,7 +1161,7 @@ async fn participation_fixture(app: &TestApp) -> (String, String, [String; 3]) {
     (consultation, group, ids.try_into().unwrap())
 }
 
-async fn person(app: &TestApp, n: usize) -> String {
+pub(crate) async fn person(app: &TestApp, n: usize) -> String {
     id(&created(
         &app.post_json(
             "/api/v1/contacts",

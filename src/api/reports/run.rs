@@ -9,10 +9,10 @@ use super::views::{
 };
 use crate::api::list::QueryParams;
 use crate::app::AppState;
-use crate::domain::reports::composition::{self, Population};
+use crate::domain::reports::composition::{self, Counts, Half, Population};
 use crate::domain::reports::disclosure::{Audience, Disclosure};
 use crate::domain::reports::snapshots::ReportKind;
-use crate::domain::reports::{Dimension, benchmarks, gaps, participation, targets};
+use crate::domain::reports::{Composition, Dimension, benchmarks, gaps, participation, targets};
 use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
 
@@ -76,6 +76,42 @@ fn uuid(what: &'static str) -> impl Fn(&str) -> Result<String, String> {
             .map(|id| id.to_string())
             .map_err(|_| format!("must be {what} (a UUID)"))
     }
+}
+
+/// The composition of the active members on `on`: its two halves counted at once on two
+/// pooled connections (one after the other when the pool has only one), then laid out.
+async fn active_composition(
+    state: &AppState,
+    on: NaiveDate,
+    dimensions: Vec<Dimension>,
+) -> Result<Composition, ApiError> {
+    let grace = state.grace;
+    let half = |half| {
+        let dimensions = dimensions.clone();
+        state.db.run(move |conn| {
+            Counts::count(
+                conn,
+                half,
+                &Population::ActiveMembers,
+                on,
+                grace,
+                &dimensions,
+            )
+        })
+    };
+    let counts = if state.db.max_connections() >= 2 {
+        let (attributes, communities) =
+            futures_util::future::try_join(half(Half::Attributes), half(Half::Communities)).await?;
+        attributes.merge(communities)
+    } else {
+        half(Half::Attributes)
+            .await?
+            .merge(half(Half::Communities).await?)
+    };
+    state
+        .db
+        .run(move |conn| composition::compose(conn, &counts, on, &dimensions))
+        .await
 }
 
 impl ReportRequest {
@@ -201,39 +237,37 @@ impl ReportRequest {
         )
     }
 
-    /// Computes the report (one pooled connection, SQL aggregation) and publishes it.
+    /// Computes the report (SQL aggregation on pooled connections) and publishes it.
     pub async fn run(self, state: &AppState) -> Result<Report, ApiError> {
         let grace = state.grace;
         let disclosure = Disclosure::new(self.audience, state.suppression_threshold);
-        let report = state
-            .db
-            .run(move |conn| {
-                Ok::<_, DomainError>(match self.params {
-                    Params::Composition { on, dimensions } => {
-                        Report::Composition(CompositionResponse::new(
-                            composition::composition(conn, on, grace, &dimensions)?,
-                            disclosure,
-                        ))
-                    }
-                    Params::CompositionTrend { dates, dimensions } => {
-                        let mut compositions = Vec::with_capacity(dates.len());
-                        for on in dates {
-                            compositions.push(CompositionResponse::new(
-                                composition::composition(conn, on, grace, &dimensions)?,
-                                disclosure,
-                            ));
-                        }
-                        Report::CompositionTrend(CompositionTrend {
-                            disclosure: disclosure.audience,
-                            compositions,
-                        })
-                    }
-                    Params::Gaps {
-                        on,
-                        benchmark,
-                        with_targets,
-                        dimension,
-                    } => {
+        Ok(match self.params {
+            Params::Composition { on, dimensions } => {
+                Report::Composition(CompositionResponse::new(
+                    active_composition(state, on, dimensions).await?,
+                    disclosure,
+                ))
+            }
+            Params::CompositionTrend { dates, dimensions } => {
+                let mut compositions = Vec::with_capacity(dates.len());
+                for on in dates {
+                    let counted = active_composition(state, on, dimensions.clone()).await?;
+                    compositions.push(CompositionResponse::new(counted, disclosure));
+                }
+                Report::CompositionTrend(CompositionTrend {
+                    disclosure: disclosure.audience,
+                    compositions,
+                })
+            }
+            Params::Gaps {
+                on,
+                benchmark,
+                with_targets,
+                dimension,
+            } => {
+                let (set, targets) = state
+                    .db
+                    .run(move |conn| {
                         let set = match &benchmark {
                             Some(id) => Some(benchmarks::find(conn, id)?),
                             None => None,
@@ -243,63 +277,59 @@ impl ReportRequest {
                         } else {
                             Vec::new()
                         };
-                        let needed = gaps::dimensions_needed(dimension, &targets);
-                        let counted = composition::composition(conn, on, grace, &needed)?;
-                        let published = disclosure.publish(counted);
-                        let rows = gaps::gaps(&published, set.as_ref(), dimension, &targets);
-                        Report::Gaps(GapsResponse {
-                            as_of: published.as_of,
-                            disclosure: disclosure.audience,
-                            active_members: published.active_members.value(),
-                            benchmark: set.map(BenchmarkSummary::from),
-                            rows: rows.into_iter().map(Into::into).collect(),
-                        })
-                    }
-                    Params::ExpertiseCoverage { on, minimum } => {
-                        Report::ExpertiseCoverage(CoverageResponse::new(
-                            on,
-                            composition::expertise_coverage(conn, on, grace)?,
-                            minimum,
-                            disclosure,
-                        ))
-                    }
-                    Params::Participation {
-                        on,
-                        population,
-                        dimensions,
-                    } => {
-                        let counted = participation::participation(
-                            conn,
-                            &population,
-                            on,
-                            grace,
-                            &dimensions,
-                        )?;
-                        let participants = match population {
-                            Population::Respondents {
-                                consultation_id, ..
-                            } => Participants::Consultation(consultation_id),
-                            Population::GroupMembers { group_id } => {
-                                Participants::ExpertGroup(group_id)
-                            }
-                            Population::ActiveMembers => {
-                                return Err(DomainError::Invalid(vec![FieldError::new(
-                                    "consultation",
-                                    "required",
-                                    "name a consultation or an expert group",
-                                )]));
-                            }
-                        };
-                        Report::Participation(ParticipationReport::new(
-                            on,
-                            participants,
-                            counted,
-                            disclosure,
-                        ))
-                    }
+                        Ok::<_, DomainError>((set, targets))
+                    })
+                    .await?;
+                let needed = gaps::dimensions_needed(dimension, &targets);
+                let published = disclosure.publish(active_composition(state, on, needed).await?);
+                let rows = gaps::gaps(&published, set.as_ref(), dimension, &targets);
+                Report::Gaps(GapsResponse {
+                    as_of: published.as_of,
+                    disclosure: disclosure.audience,
+                    active_members: published.active_members.value(),
+                    benchmark: set.map(BenchmarkSummary::from),
+                    rows: rows.into_iter().map(Into::into).collect(),
                 })
-            })
-            .await?;
-        Ok(report)
+            }
+            Params::ExpertiseCoverage { on, minimum } => {
+                let rows = state
+                    .db
+                    .run(move |conn| composition::expertise_coverage(conn, on, grace))
+                    .await?;
+                Report::ExpertiseCoverage(CoverageResponse::new(on, rows, minimum, disclosure))
+            }
+            Params::Participation {
+                on,
+                population,
+                dimensions,
+            } => {
+                let participants = match &population {
+                    Population::Respondents {
+                        consultation_id, ..
+                    } => Participants::Consultation(consultation_id.clone()),
+                    Population::GroupMembers { group_id } => {
+                        Participants::ExpertGroup(group_id.clone())
+                    }
+                    // `parse` never builds a participation report of the active members.
+                    Population::ActiveMembers => {
+                        return Err(ApiError::bad_request(
+                            "name exactly one of consultation=<id> and expert_group=<id>",
+                        ));
+                    }
+                };
+                let counted = state
+                    .db
+                    .run(move |conn| {
+                        participation::participation(conn, &population, on, grace, &dimensions)
+                    })
+                    .await?;
+                Report::Participation(ParticipationReport::new(
+                    on,
+                    participants,
+                    counted,
+                    disclosure,
+                ))
+            }
+        })
     }
 }

@@ -4,8 +4,8 @@
 mod store;
 
 pub use store::{
-    OrganisationFilter, OrganisationSort, Page, Position, StatusFilter, count, create, find, list,
-    soft_delete, update,
+    OrganisationFilter, OrganisationSort, Page, Position, REPORT_CODE_ANY, ReportCodeRow,
+    StatusFilter, count, create, find, list, report_code_rows, soft_delete, update,
 };
 
 use chrono::NaiveDateTime;

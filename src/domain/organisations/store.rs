@@ -11,7 +11,8 @@ use super::{
     Region, ReplyStatus, VersionCheck, name_key,
 };
 use crate::db::schema::{
-    organisation_communities, organisation_expertise, organisation_regions, organisations,
+    organisation_communities, organisation_expertise, organisation_regions,
+    organisation_report_codes, organisations,
 };
 use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
@@ -340,8 +341,84 @@ fn write_set_fields(conn: &mut DbConn, id: &str, profile: &OrganisationProfile) 
                 .execute(c)?;
         }
         QueryResult::Ok(())
-    })
+    })?;
+    write_report_codes(conn, id, profile)
 }
+
+/// Rewrites the organisation's rows of `organisation_report_codes`, which reports count
+/// from: its regions, expertise areas, community codes with their ancestors, and a `*` for
+/// each facet it has anything in.
+fn write_report_codes(
+    conn: &mut DbConn,
+    id: &str,
+    profile: &OrganisationProfile,
+) -> QueryResult<()> {
+    diesel::delete(organisation_report_codes::table)
+        .filter(organisation_report_codes::organisation_id.eq(id))
+        .execute(conn)?;
+    let parents = taxonomies::CommunityParents::load(conn)?;
+    let rows = report_code_rows(&parents, id, profile);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    with_backend!(conn, |c| {
+        diesel::insert_into(organisation_report_codes::table)
+            .values(&rows)
+            .execute(c)
+    })?;
+    Ok(())
+}
+
+/// One row of `organisation_report_codes`, ready to insert.
+pub type ReportCodeRow = (
+    diesel::dsl::Eq<organisation_report_codes::organisation_id, String>,
+    diesel::dsl::Eq<organisation_report_codes::facet, &'static str>,
+    diesel::dsl::Eq<organisation_report_codes::code, String>,
+);
+
+/// The `organisation_report_codes` rows of an organisation with `profile`.
+pub fn report_code_rows(
+    parents: &taxonomies::CommunityParents,
+    id: &str,
+    profile: &OrganisationProfile,
+) -> Vec<ReportCodeRow> {
+    let mut facets: Vec<(&'static str, Vec<&str>)> = vec![
+        (
+            "region",
+            profile.regions.iter().map(|r| r.as_str()).collect(),
+        ),
+        (
+            "expertise",
+            profile.expertise.iter().map(String::as_str).collect(),
+        ),
+    ];
+    for (area, reply) in [
+        (CommunityArea::Leadership, &profile.leadership),
+        (CommunityArea::Mission, &profile.mission),
+    ] {
+        facets.push((
+            area.as_str(),
+            parents.levels(&reply.communities).into_iter().collect(),
+        ));
+    }
+    let mut rows = Vec::new();
+    for (facet, codes) in facets {
+        if codes.is_empty() {
+            continue;
+        }
+        for code in std::iter::once(REPORT_CODE_ANY).chain(codes) {
+            rows.push((
+                organisation_report_codes::organisation_id.eq(id.to_owned()),
+                organisation_report_codes::facet.eq(facet),
+                organisation_report_codes::code.eq(code.to_owned()),
+            ));
+        }
+    }
+    rows
+}
+
+/// The `organisation_report_codes` code that says "has at least one" in its facet.
+pub const REPORT_CODE_ANY: &str = "*";
 
 /// Stores a new organisation.
 pub fn create(

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::db::DbConn;
 use crate::domain::membership::GraceWindow;
-use crate::domain::organisations::{OrganisationKind, Region, SizeBand};
+use crate::domain::organisations::{OrganisationKind, REPORT_CODE_ANY, Region, SizeBand};
 use crate::domain::{DomainError, taxonomies};
 
 /// The organisations whose membership is `current` or `grace` on `$1` (a period started by
@@ -59,20 +59,20 @@ population AS MATERIALIZED (
                      AND (m.left_on IS NULL OR m.left_on >= $2))
 )";
 
-/// Every community code with each of its descendants (itself included), so that an
-/// organisation coded `DEI010110` counts under `DEI010100` and `DEI010000` too, once each.
-const COMMUNITY_CLOSURE: &str = "
-closure (ancestor, descendant) AS (
-    SELECT code, code FROM communities
-    UNION ALL
-    SELECT closure.ancestor, c.code FROM closure JOIN communities c ON c.parent_code = closure.descendant
-)";
+/// `population` (one of the population CTEs) and `statement` as one query.
+fn with_population(population: &str, statement: &str) -> String {
+    format!("WITH {population} {statement}")
+}
 
-/// One count per (dimension, code) for every dimension, in one statement. Joins start from
-/// the population with CROSS JOIN: SQLite keeps that order as written, probing each member's
-/// rows by primary key rather than building a temporary index over the whole population
-/// for every branch (PostgreSQL plans CROSS JOIN … WHERE like any inner join).
-const BUCKETS: &str = "
+/// The counts of a composition, in two statements over the same population that run at once
+/// on two connections (a report answers in the time of the slower): the members' own
+/// columns with their regions and expertise, and the community hierarchy. Multi-valued
+/// dimensions are counted from `organisation_report_codes` (each level of the community
+/// hierarchy once, `*` for "has any", the denominator of answers), so each is one GROUP BY.
+/// The codes are found by `IN (SELECT id FROM population)`: PostgreSQL then hashes the
+/// population and probes the codes' primary key, instead of hashing the whole codes table
+/// (it cannot see that the population's ids are unique), and SQLite probes the same key.
+const ATTRIBUTE_BUCKETS: &str = "
 SELECT 'all' AS dimension, CAST(NULL AS TEXT) AS code, COUNT(*) AS members FROM population
 UNION ALL SELECT 'kind', kind, COUNT(*) FROM population GROUP BY kind
 UNION ALL SELECT 'size_band', size_band, COUNT(*) FROM population GROUP BY size_band
@@ -80,24 +80,37 @@ UNION ALL SELECT 'lived_experience_led',
     CASE WHEN lived_experience_led THEN 'true' WHEN NOT lived_experience_led THEN 'false' END,
     COUNT(*) FROM population GROUP BY lived_experience_led
 UNION ALL SELECT 'leadership_reply', leadership_reply_status, COUNT(*) FROM population GROUP BY leadership_reply_status
-UNION ALL SELECT 'mission_reply', mission_reply_status, COUNT(*) FROM population GROUP BY mission_reply_status
-UNION ALL SELECT 'region', r.region, COUNT(*)
-    FROM population a CROSS JOIN organisation_regions r WHERE r.organisation_id = a.id
-    GROUP BY r.region
-UNION ALL SELECT 'region_known', NULL, COUNT(DISTINCT r.organisation_id)
-    FROM population a CROSS JOIN organisation_regions r WHERE r.organisation_id = a.id
-UNION ALL SELECT 'expertise', e.expertise_code, COUNT(*)
-    FROM population a CROSS JOIN organisation_expertise e WHERE e.organisation_id = a.id
-    GROUP BY e.expertise_code
-UNION ALL SELECT 'expertise_known', NULL, COUNT(DISTINCT e.organisation_id)
-    FROM population a CROSS JOIN organisation_expertise e WHERE e.organisation_id = a.id
-UNION ALL SELECT oc.area || '_coded', NULL, COUNT(DISTINCT oc.organisation_id)
-    FROM population a CROSS JOIN organisation_communities oc WHERE oc.organisation_id = a.id
-    GROUP BY oc.area
-UNION ALL SELECT oc.area, closure.ancestor, COUNT(DISTINCT oc.organisation_id)
-    FROM population a CROSS JOIN organisation_communities oc CROSS JOIN closure
-    WHERE oc.organisation_id = a.id AND closure.descendant = oc.community_code
-    GROUP BY oc.area, closure.ancestor";
+UNION ALL SELECT 'mission_reply', mission_reply_status, COUNT(*) FROM population GROUP BY mission_reply_status";
+
+/// The codes of the population in some facets (`{facets}`): regions and expertise with the
+/// attributes, the community hierarchy as the other half.
+const CODE_BUCKETS: &str = "
+SELECT c.facet AS dimension, c.code AS code, COUNT(*) AS members
+    FROM organisation_report_codes c
+    WHERE c.facet IN ({facets}) AND c.organisation_id IN (SELECT id FROM population)
+    GROUP BY c.facet, c.code";
+
+/// The statement of `half` for `dimensions`; none when that half has nothing to count.
+fn half_statement(half: Half, dimensions: &[Dimension]) -> Option<String> {
+    let wanted: &[Dimension] = match half {
+        Half::Attributes => &[Dimension::Region, Dimension::Expertise],
+        Half::Communities => &[Dimension::Leadership, Dimension::Mission],
+    };
+    let facets: Vec<String> = wanted
+        .iter()
+        .filter(|d| dimensions.contains(d))
+        .map(|d| format!("'{}'", d.as_str()))
+        .collect();
+    let codes = (!facets.is_empty()).then(|| CODE_BUCKETS.replace("{facets}", &facets.join(", ")));
+    match (half, codes) {
+        (Half::Attributes, Some(codes)) => Some(format!(
+            "{ATTRIBUTE_BUCKETS}\nUNION ALL {}",
+            codes.trim_start()
+        )),
+        (Half::Attributes, None) => Some(ATTRIBUTE_BUCKETS.to_owned()),
+        (Half::Communities, codes) => codes,
+    }
+}
 
 /// Active members per expertise area and region.
 const COVERAGE: &str = "
@@ -140,7 +153,7 @@ fn buckets(
     on: NaiveDate,
     grace: GraceWindow,
 ) -> Result<Vec<Bucket>, DomainError> {
-    let sql = |cte: &str| format!("WITH RECURSIVE {cte}, {COMMUNITY_CLOSURE} {statement}");
+    let sql = |cte: &str| with_population(cte, statement);
     Ok(match population {
         Population::ActiveMembers => diesel::sql_query(sql(ACTIVE_MEMBERS))
             .bind::<Date, _>(on)
@@ -162,6 +175,89 @@ fn buckets(
             .bind::<Date, _>(on)
             .load(conn)?,
     })
+}
+
+/// A report's statements over the active members on `on`, with their parameters written in
+/// as date literals: what `scripts/report-timings` runs straight in `psql` and `sqlite3`, so
+/// the database's own time can be set beside the API's.
+pub fn active_members_statements(
+    report: Statement,
+    on: NaiveDate,
+    grace: GraceWindow,
+    dimensions: &[Dimension],
+) -> Vec<String> {
+    let statements: Vec<String> = match report {
+        Statement::Composition => [Half::Attributes, Half::Communities]
+            .into_iter()
+            .filter_map(|half| half_statement(half, dimensions))
+            .collect(),
+        Statement::ExpertiseCoverage => vec![COVERAGE.to_owned()],
+    };
+    statements
+        .iter()
+        .map(|statement| {
+            with_population(ACTIVE_MEMBERS, statement)
+                .replace("$1", &format!("'{on}'"))
+                .replace("$2", &format!("'{}'", grace.earliest_end_in_grace(on)))
+        })
+        .collect()
+}
+
+/// The aggregations a report runs (gaps and participation run the composition's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statement {
+    Composition,
+    ExpertiseCoverage,
+}
+
+/// The two halves of a composition's counting, which can run at once on two connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    /// Kind, size band, lived experience, reply statuses, regions and expertise.
+    Attributes,
+    /// The community hierarchy.
+    Communities,
+}
+
+/// A composition's counts by (dimension, code), before they are laid out as rows.
+#[derive(Debug, Default)]
+pub struct Counts(HashMap<(String, Option<String>), i64>);
+
+impl Counts {
+    /// The counts of `half` of the composition of `population` on `on`.
+    /// The counts of `half` of the composition of `population` on `on`, for `dimensions`
+    /// (a half with nothing to count for them runs no query).
+    pub fn count(
+        conn: &mut DbConn,
+        half: Half,
+        population: &Population,
+        on: NaiveDate,
+        grace: GraceWindow,
+        dimensions: &[Dimension],
+    ) -> Result<Self, DomainError> {
+        let Some(statement) = half_statement(half, dimensions) else {
+            return Ok(Self::default());
+        };
+        Ok(Self(
+            buckets(conn, &statement, population, on, grace)?
+                .into_iter()
+                .map(|b| ((b.dimension, b.code), b.members))
+                .collect(),
+        ))
+    }
+
+    /// Both halves' counts together.
+    pub fn merge(mut self, other: Self) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
+    fn get(&self, dimension: &str, code: Option<&str>) -> i64 {
+        self.0
+            .get(&(dimension.to_owned(), code.map(str::to_owned)))
+            .copied()
+            .unwrap_or_default()
+    }
 }
 
 /// `national_charity` → `National charity`.
@@ -196,7 +292,8 @@ pub fn composition(
     composition_of(conn, &Population::ActiveMembers, on, grace, dimensions)
 }
 
-/// The composition of `population` on `on` in each of `dimensions`.
+/// The composition of `population` on `on` in each of `dimensions`, counted on one
+/// connection.
 pub fn composition_of(
     conn: &mut DbConn,
     population: &Population,
@@ -204,16 +301,20 @@ pub fn composition_of(
     grace: GraceWindow,
     dimensions: &[Dimension],
 ) -> Result<Composition, DomainError> {
-    let mut counts: HashMap<(String, Option<String>), i64> = HashMap::new();
-    for bucket in buckets(conn, BUCKETS, population, on, grace)? {
-        counts.insert((bucket.dimension, bucket.code), bucket.members);
-    }
-    let count = |dimension: &str, code: Option<&str>| -> i64 {
-        counts
-            .get(&(dimension.to_owned(), code.map(str::to_owned)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let counts = Counts::count(conn, Half::Attributes, population, on, grace, dimensions)?.merge(
+        Counts::count(conn, Half::Communities, population, on, grace, dimensions)?,
+    );
+    compose(conn, &counts, on, dimensions)
+}
+
+/// `counts` laid out as the rows of each of `dimensions`, labelled from the taxonomies.
+pub fn compose(
+    conn: &mut DbConn,
+    counts: &Counts,
+    on: NaiveDate,
+    dimensions: &[Dimension],
+) -> Result<Composition, DomainError> {
+    let count = |dimension: &str, code: Option<&str>| counts.get(dimension, code);
     let active = count("all", None);
     let row =
         |code: &str, label: String, parent: Option<String>, members, answered| CompositionRow {
@@ -235,7 +336,7 @@ pub fn composition_of(
                 let area = dimension.as_str();
                 let reply = format!("{area}_reply");
                 let answered = count(&reply, Some("answered"));
-                let coded = count(&format!("{area}_coded"), None);
+                let coded = count(area, Some(REPORT_CODE_ANY));
                 let mut rows: Vec<CompositionRow> = community_codes
                     .iter()
                     .filter(|c| c.retired_at.is_none() || count(area, Some(&c.code)) > 0)
@@ -317,7 +418,7 @@ pub fn composition_of(
                 }
             }
             Dimension::Region => {
-                let known = count("region_known", None);
+                let known = count("region", Some(REPORT_CODE_ANY));
                 let mut rows: Vec<CompositionRow> = Region::ALL
                     .iter()
                     .map(|region| {
@@ -345,7 +446,7 @@ pub fn composition_of(
                 }
             }
             Dimension::Expertise => {
-                let known = count("expertise_known", None);
+                let known = count("expertise", Some(REPORT_CODE_ANY));
                 let mut rows: Vec<CompositionRow> = expertise_areas
                     .iter()
                     .filter(|e| e.retired_at.is_none() || count("expertise", Some(&e.code)) > 0)

@@ -194,6 +194,36 @@ pub fn unknown_expertise_codes(conn: &mut DbConn, codes: &[String]) -> QueryResu
     outside(conn, Vocabulary::ExpertiseAreas, codes, false)
 }
 
+/// Every community code's parent, to walk an organisation's codes up the hierarchy. Codes
+/// never change parent once created, so what this finds stays true.
+pub struct CommunityParents(HashMap<String, Option<String>>);
+
+impl CommunityParents {
+    pub fn load(conn: &mut DbConn) -> QueryResult<Self> {
+        let edges: Vec<(String, Option<String>)> = communities::table
+            .select((communities::code, communities::parent_code))
+            .load(conn)?;
+        Ok(Self(edges.into_iter().collect()))
+    }
+
+    /// `codes` and each of their ancestors, once each: every level an organisation coded
+    /// `codes` counts under.
+    pub fn levels<'a>(&'a self, codes: &'a [String]) -> BTreeSet<&'a str> {
+        let mut found = BTreeSet::new();
+        for code in codes {
+            let mut at = Some(code.as_str());
+            // Stops at the top, or at a level already walked from another code.
+            while let Some(code) = at {
+                if !found.insert(code) {
+                    break;
+                }
+                at = self.0.get(code).and_then(|parent| parent.as_deref());
+            }
+        }
+        found
+    }
+}
+
 /// Each code with all its descendants, so a filter on a parent code (`DEI010000`) finds
 /// organisations coded with a child (`DEI010110`). Retired codes are included: old records
 /// keep them.
