@@ -11,6 +11,9 @@ pub struct Operation {
     pub method: Method,
     pub operation_id: String,
     resource: ResourceDef,
+    /// Path parameters in the template: a literal segment wins over a parameter
+    /// (`/reports/snapshots/compare` over `/reports/snapshots/{id}`), as in actix's routing.
+    parameters: usize,
 }
 
 static OPERATIONS: LazyLock<Vec<Operation>> = LazyLock::new(|| {
@@ -30,6 +33,7 @@ static OPERATIONS: LazyLock<Vec<Operation>> = LazyLock::new(|| {
                     operation_id: operation.operation_id.clone().unwrap_or_default(),
                     // The same matcher actix routes with, so both agree on every path.
                     resource: ResourceDef::new(path.as_str()),
+                    parameters: path.matches('{').count(),
                 });
             }
         }
@@ -37,18 +41,39 @@ static OPERATIONS: LazyLock<Vec<Operation>> = LazyLock::new(|| {
     operations
 });
 
+/// The operations of the most specific documented path matching `path`.
+fn at(path: &str) -> impl Iterator<Item = &'static Operation> {
+    let matching = || {
+        OPERATIONS
+            .iter()
+            .filter(move |operation| operation.resource.is_match(path))
+    };
+    let fewest = matching().map(|operation| operation.parameters).min();
+    matching().filter(move |operation| Some(operation.parameters) == fewest)
+}
+
 /// The documented operation `method path` would reach, if any.
 pub fn find(method: &Method, path: &str) -> Option<&'static Operation> {
-    OPERATIONS
-        .iter()
-        .find(|operation| operation.method == method && operation.resource.is_match(path))
+    at(path).find(|operation| operation.method == method)
 }
 
 /// The methods documented at `path`; empty when no documented path matches.
 pub fn methods_at(path: &str) -> Vec<String> {
-    OPERATIONS
-        .iter()
-        .filter(|operation| operation.resource.is_match(path))
+    at(path)
         .map(|operation| operation.method.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_literal_segment_wins_over_a_path_parameter() {
+        assert_eq!(methods_at("/api/v1/reports/snapshots/compare"), ["GET"]);
+        let id = "/api/v1/reports/snapshots/0192f0c4-0000-7000-8000-000000000000";
+        assert_eq!(methods_at(id), ["GET", "DELETE"]);
+        let found = find(&Method::GET, "/api/v1/reports/snapshots/compare").unwrap();
+        assert_eq!(found.operation_id, "compare_report_snapshots");
+    }
 }

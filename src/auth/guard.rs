@@ -25,8 +25,17 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let Some(operation) = routes::find(req.method(), req.match_info().as_str()) else {
-        // Not an operation: the fallback answers 404 or 405, or it is the docs.
+    let path = req.match_info().as_str();
+    let Some(operation) = routes::find(req.method(), path) else {
+        let allow = routes::methods_at(path);
+        if !allow.is_empty() {
+            // A documented path, another method: 405 here, never routed on, since actix
+            // could match a handler of a less specific path (DELETE /reports/snapshots/compare
+            // would reach DELETE /reports/snapshots/{id}) that no rule admitted.
+            let error = ApiError::MethodNotAllowed { allow };
+            return Ok(req.error_response(error).map_into_right_body());
+        }
+        // Not an operation: the fallback answers 404, or it is the docs.
         return Ok(next.call(req).await?.map_into_left_body());
     };
     match admit(&req, &operation.operation_id).await {

@@ -1,7 +1,7 @@
 //! Report snapshots: a report saved under a name exactly as its `GET` answered at that moment,
 //! never recomputed; listed, read back as JSON, CSV and SVG, deleted and compared.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::db_test;
@@ -454,5 +454,19 @@ db_test!(
         let unknown = uuid::Uuid::now_v7();
         app.get(&format!("{SNAPSHOTS}/compare?from={}&to={unknown}", id(&before))).await.problem(404);
         app.get(&format!("{SNAPSHOTS}/compare?from={unknown}&to={}", id(&after))).await.problem(404);
+    }
+);
+
+db_test!(
+    async fn compare_is_a_path_of_its_own_not_a_snapshot_id(app) {
+        // DELETE /reports/snapshots/compare must not reach DELETE /reports/snapshots/{id}.
+        let response = app.delete("/api/v1/reports/snapshots/compare", None).await;
+        assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED, "{}", response.text());
+        assert_eq!(response.header("allow").as_deref(), Some("GET"));
+        let response = app
+            .send(app.request(Method::OPTIONS, "/api/v1/reports/snapshots/compare"), None)
+            .await;
+        assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED, "{}", response.text());
+        assert_eq!(response.header("allow").as_deref(), Some("GET"));
     }
 );
