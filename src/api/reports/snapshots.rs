@@ -245,22 +245,18 @@ pub async fn create_report_snapshot(
     let query = request.query.unwrap_or_default().trim().to_owned();
     let asked = ReportRequest::parse(kind, &query, principal.sees_anonymous_responses())
         .map_err(query_problem)?;
+    let created_by = principal.user_id()?.to_owned();
+    let (audience, includes_anonymous_responses) =
+        (asked.audience(), asked.includes_anonymous_responses());
+    let body = asked.run(&state).await.map_err(query_problem)?.to_json()?;
     let new = NewSnapshot {
         name,
         report: kind,
-        audience: asked.audience(),
-        includes_anonymous_responses: asked.includes_anonymous_responses(),
+        audience,
+        includes_anonymous_responses,
         query,
-        created_by: principal.user_id()?.to_owned(),
-        body: String::new(),
-    };
-    let report = asked.run(&state).await.map_err(query_problem)?;
-    let body = report
-        .to_json()
-        .map_err(|e| ApiError::internal(format!("a report as JSON: {e}")))?;
-    let new = NewSnapshot {
+        created_by,
         body: body.to_string(),
-        ..new
     };
     let saved = state
         .db
@@ -312,9 +308,7 @@ pub async fn get_report_snapshot(
     let report = stored_report(&snapshot)?;
     match format {
         ReportFormat::Json => Ok(HttpResponse::Ok().json(SnapshotResponse {
-            body: report
-                .to_json()
-                .map_err(|e| ApiError::internal(format!("a report as JSON: {e}")))?,
+            body: report.to_json()?,
             snapshot: snapshot.summary.into(),
         })),
         other => report.render(other),

@@ -764,7 +764,8 @@ impl Report {
         )
     }
 
-    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+    /// The report's JSON document (what is sent, and what a snapshot stores).
+    pub fn to_json(&self) -> Result<serde_json::Value, ApiError> {
         match self {
             Self::Composition(r) => serde_json::to_value(r),
             Self::CompositionTrend(r) => serde_json::to_value(r),
@@ -772,6 +773,7 @@ impl Report {
             Self::ExpertiseCoverage(r) => serde_json::to_value(r),
             Self::Participation(r) => serde_json::to_value(r),
         }
+        .map_err(|e| ApiError::internal(format!("a {} report as JSON: {e}", self.kind())))
     }
 
     /// A stored report read back as the kind it was saved as.
@@ -788,12 +790,7 @@ impl Report {
     /// The report in `format` (which `negotiate` allowed for its kind).
     pub fn render(&self, format: ReportFormat) -> Result<HttpResponse, ApiError> {
         match format {
-            ReportFormat::Json => {
-                let body = self
-                    .to_json()
-                    .map_err(|e| ApiError::internal(format!("a report as JSON: {e}")))?;
-                Ok(HttpResponse::Ok().json(body))
-            }
+            ReportFormat::Json => Ok(HttpResponse::Ok().json(self.to_json()?)),
             ReportFormat::Csv => Ok(self.csv()),
             ReportFormat::Svg => {
                 let chart = match self {

@@ -56,55 +56,36 @@ pub struct NewSnapshot {
     pub created_by: String,
 }
 
-type SummaryColumns = (
-    report_snapshots::id,
-    report_snapshots::name,
-    report_snapshots::report,
-    report_snapshots::query,
-    report_snapshots::audience,
-    report_snapshots::includes_anonymous_responses,
-    report_snapshots::created_by,
-    users::name,
-    report_snapshots::created_at,
-);
+/// A snapshot's summary as stored, with its creator's name from `users`.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = report_snapshots)]
+struct SummaryRow {
+    id: String,
+    name: String,
+    report: String,
+    query: String,
+    audience: String,
+    includes_anonymous_responses: bool,
+    created_by: String,
+    #[diesel(select_expression = users::name, select_expression_type = users::name)]
+    created_by_name: String,
+    created_at: NaiveDateTime,
+}
 
-const SUMMARY: SummaryColumns = (
-    report_snapshots::id,
-    report_snapshots::name,
-    report_snapshots::report,
-    report_snapshots::query,
-    report_snapshots::audience,
-    report_snapshots::includes_anonymous_responses,
-    report_snapshots::created_by,
-    users::name,
-    report_snapshots::created_at,
-);
-
-type SummaryRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    bool,
-    String,
-    String,
-    NaiveDateTime,
-);
-
-fn summary(row: SummaryRow) -> Result<SnapshotSummary, DomainError> {
-    let (id, name, report, query, audience, anonymous, created_by, created_by_name, at) = row;
-    Ok(SnapshotSummary {
-        id,
-        name,
-        report: parse_stored(&report)?,
-        query,
-        audience: parse_stored(&audience)?,
-        includes_anonymous_responses: anonymous,
-        created_by,
-        created_by_name,
-        created_at: at,
-    })
+impl SummaryRow {
+    fn into_summary(self) -> Result<SnapshotSummary, DomainError> {
+        Ok(SnapshotSummary {
+            report: parse_stored(&self.report)?,
+            audience: parse_stored(&self.audience)?,
+            id: self.id,
+            name: self.name,
+            query: self.query,
+            includes_anonymous_responses: self.includes_anonymous_responses,
+            created_by: self.created_by,
+            created_by_name: self.created_by_name,
+            created_at: self.created_at,
+        })
+    }
 }
 
 /// Who is reading: those who may not know of anonymous responses never see a snapshot that
@@ -147,12 +128,12 @@ pub fn find(conn: &mut DbConn, id: &str, reader: Reader) -> Result<Snapshot, Dom
         query = query.filter(report_snapshots::includes_anonymous_responses.eq(false));
     }
     let found: Option<(SummaryRow, String)> = query
-        .select((SUMMARY, report_snapshots::body))
+        .select((SummaryRow::as_select(), report_snapshots::body))
         .first(conn)
         .optional()?;
     let (row, body) = found.ok_or(DomainError::NotFound(ENTITY))?;
     Ok(Snapshot {
-        summary: summary(row)?,
+        summary: row.into_summary()?,
         body,
     })
 }
@@ -179,16 +160,19 @@ pub fn list(
     }
     let mut rows: Vec<SummaryRow> = query
         .order(report_snapshots::id.asc())
-        .select(SUMMARY)
+        .select(SummaryRow::as_select())
         .limit(limit as i64 + 1)
         .load(conn)?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.0.clone())),
+        (true, Some(last)) => Some((String::new(), last.id.clone())),
         _ => None,
     };
-    let summaries = rows.into_iter().map(summary).collect::<Result<_, _>>()?;
+    let summaries = rows
+        .into_iter()
+        .map(SummaryRow::into_summary)
+        .collect::<Result<_, _>>()?;
     Ok((summaries, next))
 }
 
