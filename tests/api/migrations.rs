@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use convene::db::{DbConn, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use diesel_migrations::MigrationHarness;
 
 use crate::helpers::{Backend, TestDatabase, postgres_admin_url};
@@ -45,7 +46,13 @@ fn up_down_up(backend: Backend) {
         convene::config::DatabaseUrl::Postgres(url) => url.clone(),
     };
     let mut conn = match backend {
-        Backend::Sqlite => DbConn::Sqlite(diesel::SqliteConnection::establish(&url).unwrap()),
+        Backend::Sqlite => {
+            let mut c = diesel::SqliteConnection::establish(&url).unwrap();
+            // The pool's last connection checkpoints the WAL as it closes, which takes a lock
+            // for a moment: wait for it rather than fail with "database is locked".
+            c.batch_execute("PRAGMA busy_timeout = 10000;").unwrap();
+            DbConn::Sqlite(c)
+        }
         Backend::Postgres => DbConn::Postgres(diesel::PgConnection::establish(&url).unwrap()),
     };
     let (reverted, rerun) = match &mut conn {

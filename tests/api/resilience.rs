@@ -76,7 +76,10 @@ async fn a_locked_sqlite_database_gives_503_then_recovers() {
         unreachable!()
     };
     let mut writer = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    writer.batch_execute("BEGIN EXCLUSIVE;").unwrap();
+    // The app may still be settling its own connections: wait for them, then hold the lock.
+    writer
+        .batch_execute("PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE;")
+        .unwrap();
 
     let started = Instant::now();
     let response = app
