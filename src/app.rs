@@ -69,7 +69,8 @@ where
             .configure(api::expert_groups::configure)
             .configure(api::consultations::configure)
             .configure(api::reports::configure)
-            .configure(api::benchmarks::configure),
+            .configure(api::benchmarks::configure)
+            .configure(api::audit::configure),
     )
     .configure(api::health::configure)
 }
@@ -116,14 +117,17 @@ pub fn build_app(
             .app_data(state),
     )
     .into_app();
-    // Middleware runs outermost last: logging, problem rendering, security headers (on every
+    // Middleware runs outermost last: logging, request ids, problem rendering, security headers (on every
     // answer, preflights too), CORS (answers preflights), then the guard before routing.
     app.default_service(web::to(fallback))
         .wrap(from_fn(guard))
         .wrap(cors)
         .wrap(security_headers)
         .wrap(ErrorHandlers::new().default_handler(render_problem))
-        .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+        .wrap(from_fn(api::request_id::assign))
+        .wrap(Logger::new(
+            "%a \"%r\" %s %b %Dms request_id=%{x-request-id}o",
+        ))
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -135,6 +139,7 @@ fn cors(origins: &[String]) -> Cors {
             header::ACCEPT,
             header::IF_MATCH,
             header::IF_NONE_MATCH,
+            api::request_id::HEADER,
         ])
         .expose_headers([
             header::ETAG,
@@ -142,6 +147,7 @@ fn cors(origins: &[String]) -> Cors {
             header::LINK,
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
+            api::request_id::HEADER,
         ])
         .max_age(3600);
     for origin in origins {

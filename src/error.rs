@@ -36,6 +36,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "/api/v1/organisations")]
     pub instance: Option<String>,
+    /// The request's `X-Request-Id`, to quote when asking about this problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "019377a2-5c1e-7d6b-a1f0-1c2d3e4f5a6b")]
+    pub request_id: Option<String>,
     /// Every failing field (validation) or query parameter (bad request).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -172,6 +176,7 @@ impl ApiError {
             status: self.status_code().as_u16(),
             detail,
             instance: None,
+            request_id: None,
             errors,
         }
     }
@@ -220,11 +225,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Internal { cause } => log::error!("internal error: {cause}"),
-            Self::Unavailable { cause } => log::warn!("database unavailable: {cause}"),
-            _ => {}
-        }
         let mut response = HttpResponse::build(self.status_code());
         match self {
             Self::Unavailable { .. } => {
@@ -245,6 +245,22 @@ impl ResponseError for ApiError {
         }
         let mut response = response.finish();
         response.extensions_mut().insert(self.problem());
+        // Logged by `render_problem`, which knows the request id.
+        match self {
+            Self::Internal { cause } => {
+                response.extensions_mut().insert(LoggedCause {
+                    level: log::Level::Error,
+                    text: format!("internal error: {cause}"),
+                });
+            }
+            Self::Unavailable { cause } => {
+                response.extensions_mut().insert(LoggedCause {
+                    level: log::Level::Warn,
+                    text: format!("database unavailable: {cause}"),
+                });
+            }
+            _ => {}
+        }
         response
     }
 }
@@ -314,6 +330,12 @@ fn is_transient(message: &str) -> bool {
     TRANSIENT.iter().any(|pattern| message.contains(pattern))
 }
 
+/// Why a request failed on our side, for the log only (never the response).
+struct LoggedCause {
+    level: log::Level,
+    text: String,
+}
+
 /// Rewrites every error response as problem+json with `instance` set: our own (whose problem
 /// rides in the response extensions) and actix's (built from the status alone).
 pub fn render_problem<B: MessageBody + 'static>(
@@ -321,20 +343,33 @@ pub fn render_problem<B: MessageBody + 'static>(
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (request, mut response) = response.into_parts();
     let status = response.status();
+    let request_id = crate::api::request_id::of(&request);
+    if let Some(cause) = response.extensions_mut().remove::<LoggedCause>() {
+        log::log!(
+            cause.level,
+            "{} {} request_id={}: {}",
+            request.method(),
+            request.path(),
+            request_id.as_deref().unwrap_or("-"),
+            cause.text
+        );
+    }
     let mut problem = response
         .extensions_mut()
         .remove::<Problem>()
         .unwrap_or_else(|| {
             if status.is_server_error() {
                 log::error!(
-                    "{} {} failed with {status}",
+                    "{} {} request_id={} failed with {status}",
                     request.method(),
-                    request.path()
+                    request.path(),
+                    request_id.as_deref().unwrap_or("-")
                 );
             }
             problem_for_status(status)
         });
     problem.instance = Some(request.path().to_owned());
+    problem.request_id = request_id;
 
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let mut rendered = HttpResponse::build(status);

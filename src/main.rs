@@ -6,12 +6,16 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use actix_web::{HttpServer, web};
+use convene::api::users::UserResponse;
 use convene::app::{AppState, build_app, openapi};
 use convene::auth::{Role, bootstrap, passwords, secrets};
 use convene::config::Config;
 use convene::db::Database;
 use convene::demo::DemoOptions;
+use convene::domain::DomainError;
+use convene::domain::audit::{self, Context, Event, entity};
 use convene::domain::users::{NewUser, RevokeReason, store};
+use diesel::Connection;
 
 const USAGE: &str = "usage: convene [serve | openapi | demo … | admin …]
 
@@ -240,16 +244,21 @@ fn run_admin(config: &Config, command: &str, options: &AdminOptions) -> Result<S
         "create-user" => {
             let name = options.name.clone().ok_or("--name is required")?;
             let role = options.role.ok_or("--role is required")?;
-            let user = store::create(
-                &mut conn,
-                &NewUser {
-                    email,
-                    name,
-                    role,
-                    password_hash: hash,
-                },
-            )
-            .map_err(|e| e.to_string())?;
+            let new = NewUser {
+                email,
+                name,
+                role,
+                password_hash: hash,
+            };
+            let user = conn
+                .transaction(|conn| {
+                    let user = store::create(conn, &new)?;
+                    let shown = UserResponse::from(user.clone());
+                    let event = Event::created(entity::USER, &user.id, &shown);
+                    audit::store::insert(conn, &Context::system(), &[event])?;
+                    Ok::<_, DomainError>(user)
+                })
+                .map_err(|e| e.to_string())?;
             Ok(shown(format!(
                 "created {} ({}) with id {}",
                 user.email, user.role, user.id
@@ -259,13 +268,11 @@ fn run_admin(config: &Config, command: &str, options: &AdminOptions) -> Result<S
             let (user, _) = store::credentials(&mut conn, &email)
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no account has the email {email}"))?;
-            store::set_password(
-                &mut conn,
-                &user.id,
-                &hash,
-                RevokeReason::PasswordReset,
-                None,
-            )
+            conn.transaction(|conn| {
+                store::set_password(conn, &user.id, &hash, RevokeReason::PasswordReset, None)?;
+                let event = Event::new("password_reset", entity::USER, &user.id);
+                audit::store::insert(conn, &Context::system(), &[event])
+            })
             .map_err(|e| e.to_string())?;
             Ok(shown(format!(
                 "reset the password of {}; its sessions have ended",

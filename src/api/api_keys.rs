@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, required};
 use crate::api::list::{Cursor, QueryParams, page_response};
 use crate::api::path_id;
@@ -18,6 +19,7 @@ use crate::app::AppState;
 use crate::auth::{Principal, Scope, api_keys};
 use crate::domain::FieldError;
 use crate::domain::api_keys::{ApiKey, NewApiKey, store};
+use crate::domain::audit::{self, Event, entity};
 use crate::error::ApiError;
 
 const TAG: &str = "api-keys";
@@ -190,6 +192,7 @@ pub async fn list_api_keys(
 pub async fn create_api_key(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: audit::Context,
     body: JsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
@@ -213,7 +216,16 @@ pub async fn create_api_key(
         expires_at: request.expires_at.map(|at| at.naive_utc()),
         created_by: principal.user_id()?.to_owned(),
     };
-    let key = state.db.run(move |conn| store::create(conn, &new)).await?;
+    // The event holds the key as listed: never its secret.
+    let key = audited::create(
+        &state.db,
+        audit,
+        entity::API_KEY,
+        |key: &ApiKey| key.id.clone(),
+        ApiKeyResponse::from,
+        move |conn| store::create(conn, &new),
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/api-keys/{}", key.id)))
         .json(CreatedApiKey {
@@ -260,9 +272,22 @@ pub async fn get_api_key(
 pub async fn revoke_api_key(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    state.db.run(move |conn| store::revoke(conn, &id)).await?;
+    state
+        .db
+        .write(audit, move |conn, log| {
+            let before = ApiKeyResponse::from(store::get(conn, &id)?);
+            store::revoke(conn, &id)?;
+            let after = ApiKeyResponse::from(store::get(conn, &id)?);
+            log.record(
+                Event::new("revoke", entity::API_KEY, &id)
+                    .changes(&audit::snapshot(&before), &audit::snapshot(&after)),
+            );
+            Ok(())
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

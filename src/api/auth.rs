@@ -4,8 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
@@ -20,6 +20,7 @@ use crate::auth::Principal;
 use crate::auth::passwords;
 use crate::auth::secrets::digest;
 use crate::auth::tokens::{Issued, TokenType};
+use crate::domain::audit::{self, ActorType, Event, entity};
 use crate::domain::users::sessions::{self, Exchange};
 use crate::domain::users::{RevokeReason, User, store};
 use crate::domain::{DomainError, FieldError};
@@ -135,23 +136,33 @@ async fn verify_password(
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
+    audit: audit::Context,
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = normalise_email(&required(body.0.email, "email")?);
     let password = required(body.0.password, "password")?;
     let address = req.peer_addr().map(|peer| peer.ip());
-    state.auth.limiter.attempt(&email, address)?;
+    if let Err(limited) = state.auth.limiter.attempt(&email, address) {
+        sign_in_failed(&state, audit, None, "rate_limited", address).await;
+        return Err(limited);
+    }
 
     let found = state
         .db
         .run(move |conn| store::credentials(conn, &email))
         .await?;
+    let account = found.as_ref().map(|(user, _)| user.id.clone());
     let Some((user, rehashed)) = verify_password(found, password).await? else {
-        log::info!("sign-in refused from {address:?}");
+        let reason = if account.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_account"
+        };
+        sign_in_failed(&state, audit, account, reason, address).await;
         return Err(ApiError::unauthorized(SIGN_IN_REFUSED));
     };
     if !user.active {
-        log::info!("sign-in refused from {address:?}");
+        sign_in_failed(&state, audit, Some(user.id), "inactive", address).await;
         return Err(ApiError::unauthorized(SIGN_IN_REFUSED));
     }
 
@@ -161,16 +172,57 @@ pub async fn login(
     let refresh_token = tokens.refresh(&user.id, user.role, &session_id, expires_at)?;
     let access = tokens.access(&user.id, user.role, &session_id)?;
     let refresh_digest = digest(&refresh_token.token);
+    let audit = audit::Context {
+        actor_type: ActorType::User,
+        actor_id: Some(user.id.clone()),
+        ..audit
+    };
     state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                sessions::start(conn, &session_id, &user.id, expires_at, &refresh_digest)?;
-                store::record_login(conn, &user.id, rehashed.as_deref())
-            })
+        .write(audit, move |conn, log| {
+            sessions::start(conn, &session_id, &user.id, expires_at, &refresh_digest)?;
+            store::record_login(conn, &user.id, rehashed.as_deref())?;
+            log.record(
+                Event::new("sign_in", entity::USER, &user.id)
+                    .detail("session_id", Value::Null, Value::String(session_id.clone()))
+                    .detail("address", Value::Null, address_value(address)),
+            );
+            Ok(())
         })
         .await?;
     Ok(HttpResponse::Ok().json(SessionTokens::new(access, refresh_token)))
+}
+
+fn address_value(address: Option<std::net::IpAddr>) -> Value {
+    address.map_or(Value::Null, |address| Value::String(address.to_string()))
+}
+
+/// Records a refused sign-in (its own write: the sign-in itself changed nothing). The
+/// attempted email is not kept; an attempt on a known account names the account.
+async fn sign_in_failed(
+    state: &AppState,
+    audit: audit::Context,
+    account: Option<String>,
+    reason: &'static str,
+    address: Option<std::net::IpAddr>,
+) {
+    log::info!("sign-in refused ({reason}) from {address:?}");
+    let recorded = state
+        .db
+        .write(audit, move |_, log| {
+            let event = Event::new("sign_in_failed", entity::USER, "")
+                .detail("reason", Value::Null, Value::String(reason.to_owned()))
+                .detail("address", Value::Null, address_value(address));
+            log.record(Event {
+                entity_id: account,
+                ..event
+            });
+            Ok(())
+        })
+        .await;
+    if recorded.is_err() {
+        log::warn!("a refused sign-in could not be written to the audit trail");
+    }
 }
 
 /// Refresh the session
@@ -194,6 +246,7 @@ pub async fn login(
 #[post("/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
+    audit: audit::Context,
     body: JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = required(body.0.refresh_token, "refresh_token")?;
@@ -207,9 +260,24 @@ pub async fn refresh(
     let next = tokens.refresh(&claims.sub, claims.role, &claims.sid, session_end)?;
     let (session_id, old_digest, next_digest) =
         (claims.sid.clone(), digest(&presented), digest(&next.token));
+    // Every outcome is recorded: a rotation, a replayed token (the session ends), a refusal.
+    let audit = audit::Context {
+        actor_type: ActorType::User,
+        actor_id: Some(claims.sub.clone()),
+        ..audit
+    };
     let outcome = state
         .db
-        .run(move |conn| sessions::exchange(conn, &session_id, &old_digest, &next_digest))
+        .write(audit, move |conn, log| {
+            let outcome = sessions::exchange(conn, &session_id, &old_digest, &next_digest)?;
+            let action = match outcome {
+                Exchange::Rotated { .. } => "refresh",
+                Exchange::Reused => "refresh_reused",
+                Exchange::Refused => "refresh_refused",
+            };
+            log.record(Event::new(action, entity::SESSION, &session_id));
+            Ok(outcome)
+        })
         .await?;
     match outcome {
         Exchange::Rotated { user_id, role, .. } => {
@@ -244,13 +312,18 @@ pub async fn refresh(
 pub async fn logout(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let Principal::User { session_id, .. } = principal else {
         return Err(ApiError::forbidden("API keys have no session to end"));
     };
     state
         .db
-        .run(move |conn| sessions::revoke(conn, &session_id, RevokeReason::Logout))
+        .write(audit, move |conn, log| {
+            sessions::revoke(conn, &session_id, RevokeReason::Logout)?;
+            log.record(Event::new("sign_out", entity::SESSION, &session_id));
+            Ok(())
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -296,6 +369,7 @@ pub async fn change_my_password(
     state: web::Data<AppState>,
     req: HttpRequest,
     principal: Principal,
+    audit: audit::Context,
     body: JsonBody<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let Principal::User { id, session_id, .. } = principal else {
@@ -331,16 +405,19 @@ pub async fn change_my_password(
     }
     check_password(&new_password, &email, "new_password")?;
     let hash = hash_password(new_password).await?;
+    // The event says the password changed, never what to.
     state
         .db
-        .run(move |conn| {
+        .write(audit, move |conn, log| {
             store::set_password(
                 conn,
                 &id,
                 &hash,
                 RevokeReason::PasswordChanged,
                 Some(&session_id),
-            )
+            )?;
+            log.record(Event::new("password_change", entity::USER, &id));
+            Ok(())
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::{Validate, ValidationError};
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::{etag, not_modified, version_check};
 use crate::api::list::{Cursor, QueryParams, by_id_query, next_by_id, page_response};
@@ -18,6 +19,7 @@ use crate::api::path_id;
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
 use crate::app::AppState;
+use crate::domain::audit::{self, entity};
 use crate::domain::reports::Dimension;
 use crate::domain::reports::benchmarks::{self, BenchmarkProfile, BenchmarkSet};
 use crate::domain::reports::targets::{self, Minimum, Target, TargetProfile};
@@ -286,12 +288,18 @@ pub async fn list_benchmarks(
 pub async fn create_benchmark(
     state: web::Data<AppState>,
     body: JsonBody<CreateBenchmarkRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let set = state
-        .db
-        .run(move |conn| benchmarks::create(conn, &profile))
-        .await?;
+    let set = audited::create(
+        &state.db,
+        audit,
+        entity::BENCHMARK,
+        |set: &benchmarks::BenchmarkSet| set.id.clone(),
+        BenchmarkResponse::from,
+        move |conn| benchmarks::create(conn, &profile),
+    )
+    .await?;
     Ok(benchmark_response(StatusCode::CREATED, set))
 }
 
@@ -355,14 +363,21 @@ pub async fn update_benchmark(
     path: web::Path<String>,
     req: HttpRequest,
     body: JsonBody<UpdateBenchmarkRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let set = state
-        .db
-        .run(move |conn| benchmarks::update(conn, &id, &check, |current| patch.apply(current)))
-        .await?;
+    let set = audited::update(
+        &state.db,
+        audit,
+        entity::BENCHMARK,
+        id,
+        benchmarks::find,
+        BenchmarkResponse::from,
+        move |conn, id| benchmarks::update(conn, id, &check, |current| patch.apply(current)),
+    )
+    .await?;
     Ok(benchmark_response(StatusCode::OK, set))
 }
 
@@ -386,13 +401,14 @@ pub async fn delete_benchmark(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
-    state
-        .db
-        .run(move |conn| benchmarks::soft_delete(conn, &id, &check))
-        .await?;
+    audited::soft_delete(&state.db, audit, entity::BENCHMARK, id, move |conn, id| {
+        benchmarks::soft_delete(conn, id, &check)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -606,12 +622,18 @@ pub async fn list_targets(
 pub async fn create_target(
     state: web::Data<AppState>,
     body: JsonBody<CreateTargetRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let target = state
-        .db
-        .run(move |conn| targets::create(conn, &profile))
-        .await?;
+    let target = audited::create(
+        &state.db,
+        audit,
+        entity::TARGET,
+        |target: &targets::Target| target.id.clone(),
+        TargetResponse::from,
+        move |conn| targets::create(conn, &profile),
+    )
+    .await?;
     Ok(target_response(StatusCode::CREATED, target))
 }
 
@@ -671,14 +693,21 @@ pub async fn update_target(
     path: web::Path<String>,
     req: HttpRequest,
     body: JsonBody<UpdateTargetRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let target = state
-        .db
-        .run(move |conn| targets::update(conn, &id, &check, |current| patch.apply(current)))
-        .await?;
+    let target = audited::update(
+        &state.db,
+        audit,
+        entity::TARGET,
+        id,
+        targets::find,
+        TargetResponse::from,
+        move |conn, id| targets::update(conn, id, &check, |current| patch.apply(current)),
+    )
+    .await?;
     Ok(target_response(StatusCode::OK, target))
 }
 
@@ -702,13 +731,14 @@ pub async fn delete_target(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
-    state
-        .db
-        .run(move |conn| targets::soft_delete(conn, &id, &check))
-        .await?;
+    audited::soft_delete(&state.db, audit, entity::TARGET, id, move |conn, id| {
+        targets::soft_delete(conn, id, &check)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

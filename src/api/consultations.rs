@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::{etag, not_modified, version_check};
 use crate::api::csv::{self, defuse};
@@ -23,6 +24,7 @@ use crate::api::schemas::{
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::domain::audit::{self, Event, entity};
 use crate::domain::consultations::store::{self, Invitee, ResponseFilter};
 use crate::domain::consultations::{
     Attribution, Consultation, ConsultationFilter, ConsultationKind, ConsultationProfile,
@@ -450,12 +452,18 @@ pub async fn list_consultations(
 pub async fn create_consultation(
     state: web::Data<AppState>,
     body: JsonBody<CreateConsultationRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let consultation = state
-        .db
-        .run(move |conn| store::create(conn, &profile))
-        .await?;
+    let consultation = audited::create(
+        &state.db,
+        audit,
+        entity::CONSULTATION,
+        |consultation: &Consultation| consultation.id.clone(),
+        ConsultationResponse::from,
+        move |conn| store::create(conn, &profile),
+    )
+    .await?;
     Ok(consultation_response(StatusCode::CREATED, consultation))
 }
 
@@ -517,14 +525,21 @@ pub async fn update_consultation(
     path: web::Path<String>,
     req: HttpRequest,
     body: JsonBody<UpdateConsultationRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let consultation = state
-        .db
-        .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(current)))
-        .await?;
+    let consultation = audited::update(
+        &state.db,
+        audit,
+        entity::CONSULTATION,
+        id,
+        store::find,
+        ConsultationResponse::from,
+        move |conn, id| store::update(conn, id, &check, |current| patch.apply(current)),
+    )
+    .await?;
     Ok(consultation_response(StatusCode::OK, consultation))
 }
 
@@ -550,13 +565,18 @@ pub async fn delete_consultation(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
-    state
-        .db
-        .run(move |conn| store::soft_delete(conn, &id, &check))
-        .await?;
+    audited::soft_delete(
+        &state.db,
+        audit,
+        entity::CONSULTATION,
+        id,
+        move |conn, id| store::soft_delete(conn, id, &check),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -688,6 +708,7 @@ pub async fn invite_to_consultation(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<InviteRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let invitee = match (body.0.organisation_id, body.0.expert_group_id) {
@@ -703,17 +724,28 @@ pub async fn invite_to_consultation(
             });
         }
     };
-    let (invited, skipped) = state
+    let result = state
         .db
-        .run(move |conn| store::invite(conn, &id, &invitee))
+        .write(audit, move |conn, log| {
+            let (invited, skipped) = store::invite(conn, &id, &invitee)?;
+            let result = InviteResult {
+                invited: invited
+                    .into_iter()
+                    .map(|i| InvitationResponse::new(i, true))
+                    .collect(),
+                already_invited: skipped.into_iter().map(Into::into).collect(),
+            };
+            log.record(
+                Event::new("invitation.create", entity::CONSULTATION, &id).detail(
+                    "invited",
+                    serde_json::Value::Null,
+                    audit::snapshot(&result.invited),
+                ),
+            );
+            Ok(result)
+        })
         .await?;
-    Ok(HttpResponse::Created().json(InviteResult {
-        invited: invited
-            .into_iter()
-            .map(|i| InvitationResponse::new(i, true))
-            .collect(),
-        already_invited: skipped.into_iter().map(Into::into).collect(),
-    }))
+    Ok(HttpResponse::Created().json(result))
 }
 
 const INVITATION_CSV_HEADER: &[&str] = &[
@@ -830,7 +862,7 @@ pub struct ResponseRecord {
 }
 
 impl ResponseRecord {
-    fn new(response: Response, sees_anonymous: bool) -> Self {
+    pub fn new(response: Response, sees_anonymous: bool) -> Self {
         let hidden = response.fields.attribution == Attribution::Anonymous && !sees_anonymous;
         Self {
             organisation_id: response.organisation_id.filter(|_| !hidden),
@@ -845,6 +877,18 @@ impl ResponseRecord {
             updated_at: timestamp(response.updated_at),
         }
     }
+}
+
+/// A response given or changed, as an event on its consultation (about its writer, when a
+/// person wrote it).
+fn response_event(action: &'static str, before: Option<&Response>, after: &Response) -> Event {
+    let record = |r: &Response| ResponseRecord::new(r.clone(), true);
+    Event::new(action, entity::CONSULTATION, &after.consultation_id)
+        .changes(
+            &audit::snapshot(&before.map(record)),
+            &audit::snapshot(&record(after)),
+        )
+        .about_contact(after.contact_id.as_deref())
 }
 
 fn response_response(status: StatusCode, response: Response, sees: bool) -> HttpResponse {
@@ -972,6 +1016,7 @@ pub async fn create_response(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<CreateResponseRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let request = body.0;
@@ -994,14 +1039,16 @@ pub async fn create_response(
     };
     let response = state
         .db
-        .run(move |conn| {
-            store::respond(
+        .write(audit, move |conn, log| {
+            let response = store::respond(
                 conn,
                 &id,
                 organisation_id.as_deref(),
                 contact_id.as_deref(),
                 &fields,
-            )
+            )?;
+            log.record(response_event("response.create", None, &response));
+            Ok(response)
         })
         .await?;
     Ok(response_response(StatusCode::CREATED, response, true))
@@ -1160,14 +1207,16 @@ pub async fn update_response(
     path: web::Path<(String, String)>,
     req: HttpRequest,
     body: JsonBody<UpdateResponseRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let (id, response_id) = (path_id(&path.0)?, path_id(&path.1)?);
     let check = version_check(&req);
     let change = body.0;
     let response = state
         .db
-        .run(move |conn| {
-            store::update_response(conn, &id, &response_id, &check, |mut fields| {
+        .write(audit, move |conn, log| {
+            let before = store::response(conn, &id, &response_id)?;
+            let after = store::update_response(conn, &id, &response_id, &check, |mut fields| {
                 if let Some(summary) = change.summary {
                     fields.summary = summary;
                 }
@@ -1181,7 +1230,9 @@ pub async fn update_response(
                     fields.submitted_at = stored_time(at);
                 }
                 fields
-            })
+            })?;
+            log.record(response_event("response.update", Some(&before), &after));
+            Ok(after)
         })
         .await?;
     Ok(response_response(StatusCode::OK, response, true))

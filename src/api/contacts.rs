@@ -18,7 +18,9 @@ use crate::api::schemas::{Tombstone, timestamp};
 use crate::api::validation as rules;
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::db::DbConn;
 use crate::domain::DomainError;
+use crate::domain::audit::{self, Event, entity};
 use crate::domain::contacts::{
     Affiliation, AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile,
     ContactSort, ListedContact, Purpose, store,
@@ -139,6 +141,31 @@ impl From<Contact> for ContactResponse {
             updated_at: timestamp(contact.updated_at),
         }
     }
+}
+
+/// `change` to contact `id` as one audited write: the event (`action` on the contact) holds
+/// the contact's fields before and after, affiliations and consents included.
+async fn write_contact<T: Send + 'static>(
+    state: &AppState,
+    audit: audit::Context,
+    id: String,
+    action: &'static str,
+    change: impl FnOnce(&mut DbConn, &str) -> Result<T, DomainError> + Send + 'static,
+) -> Result<T, ApiError> {
+    state
+        .db
+        .write(audit, move |conn, log| {
+            let before = ContactResponse::from(store::find(conn, &id)?);
+            let value = change(conn, &id)?;
+            let after = ContactResponse::from(store::find(conn, &id)?);
+            log.record(
+                Event::new(action, entity::CONTACT, &id)
+                    .changes(&audit::snapshot(&before), &audit::snapshot(&after))
+                    .about_contact(Some(&id)),
+            );
+            Ok(value)
+        })
+        .await
 }
 
 fn contact_response(status: StatusCode, contact: Contact) -> HttpResponse {
@@ -530,11 +557,23 @@ pub async fn list_contacts(
 pub async fn create_contact(
     state: web::Data<AppState>,
     body: JsonBody<CreateContactRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
     let contact = state
         .db
-        .run(move |conn| store::create(conn, &profile))
+        .write(audit, move |conn, log| {
+            let contact = store::create(conn, &profile)?;
+            log.record(
+                Event::created(
+                    entity::CONTACT,
+                    &contact.id,
+                    &ContactResponse::from(contact.clone()),
+                )
+                .about_contact(Some(&contact.id)),
+            );
+            Ok(contact)
+        })
         .await?;
     Ok(contact_response(StatusCode::CREATED, contact))
 }
@@ -596,14 +635,15 @@ pub async fn update_contact(
     path: web::Path<String>,
     req: HttpRequest,
     body: JsonBody<UpdateContactRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let contact = state
-        .db
-        .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(current)))
-        .await?;
+    let contact = write_contact(&state, audit, id, "update", move |conn, id| {
+        store::update(conn, id, &check, |current| patch.apply(current))
+    })
+    .await?;
     Ok(contact_response(StatusCode::OK, contact))
 }
 
@@ -629,12 +669,17 @@ pub async fn delete_contact(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     state
         .db
-        .run(move |conn| store::soft_delete(conn, &id, &check))
+        .write(audit, move |conn, log| {
+            store::soft_delete(conn, &id, &check)?;
+            log.record(Event::soft_deleted(entity::CONTACT, &id).about_contact(Some(&id)));
+            Ok(())
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -660,6 +705,7 @@ pub async fn add_affiliation(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<AddAffiliationRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let request = body.0;
@@ -670,9 +716,10 @@ pub async fn add_affiliation(
         start_on: request.start_on,
         end_on: request.end_on,
     };
-    let (contact, affiliation_id) = state
-        .db
-        .run(move |conn| store::add_affiliation(conn, &id, &organisation_id, &fields))
+    let (contact, affiliation_id) =
+        write_contact(&state, audit, id, "affiliation.create", move |conn, id| {
+            store::add_affiliation(conn, id, &organisation_id, &fields)
+        })
         .await?;
     let location = format!(
         "/api/v1/contacts/{}/affiliations/{affiliation_id}",
@@ -730,30 +777,29 @@ pub async fn update_affiliation(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: JsonBody<UpdateAffiliationRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let (id, affiliation_id) = (path_id(&path.0)?, path_id(&path.1)?);
     let change = body.0;
     let changed_id = affiliation_id.clone();
-    let contact = state
-        .db
-        .run(move |conn| {
-            store::change_affiliation(conn, &id, &changed_id, |mut fields| {
-                if let Some(role) = change.role {
-                    fields.role = role;
-                }
-                if let Some(is_primary) = change.is_primary {
-                    fields.is_primary = is_primary;
-                }
-                if let Some(start_on) = change.start_on {
-                    fields.start_on = start_on;
-                }
-                if let Some(end_on) = change.end_on {
-                    fields.end_on = end_on;
-                }
-                fields
-            })
+    let contact = write_contact(&state, audit, id, "affiliation.update", move |conn, id| {
+        store::change_affiliation(conn, id, &changed_id, |mut fields| {
+            if let Some(role) = change.role {
+                fields.role = role;
+            }
+            if let Some(is_primary) = change.is_primary {
+                fields.is_primary = is_primary;
+            }
+            if let Some(start_on) = change.start_on {
+                fields.start_on = start_on;
+            }
+            if let Some(end_on) = change.end_on {
+                fields.end_on = end_on;
+            }
+            fields
         })
-        .await?;
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(AffiliationResponse::of(contact, &affiliation_id)?))
 }
 
@@ -777,12 +823,13 @@ pub async fn update_affiliation(
 pub async fn remove_affiliation(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let (id, affiliation_id) = (path_id(&path.0)?, path_id(&path.1)?);
-    state
-        .db
-        .run(move |conn| store::remove_affiliation(conn, &id, &affiliation_id))
-        .await?;
+    write_contact(&state, audit, id, "affiliation.delete", move |conn, id| {
+        store::remove_affiliation(conn, id, &affiliation_id)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -809,6 +856,7 @@ pub async fn record_consent(
     state: web::Data<AppState>,
     path: web::Path<String>,
     principal: Principal,
+    audit: audit::Context,
     body: JsonBody<RecordConsentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
@@ -817,10 +865,10 @@ pub async fn record_consent(
     let granted = required(request.granted, "granted")?;
     let source = required(request.source, "source")?;
     let actor = principal.user_id()?.to_owned();
-    let contact = state
-        .db
-        .run(move |conn| store::record_consent(conn, &id, purpose, granted, &source, Some(&actor)))
-        .await?;
+    let contact = write_contact(&state, audit, id, "consent.record", move |conn, id| {
+        store::record_consent(conn, id, purpose, granted, &source, Some(&actor))
+    })
+    .await?;
     Ok(contact_response(StatusCode::CREATED, contact))
 }
 
@@ -850,6 +898,134 @@ pub async fn consent_history(
     }))
 }
 
+/// Everything held about one person, as one document (UK GDPR subject access).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactExport {
+    #[schema(format = DateTime)]
+    pub exported_at: String,
+    /// The profile, affiliations and the consents in force.
+    pub contact: ContactResponse,
+    /// Every grant and withdrawal of consent, oldest first.
+    pub consent_history: Vec<ConsentResponse>,
+    /// Expert group memberships, past ones included.
+    pub expert_group_memberships: Vec<crate::api::expert_groups::GroupMembershipResponse>,
+    /// Consultation responses the person gave or wrote, anonymous ones included.
+    pub consultation_responses: Vec<crate::api::consultations::ResponseRecord>,
+    /// The audit trail about the person, oldest first.
+    pub audit_events: Vec<crate::api::audit::AuditEventResponse>,
+}
+
+/// Most group memberships an export lists (far beyond any real person's).
+const EXPORT_MEMBERSHIPS: usize = 10_000;
+
+/// Export everything held about a contact
+///
+/// Subject access: the profile, affiliations, consents with their history, expert group
+/// memberships, consultation responses (anonymous ones too: it is the person's own data) and
+/// the audit events about them, as one JSON document. The export itself is audited. An
+/// erased or deleted contact is 404.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    responses(
+        (status = 200, description = "Everything held about the contact", body = ContactExport),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/contacts/{id}/export")]
+pub async fn export_contact(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    audit: audit::Context,
+) -> Result<HttpResponse, ApiError> {
+    use crate::domain::expert_groups::{Party, Tenure, store as groups};
+    let id = path_id(&path)?;
+    let export = state
+        .db
+        .write(audit, move |conn, log| {
+            let contact = store::find(conn, &id)?;
+            let consents = store::consent_history(conn, &id)?;
+            let party = Party::Contact(id.clone());
+            let (memberships, _) =
+                groups::memberships_of(conn, &party, Tenure::All, None, EXPORT_MEMBERSHIPS)?;
+            let responses = crate::domain::consultations::store::responses_of_contact(conn, &id)?;
+            let events = audit::store::about_contact(conn, &id)?;
+            log.record(Event::new("export", entity::CONTACT, &id).about_contact(Some(&id)));
+            Ok(ContactExport {
+                exported_at: timestamp(crate::domain::now()),
+                contact: contact.into(),
+                consent_history: consents.into_iter().map(Into::into).collect(),
+                expert_group_memberships: memberships.into_iter().map(Into::into).collect(),
+                consultation_responses: responses
+                    .into_iter()
+                    .map(|r| crate::api::consultations::ResponseRecord::new(r, true))
+                    .collect(),
+                audit_events: events.into_iter().map(Into::into).collect(),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(export))
+}
+
+/// What an erasure did (counts only).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureResponse {
+    #[schema(format = Uuid)]
+    pub contact_id: String,
+    pub affiliations_removed: usize,
+    pub consent_records_removed: usize,
+    pub responses_unattributed: usize,
+    pub audit_events_scrubbed: usize,
+}
+
+/// Erase a contact
+///
+/// Anonymises the person for good (UK GDPR erasure); it cannot be undone. The name, email,
+/// phone, job title and pronouns are removed; affiliations and consent records are deleted;
+/// expert group memberships stay (so counts stay true) pointing at the anonymous record;
+/// responses stay, an organisation's without its writer and the person's own anonymous and
+/// without their text; audit events about them keep what was done but not the values. The
+/// contact then appears only as a tombstone in sync. 409 when already erased.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Contact id")),
+    responses(
+        (status = 200, description = "Erased", body = ErasureResponse),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/contacts/{id}/erasure")]
+pub async fn erase_contact(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    audit: audit::Context,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&path)?;
+    let erased = state
+        .db
+        .write(audit, move |conn, log| {
+            let erased = crate::domain::contacts::erasure::erase(conn, &id)?;
+            // Written after the scrub, and holding nothing of what was erased.
+            let mut event = Event::new("erase", entity::CONTACT, &id);
+            event.changes = audit::diff(&serde_json::Value::Null, &audit::snapshot(&erased));
+            log.record(event);
+            Ok(ErasureResponse {
+                contact_id: id,
+                affiliations_removed: erased.affiliations_removed,
+                consent_records_removed: erased.consent_records_removed,
+                responses_unattributed: erased.responses_unattributed,
+                audit_events_scrubbed: erased.audit_events_scrubbed,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(erased))
+}
+
 pub fn configure(config: &mut ServiceConfig) {
     config
         .service(list_contacts)
@@ -862,5 +1038,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(update_affiliation)
         .service(remove_affiliation)
         .service(record_consent)
-        .service(consent_history);
+        .service(consent_history)
+        .service(export_contact)
+        .service(erase_contact);
 }

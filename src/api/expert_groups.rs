@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, field_errors, nullable, present, required};
 use crate::api::conditional::{etag, not_modified, version_check};
 use crate::api::csv::{self, defuse};
@@ -19,6 +20,7 @@ use crate::api::path_id;
 use crate::api::schemas::{Tombstone, expertise_codes, group_kinds, group_statuses, timestamp};
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
+use crate::domain::audit::{self, Event, entity};
 use crate::domain::expert_groups::{
     ExpertGroup, GroupFilter, GroupKind, GroupMember, GroupProfile, GroupSort, GroupStatus,
     ListedGroup, MemberFields, MemberRole, Membership, Party, Tenure, store,
@@ -396,12 +398,18 @@ pub async fn list_expert_groups(
 pub async fn create_expert_group(
     state: web::Data<AppState>,
     body: JsonBody<CreateExpertGroupRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let group = state
-        .db
-        .run(move |conn| store::create(conn, &profile))
-        .await?;
+    let group = audited::create(
+        &state.db,
+        audit,
+        entity::EXPERT_GROUP,
+        |group: &ExpertGroup| group.id.clone(),
+        ExpertGroupResponse::from,
+        move |conn| store::create(conn, &profile),
+    )
+    .await?;
     Ok(group_response(StatusCode::CREATED, group))
 }
 
@@ -463,14 +471,21 @@ pub async fn update_expert_group(
     path: web::Path<String>,
     req: HttpRequest,
     body: JsonBody<UpdateExpertGroupRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let group = state
-        .db
-        .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(current)))
-        .await?;
+    let group = audited::update(
+        &state.db,
+        audit,
+        entity::EXPERT_GROUP,
+        id,
+        store::find,
+        ExpertGroupResponse::from,
+        move |conn, id| store::update(conn, id, &check, |current| patch.apply(current)),
+    )
+    .await?;
     Ok(group_response(StatusCode::OK, group))
 }
 
@@ -496,13 +511,18 @@ pub async fn delete_expert_group(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
-    state
-        .db
-        .run(move |conn| store::soft_delete(conn, &id, &check))
-        .await?;
+    audited::soft_delete(
+        &state.db,
+        audit,
+        entity::EXPERT_GROUP,
+        id,
+        move |conn, id| store::soft_delete(conn, id, &check),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -721,6 +741,7 @@ pub async fn add_group_member(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<AddGroupMemberRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let request = body.0;
@@ -744,7 +765,15 @@ pub async fn add_group_member(
     };
     let member = state
         .db
-        .run(move |conn| store::add_member(conn, &id, &party, &fields))
+        .write(audit, move |conn, log| {
+            let member = store::add_member(conn, &id, &party, &fields)?;
+            log.record(member_event(
+                "member.create",
+                None,
+                &GroupMemberResponse::from(member.clone()),
+            ));
+            Ok(member)
+        })
         .await?;
     let location = format!(
         "/api/v1/expert-groups/{}/members/{}",
@@ -809,13 +838,15 @@ pub async fn update_group_member(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: JsonBody<UpdateGroupMemberRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member_id) = (path_id(&path.0)?, path_id(&path.1)?);
     let change = body.0;
     let member = state
         .db
-        .run(move |conn| {
-            store::change_member(conn, &id, &member_id, |mut fields| {
+        .write(audit, move |conn, log| {
+            let before = GroupMemberResponse::from(store::member(conn, &id, &member_id)?);
+            let member = store::change_member(conn, &id, &member_id, |mut fields| {
                 if let Some(role) = change.role {
                     fields.role = role;
                 }
@@ -826,10 +857,28 @@ pub async fn update_group_member(
                     fields.left_on = left_on;
                 }
                 fields
-            })
+            })?;
+            log.record(member_event(
+                "member.update",
+                Some(&before),
+                &GroupMemberResponse::from(member.clone()),
+            ));
+            Ok(member)
         })
         .await?;
     Ok(HttpResponse::Ok().json(GroupMemberResponse::from(member)))
+}
+
+/// A change to a group's membership, as an event on the group (about the person, when the
+/// member is one).
+fn member_event(
+    action: &'static str,
+    before: Option<&GroupMemberResponse>,
+    after: &GroupMemberResponse,
+) -> Event {
+    Event::new(action, entity::EXPERT_GROUP, &after.group_id)
+        .changes(&audit::snapshot(&before), &audit::snapshot(after))
+        .about_contact(after.contact_id.as_deref())
 }
 
 /// A membership with the group it is in.

@@ -17,6 +17,7 @@ use crate::api::validation as rules;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::DomainError;
+use crate::domain::audit::{self, Event, entity};
 use crate::domain::membership::{
     ActionRecord, GraceWindow, Membership, MembershipAction, MembershipStatus, Period, Request,
     Tier, store,
@@ -230,6 +231,7 @@ async fn act(
     state: web::Data<AppState>,
     path: web::Path<String>,
     principal: Principal,
+    audit: audit::Context,
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
@@ -237,10 +239,28 @@ async fn act(
     let actor = principal.user_id()?.to_owned();
     let (membership, history) = state
         .db
-        .run(move |conn| {
+        .write(audit, move |conn, log| {
+            let before = store::load(conn, std::slice::from_ref(&id))?
+                .remove(&id)
+                .map(|m| MembershipResponse::new(m, Vec::new(), view));
             let membership = store::act(conn, &id, &request, view.on, view.grace, Some(&actor))?;
             let history = store::history(conn, &id)?;
-            Ok::<_, DomainError>((membership, history))
+            log.record(
+                Event::new(
+                    format!("membership.{}", request.action().as_str()),
+                    entity::ORGANISATION,
+                    &id,
+                )
+                .changes(
+                    &audit::snapshot(&before),
+                    &audit::snapshot(&MembershipResponse::new(
+                        membership.clone(),
+                        Vec::new(),
+                        view,
+                    )),
+                ),
+            );
+            Ok((membership, history))
         })
         .await?;
     Ok(HttpResponse::Ok().json(MembershipResponse::new(membership, history, view)))
@@ -315,11 +335,12 @@ macro_rules! membership_action {
             state: web::Data<AppState>,
             path: web::Path<String>,
             principal: Principal,
+            audit: audit::Context,
             body: JsonBody<$body>,
         ) -> Result<HttpResponse, ApiError> {
             let $request = body.0;
             let request: Request = $build;
-            act(state, path, principal, request).await
+            act(state, path, principal, audit, request).await
         }
     };
 }

@@ -2,6 +2,8 @@
 //! conventions they share (bodies, lists, conditional requests, error responses).
 
 pub mod api_keys;
+pub mod audit;
+pub mod audited;
 pub mod auth;
 pub mod benchmarks;
 pub mod body;
@@ -17,6 +19,7 @@ pub mod list;
 pub mod membership;
 pub mod organisations;
 pub mod reports;
+pub mod request_id;
 pub mod responses;
 pub mod routes;
 pub mod schemas;
@@ -57,6 +60,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
         (name = "contacts", description = "People, their affiliations to organisations, and their consent per purpose"),
         (name = "expert-groups", description = "Issue-specific groups the alliance convenes, and their members over time"),
         (name = "consultations", description = "Consultations, calls for evidence and events: invitations, responses and participation"),
+        (name = "audit", description = "The audit trail: every change, who made it and when; each record's history"),
         (name = "reports", description = "Diversity-gap reporting: composition, gaps against benchmarks and targets, expertise coverage"),
         (name = "taxonomies", description = "Community codes and expertise areas organisations are coded against"),
         (name = "health", description = "Liveness and readiness"),

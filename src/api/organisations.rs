@@ -26,6 +26,7 @@ use crate::api::schemas::{
 };
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
+use crate::domain::audit::{self, Event, entity};
 use crate::domain::membership::{GraceWindow, MembershipStatus};
 use crate::domain::organisations::{
     self as store, CommunityReply, GeographyScope, Listed, Organisation, OrganisationFilter,
@@ -797,11 +798,21 @@ pub async fn get_organisation(
 pub async fn create_organisation(
     state: web::Data<AppState>,
     body: JsonBody<CreateOrganisationRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile(None)?;
+    let view = MembershipView::today(state.grace);
     let organisation = state
         .db
-        .run(move |conn| store::create(conn, &profile))
+        .write(audit, move |conn, log| {
+            let organisation = store::create(conn, &profile)?;
+            log.record(Event::created(
+                entity::ORGANISATION,
+                &organisation.id,
+                &OrganisationResponse::new(organisation.clone(), view),
+            ));
+            Ok(organisation)
+        })
         .await?;
     Ok(single(
         &state,
@@ -840,13 +851,25 @@ pub async fn update_organisation(
     path: web::Path<String>,
     req: HttpRequest,
     body: JsonBody<UpdateOrganisationRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
+    let view = MembershipView::today(state.grace);
     let organisation = state
         .db
-        .run(move |conn| store::update(conn, &id, &check, |current| patch.apply(&current.profile)))
+        .write(audit, move |conn, log| {
+            let before = store::find(conn, &id)?;
+            let after = store::update(conn, &id, &check, |current| patch.apply(&current.profile))?;
+            log.record(Event::updated(
+                entity::ORGANISATION,
+                &id,
+                &OrganisationResponse::new(before, view),
+                &OrganisationResponse::new(after.clone(), view),
+            ));
+            Ok(after)
+        })
         .await?;
     Ok(single(
         &state,
@@ -878,12 +901,17 @@ pub async fn delete_organisation(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let check = version_check(&req);
     state
         .db
-        .run(move |conn| store::soft_delete(conn, &id, &check))
+        .write(audit, move |conn, log| {
+            store::soft_delete(conn, &id, &check)?;
+            log.record(Event::soft_deleted(entity::ORGANISATION, &id));
+            Ok(())
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

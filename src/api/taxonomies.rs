@@ -10,12 +10,14 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, nullable, present, required};
 use crate::api::list::QueryParams;
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
 use crate::app::AppState;
 use crate::domain::FieldError;
+use crate::domain::audit::{self, entity};
 use crate::domain::taxonomies::{
     self as store, CodeChange, Community, ExpertiseArea, NewCommunity, NewExpertiseArea,
 };
@@ -222,6 +224,7 @@ pub async fn list_communities(
 pub async fn create_community(
     state: web::Data<AppState>,
     body: JsonBody<CreateCommunityRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let new = NewCommunity {
@@ -231,10 +234,15 @@ pub async fn create_community(
         description: request.description,
         source: request.source,
     };
-    let added = state
-        .db
-        .run(move |conn| store::add_community(conn, &new))
-        .await?;
+    let added = audited::create(
+        &state.db,
+        audit,
+        entity::COMMUNITY,
+        |added: &store::Community| added.code.clone(),
+        CommunityResponse::from,
+        move |conn| store::add_community(conn, &new),
+    )
+    .await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(CommunityResponse::from(added)))
 }
 
@@ -261,6 +269,7 @@ pub async fn update_community(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<UpdateCommunityRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let code = code_param(&path, &rules::COMMUNITY_CODE_RE)?;
     let change = CodeChange {
@@ -268,10 +277,16 @@ pub async fn update_community(
         description: body.0.description,
         retired: body.0.retired,
     };
-    let changed = state
-        .db
-        .run(move |conn| store::change_community(conn, &code, &change))
-        .await?;
+    let changed = audited::update(
+        &state.db,
+        audit,
+        entity::COMMUNITY,
+        code,
+        store::community,
+        CommunityResponse::from,
+        move |conn, code| store::change_community(conn, code, &change),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(CommunityResponse::from(changed)))
 }
 
@@ -320,15 +335,21 @@ pub async fn list_expertise_areas(
 pub async fn create_expertise_area(
     state: web::Data<AppState>,
     body: JsonBody<CreateExpertiseAreaRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewExpertiseArea {
         code: required(body.0.code, "code")?,
         title: required(body.0.title, "title")?,
     };
-    let added = state
-        .db
-        .run(move |conn| store::add_expertise_area(conn, &new))
-        .await?;
+    let added = audited::create(
+        &state.db,
+        audit,
+        entity::EXPERTISE_AREA,
+        |added: &store::ExpertiseArea| added.code.clone(),
+        ExpertiseAreaResponse::from,
+        move |conn| store::add_expertise_area(conn, &new),
+    )
+    .await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(ExpertiseAreaResponse::from(added)))
 }
 
@@ -352,6 +373,7 @@ pub async fn update_expertise_area(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<UpdateExpertiseAreaRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let code = code_param(&path, &rules::EXPERTISE_CODE_RE)?;
     let change = CodeChange {
@@ -359,10 +381,16 @@ pub async fn update_expertise_area(
         description: None,
         retired: body.0.retired,
     };
-    let changed = state
-        .db
-        .run(move |conn| store::change_expertise_area(conn, &code, &change))
-        .await?;
+    let changed = audited::update(
+        &state.db,
+        audit,
+        entity::EXPERTISE_AREA,
+        code,
+        store::expertise_area,
+        ExpertiseAreaResponse::from,
+        move |conn, code| store::change_expertise_area(conn, code, &change),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(ExpertiseAreaResponse::from(changed)))
 }
 

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, present, required};
 use crate::api::conditional::{etag, not_modified, version_check};
 use crate::api::list::{Cursor, QueryParams, page_response};
@@ -17,6 +18,7 @@ use crate::api::validation as rules;
 use crate::app::AppState;
 use crate::auth::{Principal, Role, passwords};
 use crate::domain::FieldError;
+use crate::domain::audit::{self, entity};
 use crate::domain::users::{NewUser, User, UserChange, UserFilter, store};
 use crate::error::ApiError;
 
@@ -226,6 +228,7 @@ pub async fn list_users(
 pub async fn create_user(
     state: web::Data<AppState>,
     body: JsonBody<CreateUserRequest>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let email = normalise_email(&required(request.email, "email")?);
@@ -237,7 +240,15 @@ pub async fn create_user(
         password_hash: hash_password(password).await?,
         email,
     };
-    let user = state.db.run(move |conn| store::create(conn, &new)).await?;
+    let user = audited::create(
+        &state.db,
+        audit,
+        entity::USER,
+        |user: &User| user.id.clone(),
+        UserResponse::from,
+        move |conn| store::create(conn, &new),
+    )
+    .await?;
     Ok(user_response(StatusCode::CREATED, user))
 }
 
@@ -301,6 +312,7 @@ pub async fn update_user(
     path: web::Path<String>,
     req: HttpRequest,
     principal: Principal,
+    audit: audit::Context,
     body: JsonBody<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
@@ -311,10 +323,16 @@ pub async fn update_user(
         role: body.0.role,
         active: body.0.active,
     };
-    let user = state
-        .db
-        .run(move |conn| store::update(conn, &id, &change, &check, &actor))
-        .await?;
+    let user = audited::update(
+        &state.db,
+        audit,
+        entity::USER,
+        id,
+        store::get,
+        UserResponse::from,
+        move |conn, id| store::update(conn, id, &change, &check, &actor),
+    )
+    .await?;
     Ok(user_response(StatusCode::OK, user))
 }
 

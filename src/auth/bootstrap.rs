@@ -10,7 +10,9 @@ use super::secrets::random_secret;
 use crate::config::{AuthConfig, Config, DatabaseUrl, MIN_JWT_SECRET_BYTES, Secret};
 use crate::db::DbConn;
 use crate::db::StartupError;
+use crate::domain::audit;
 use crate::domain::users::{NewUser, store};
+use diesel::Connection;
 
 /// Used when `CONVENE_ADMIN_EMAIL` is not set.
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@convene.local";
@@ -116,15 +118,25 @@ pub fn ensure_admin(
     };
     let password_hash = passwords::hash(&password)
         .map_err(|error| StartupError(format!("cannot hash the admin password: {error}")))?;
-    store::create(
-        conn,
-        &NewUser {
-            email: email.clone(),
-            name: "Administrator".to_owned(),
-            role: Role::Admin,
-            password_hash,
-        },
-    )
+    let new = NewUser {
+        email: email.clone(),
+        name: "Administrator".to_owned(),
+        role: Role::Admin,
+        password_hash,
+    };
+    conn.transaction(|conn| {
+        let admin = store::create(conn, &new)?;
+        let shown = crate::api::users::UserResponse::from(admin.clone());
+        audit::store::insert(
+            conn,
+            &audit::Context::system(),
+            &[audit::Event::created(
+                audit::entity::USER,
+                &admin.id,
+                &shown,
+            )],
+        )
+    })
     .map_err(failed)?;
     Ok(Some(FirstAdmin {
         email,

@@ -24,11 +24,14 @@ pub enum Access {
     Read(Scope),
     /// Changing CRM data: staff and admins.
     Write,
+    /// Reading what only staff may see (a record's history, a person's data export): staff
+    /// and admins.
+    Staff,
     /// Accounts and API keys: admins only.
     Admin,
 }
 
-use Access::{Admin, Public, Read, SignedIn, Write};
+use Access::{Admin, Public, Read, SignedIn, Staff, Write};
 
 /// Every operation's rule. Keep in operation order of the API, one line each.
 const RULES: &[(&str, Access)] = &[
@@ -47,8 +50,10 @@ const RULES: &[(&str, Access)] = &[
     ("create_api_key", Admin),
     ("get_api_key", Admin),
     ("revoke_api_key", Admin),
+    ("list_audit_events", Admin),
     ("list_organisations", Read(Scope::OrganisationsRead)),
     ("get_organisation", Read(Scope::OrganisationsRead)),
+    ("organisation_history", Staff),
     ("create_organisation", Write),
     ("update_organisation", Write),
     ("delete_organisation", Write),
@@ -75,9 +80,13 @@ const RULES: &[(&str, Access)] = &[
     ("remove_affiliation", Write),
     ("record_consent", Write),
     ("consent_history", Read(Scope::ContactsRead)),
+    ("contact_history", Staff),
+    ("export_contact", Staff),
+    ("erase_contact", Admin),
     ("list_expert_groups", Read(Scope::GroupsRead)),
     ("create_expert_group", Write),
     ("get_expert_group", Read(Scope::GroupsRead)),
+    ("expert_group_history", Staff),
     ("update_expert_group", Write),
     ("delete_expert_group", Write),
     ("list_group_members", Read(Scope::GroupsRead)),
@@ -89,6 +98,7 @@ const RULES: &[(&str, Access)] = &[
     ("list_consultations", Read(Scope::ConsultationsRead)),
     ("create_consultation", Write),
     ("get_consultation", Read(Scope::ConsultationsRead)),
+    ("consultation_history", Staff),
     ("update_consultation", Write),
     ("delete_consultation", Write),
     ("invite_to_consultation", Write),
@@ -134,7 +144,7 @@ impl Access {
     pub fn roles(self) -> &'static [Role] {
         match self {
             Public | SignedIn | Read(_) => &[Role::Admin, Role::Staff, Role::Viewer],
-            Write => &[Role::Admin, Role::Staff],
+            Write | Staff => &[Role::Admin, Role::Staff],
             Admin => &[Role::Admin],
         }
     }

@@ -12,6 +12,7 @@ use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
+use crate::domain::audit;
 use crate::error::ApiError;
 
 /// One code path for both backends; per-backend code matches on this enum in `backend.rs`.
@@ -170,6 +171,32 @@ impl Database {
         })
         .await
         .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// Runs `work` as one transaction that also writes its audit events: `work` records what
+    /// it changed in the log, and the events are inserted before the commit. A write that
+    /// fails writes no event; a write that recorded no event is refused (rolled back), so
+    /// nothing changes unaccounted for.
+    pub async fn write<T, F>(&self, context: audit::Context, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn, &mut audit::Log) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| {
+            conn.transaction(|conn| {
+                let mut log = audit::Log::new(context);
+                let value = work(conn, &mut log)?;
+                if log.is_empty() {
+                    return Err(ApiError::internal(
+                        "a write recorded no audit event; it was rolled back",
+                    ));
+                }
+                let (context, events) = log.into_events();
+                audit::store::insert(conn, &context, &events)?;
+                Ok(value)
+            })
+        })
+        .await
     }
 
     /// How many connections the pool may open: work is split across connections only when

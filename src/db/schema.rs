@@ -233,6 +233,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -434,5 +435,20 @@ diesel::table! {
         organisation_id -> Text,
         facet -> Text,
         code -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> Timestamp,
+        actor_type -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        changes -> Text,
+        request_id -> Nullable<Text>,
     }
 }

@@ -58,6 +58,7 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 pub mod api_keys;
+pub mod audit;
 pub mod consultations;
 
 pub mod contacts;

@@ -232,11 +232,19 @@ db_test!(
                 assert!(has("admin"), "{method} {path}: admins may do everything");
                 let own_account = path.starts_with("/api/v1/auth/") || path.starts_with("/api/v1/me");
                 // Accounts, keys and the vocabularies everyone codes against are for admins.
+                // So are the audit log and erasure (irreversible).
                 let administration = path.starts_with("/api/v1/users")
                     || path.starts_with("/api/v1/api-keys")
+                    || path.starts_with("/api/v1/audit-events")
+                    || path.ends_with("/erasure")
                     || (path.starts_with("/api/v1/taxonomies") && method != "get");
+                // A record's history and a person's export: staff, never viewers or keys.
+                let staff_only = path.ends_with("/history") || path.ends_with("/export");
                 if administration {
                     assert_eq!(roles, &["admin"], "{method} {path}");
+                } else if staff_only {
+                    assert!(has("staff") && !has("viewer"), "{method} {path}: staff only");
+                    assert!(documented.scopes.is_empty(), "{method} {path}: not for keys");
                 } else if own_account || method == "get" {
                     assert!(has("staff") && has("viewer"), "{method} {path}");
                 } else {

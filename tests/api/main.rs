@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod audit;
 mod consultations;
 mod contact_records;
 mod demo;

@@ -24,6 +24,7 @@ use crate::api::validation as rules;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::FieldError;
+use crate::domain::audit::{self, Event, entity};
 use crate::domain::reports::disclosure::Audience;
 use crate::domain::reports::round;
 use crate::domain::reports::snapshots::{
@@ -237,6 +238,7 @@ pub async fn list_report_snapshots(
 pub async fn create_report_snapshot(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: audit::Context,
     body: JsonBody<CreateSnapshotRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
@@ -258,9 +260,18 @@ pub async fn create_report_snapshot(
         created_by,
         body: body.to_string(),
     };
+    // The event holds the snapshot's summary; its figures are the snapshot itself.
     let saved = state
         .db
-        .run(move |conn| snapshots::create(conn, &new))
+        .write(audit, move |conn, log| {
+            let saved = snapshots::create(conn, &new)?;
+            log.record(Event::created(
+                entity::REPORT_SNAPSHOT,
+                &saved.summary.id,
+                &SnapshotSummaryResponse::from(saved.summary.clone()),
+            ));
+            Ok(saved)
+        })
         .await?;
     Ok(HttpResponse::build(StatusCode::CREATED)
         .insert_header((
@@ -330,11 +341,24 @@ pub async fn get_report_snapshot(
 pub async fn delete_report_snapshot(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     state
         .db
-        .run(move |conn| snapshots::delete(conn, &id))
+        .write(audit, move |conn, log| {
+            let everyone = Reader {
+                sees_anonymous_responses: true,
+            };
+            let before = snapshots::find(conn, &id, everyone)?.summary;
+            snapshots::delete(conn, &id)?;
+            log.record(Event::removed(
+                entity::REPORT_SNAPSHOT,
+                &id,
+                &SnapshotSummaryResponse::from(before),
+            ));
+            Ok(())
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1001,3 +1001,23 @@ pub fn history(
     };
     Ok((entries, next))
 }
+
+/// Whether a consultation with this id was ever stored (deleted ones included), for its history.
+pub fn ever_existed(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
+    Ok(diesel::select(diesel::dsl::exists(consultations::table.find(id))).get_result(conn)?)
+}
+
+/// Every response a person gave or wrote, oldest first (for their subject access export).
+pub fn responses_of_contact(
+    conn: &mut DbConn,
+    contact_id: &str,
+) -> Result<Vec<Response>, DomainError> {
+    consultation_responses::table
+        .filter(consultation_responses::contact_id.eq(contact_id))
+        .order(consultation_responses::id.asc())
+        .select(ResponseRow::as_select())
+        .load::<ResponseRow>(conn)?
+        .into_iter()
+        .map(ResponseRow::into_response)
+        .collect()
+}

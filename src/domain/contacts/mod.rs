@@ -2,6 +2,7 @@
 //! as history when people move) and their consent per purpose (kept as history too, so a
 //! withdrawal is as easy as a grant and both can be shown later).
 
+pub mod erasure;
 pub mod store;
 
 use chrono::{NaiveDate, NaiveDateTime};

@@ -624,3 +624,8 @@ pub fn list(
         .collect::<Result<_, _>>()?;
     Ok((entries, next))
 }
+
+/// Whether a contact with this id was ever stored (deleted ones included), for its history.
+pub fn ever_existed(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
+    Ok(diesel::select(diesel::dsl::exists(contacts::table.find(id))).get_result(conn)?)
+}

@@ -779,3 +779,8 @@ pub fn current_parties(conn: &mut DbConn, group_id: &str) -> Result<Vec<Party>, 
         .map(|(organisation, contact)| Party::from_columns(organisation, contact))
         .collect()
 }
+
+/// Whether an expert group with this id was ever stored (deleted ones included), for its history.
+pub fn ever_existed(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
+    Ok(diesel::select(diesel::dsl::exists(expert_groups::table.find(id))).get_result(conn)?)
+}

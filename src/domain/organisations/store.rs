@@ -778,3 +778,8 @@ pub fn count(conn: &mut DbConn, filter: &OrganisationFilter) -> Result<i64, Doma
     let resolved = ResolvedFilter::resolve(conn, filter)?;
     Ok(resolved.query().count().get_result(conn)?)
 }
+
+/// Whether an organisation with this id was ever stored (deleted ones included), for its history.
+pub fn ever_existed(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
+    Ok(diesel::select(diesel::dsl::exists(organisations::table.find(id))).get_result(conn)?)
+}

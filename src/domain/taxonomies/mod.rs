@@ -362,7 +362,7 @@ pub fn add_expertise_area(
     expertise_area(conn, &new.code)
 }
 
-fn community(conn: &mut DbConn, code: &str) -> Result<Community, DomainError> {
+pub fn community(conn: &mut DbConn, code: &str) -> Result<Community, DomainError> {
     communities::table
         .find(code)
         .select(Community::as_select())
@@ -371,7 +371,7 @@ fn community(conn: &mut DbConn, code: &str) -> Result<Community, DomainError> {
         .ok_or(DomainError::NotFound("community code"))
 }
 
-fn expertise_area(conn: &mut DbConn, code: &str) -> Result<ExpertiseArea, DomainError> {
+pub fn expertise_area(conn: &mut DbConn, code: &str) -> Result<ExpertiseArea, DomainError> {
     expertise_areas::table
         .find(code)
         .select(ExpertiseArea::as_select())

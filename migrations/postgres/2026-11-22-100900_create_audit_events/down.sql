@@ -1,0 +1,2 @@
+ALTER TABLE contacts DROP COLUMN erased_at;
+DROP TABLE audit_events;
