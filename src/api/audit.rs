@@ -68,6 +68,9 @@ impl From<StoredEvent> for AuditEventResponse {
 pub struct AuditEventList {
     pub data: Vec<AuditEventResponse>,
     pub next_cursor: Option<String>,
+    /// All the events the filters match, with `include_total=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
 }
 
 /// Filters of the audit trail; repeat a parameter for OR within it.
@@ -89,6 +92,8 @@ pub struct AuditEventParams {
     /// Events before this time.
     #[param(format = DateTime)]
     pub until: Option<String>,
+    /// Add `total`, the number of events matching the filters.
+    pub include_total: Option<bool>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<u32>,
     #[param(pattern = r"^[A-Za-z0-9_-]+$")]
@@ -148,20 +153,29 @@ pub async fn list_audit_events(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mut filter = Err(ApiError::internal("the filter was not read"));
-    let (_, before, limit) = by_id_query(&req, |params| {
+    let (include_total, before, limit) = by_id_query(&req, |params| {
         filter = read_filter(params);
+        params.boolean("include_total").unwrap_or(false)
     })?;
     let filter = filter?;
-    let page = state
+    let (page, total) = state
         .db
-        .run(move |conn| store::list(conn, &filter, before.as_deref(), limit))
+        .run(move |conn| {
+            let page = store::list(conn, &filter, before.as_deref(), limit)?;
+            let total = match include_total {
+                true => Some(store::count(conn, &filter)?),
+                false => None,
+            };
+            Ok::<_, crate::domain::DomainError>((page, total))
+        })
         .await?;
-    Ok(events_page(&req, page))
+    Ok(events_page(&req, page, total))
 }
 
 fn events_page(
     req: &HttpRequest,
     (events, next): crate::domain::Page<StoredEvent>,
+    total: Option<i64>,
 ) -> HttpResponse {
     let next_cursor = next_by_id(next);
     page_response(
@@ -170,6 +184,7 @@ fn events_page(
         AuditEventList {
             data: events.into_iter().map(Into::into).collect(),
             next_cursor: next_cursor.clone(),
+            total,
         },
     )
 }
@@ -197,7 +212,7 @@ async fn history(
             store::history(conn, &record, before.as_deref(), limit)
         })
         .await?;
-    Ok(events_page(&req, page))
+    Ok(events_page(&req, page, None))
 }
 
 /// Paging through a record's history.

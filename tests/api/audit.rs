@@ -241,6 +241,9 @@ db_test!(
         assert_eq!(actions, vec![json!("update"), json!("create")], "newest first");
         let filtered = app.get(&format!("/api/v1/audit-events?entity_type=organisation&entity_id={}&action=create", id(&created))).await.json();
         assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
+        let counted = app.get(&format!("/api/v1/audit-events?entity_id={}&include_total=true&limit=1", id(&created))).await;
+        assert_eq!(counted.json()["total"], 2);
+        assert!(counted.header("link").is_some(), "a second page");
         app.get("/api/v1/audit-events?entity_type=spaceship").await.problem(400);
         app.get("/api/v1/audit-events?since=yesterday").await.problem(400);
         app.get(&format!("/api/v1/organisations/{}/history", uuid::Uuid::now_v7())).await.problem(404);

@@ -128,6 +128,15 @@ pub fn list(
     before: Option<&str>,
     limit: usize,
 ) -> Result<Page<StoredEvent>, DomainError> {
+    page(conn, filtered(filter), before, limit)
+}
+
+/// How many events `filter` matches (`include_total`).
+pub fn count(conn: &mut DbConn, filter: &Filter) -> Result<i64, DomainError> {
+    Ok(filtered(filter).count().get_result(conn)?)
+}
+
+fn filtered(filter: &Filter) -> Boxed<'static> {
     let mut query = audit_events::table.into_boxed();
     if !filter.entity_type.is_empty() {
         query = query.filter(audit_events::entity_type.eq_any(filter.entity_type.clone()));
@@ -154,7 +163,7 @@ pub fn list(
     if let Some(until) = filter.until {
         query = query.filter(audit_events::occurred_at.lt(until));
     }
-    page(conn, query, before, limit)
+    query
 }
 
 /// The history of one record, newest first.
