@@ -210,7 +210,7 @@ async fn sign_in_failed(
     let recorded = state
         .db
         .write(audit, move |_, log| {
-            let event = Event::new("sign_in_failed", entity::USER, "")
+            let event = Event::unnamed("sign_in_failed", entity::USER)
                 .detail("reason", Value::Null, Value::String(reason.to_owned()))
                 .detail("address", Value::Null, address_value(address));
             log.record(Event {

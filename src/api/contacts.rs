@@ -143,6 +143,19 @@ impl From<Contact> for ContactResponse {
     }
 }
 
+/// A contact list's query as recorded when exported, with any `q` search text left out.
+fn exported_query(query: &str) -> String {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let kept: Vec<(String, String)> = pairs
+        .into_iter()
+        .map(|(name, value)| match name.as_str() {
+            "q" => (name, "[not kept]".to_owned()),
+            _ => (name, value),
+        })
+        .collect();
+    serde_urlencoded::to_string(kept).unwrap_or_default()
+}
+
 /// `change` to contact `id` as one audited write: the event (`action` on the contact) holds
 /// the contact's fields before and after, affiliations and consents included.
 async fn write_contact<T: Send + 'static>(
@@ -472,6 +485,7 @@ fn csv_record(entry: ListedContact) -> Vec<String> {
 pub async fn list_contacts(
     state: web::Data<AppState>,
     req: HttpRequest,
+    audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let mut params = QueryParams::parse(req.query_string())?;
@@ -502,6 +516,20 @@ pub async fn list_contacts(
         None => None,
     };
     if format == Format::Csv {
+        // A spreadsheet of people is an export of personal data: record who took which one
+        // (a name searched for is not kept, it may be the person's).
+        let query = exported_query(req.query_string());
+        state
+            .db
+            .write(audit, move |_, log| {
+                log.record(Event::unnamed("export", entity::CONTACT).detail(
+                    "query",
+                    serde_json::Value::Null,
+                    serde_json::Value::String(query),
+                ));
+                Ok(())
+            })
+            .await?;
         return Ok(csv::attachment(
             state.db.clone(),
             "contacts.csv",

@@ -421,6 +421,18 @@ db_test!(
         assert!(history["data"].as_array().unwrap().len() >= 7, "the contact's history includes its group and response events");
         let viewer = app.token_for("viewer").await;
         app.as_(Some(&viewer)).get(&format!("/api/v1/contacts/{contact}/export")).await.problem(403);
+
+        // A spreadsheet of people is an export too, recorded without the name searched for.
+        let request = app.request(Method::GET, "/api/v1/contacts?q=Zebediah&consent=newsletter").insert_header(("accept", "text/csv"));
+        let spreadsheet = app.send(request, None).await;
+        assert_eq!(spreadsheet.status, StatusCode::OK);
+        assert!(spreadsheet.text().contains("Zebediah"));
+        let events = events_of(&app, &spreadsheet).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["action"], "export");
+        assert_eq!(events[0]["entity_type"], "contact");
+        let recorded = events[0]["changes"]["query"]["after"].as_str().unwrap();
+        assert!(recorded.contains("consent=newsletter") && !recorded.contains("Zebediah"), "{recorded}");
     }
 );
 

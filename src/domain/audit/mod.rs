@@ -107,6 +107,14 @@ impl Event {
         }
     }
 
+    /// An event about no one record (a list exported, a sign-in attempt on no account).
+    pub fn unnamed(action: impl Into<String>, entity_type: &'static str) -> Self {
+        Self {
+            entity_id: None,
+            ..Self::new(action, entity_type, "")
+        }
+    }
+
     /// A new record, every field as its first value.
     pub fn created(entity_type: &'static str, id: &str, after: &impl serde::Serialize) -> Self {
         Self::new("create", entity_type, id).changes(&Value::Null, &snapshot(after))
