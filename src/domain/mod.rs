@@ -117,6 +117,26 @@ impl VersionCheck {
 /// A page of entries and where the next page starts (sort key, id of the last entry).
 pub type Page<T> = (Vec<T>, Option<(String, String)>);
 
+/// A keyset page from `rows`, read with one row more than `limit` so the extra row says
+/// whether there is a next page: the first `limit` rows made into entries by `convert`, and
+/// the position (sort key, id) of the last one when there is more.
+pub fn keyset_page<R, T>(
+    mut rows: Vec<R>,
+    limit: usize,
+    position: impl Fn(&R) -> (String, String),
+    convert: impl FnMut(R) -> Result<T, DomainError>,
+) -> Result<Page<T>, DomainError> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more {
+        rows.last().map(position)
+    } else {
+        None
+    };
+    let entries = rows.into_iter().map(convert).collect::<Result<_, _>>()?;
+    Ok((entries, next))
+}
+
 /// How often a write without `If-Match` starts again when another write got in first.
 const UNCONDITIONAL_WRITE_ATTEMPTS: usize = 3;
 

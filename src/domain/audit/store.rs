@@ -104,22 +104,17 @@ fn page(
     if let Some(id) = before {
         query = query.filter(audit_events::id.lt(id.to_owned()));
     }
-    let mut rows: Vec<Row> = query
+    let rows: Vec<Row> = query
         .order(audit_events::id.desc())
         .select(Row::as_select())
         .limit(limit as i64 + 1)
         .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.id.clone())),
-        _ => None,
-    };
-    let events = rows
-        .into_iter()
-        .map(Row::into_event)
-        .collect::<Result<_, _>>()?;
-    Ok((events, next))
+    crate::domain::keyset_page(
+        rows,
+        limit,
+        |last| (String::new(), last.id.clone()),
+        Row::into_event,
+    )
 }
 
 pub fn list(

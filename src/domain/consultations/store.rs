@@ -837,22 +837,17 @@ pub fn responses(
     if let Some(after) = after {
         query = query.filter(consultation_responses::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<ResponseRow> = query
+    let rows: Vec<ResponseRow> = query
         .order(consultation_responses::id.asc())
         .select(ResponseRow::as_select())
         .limit(limit as i64 + 1)
         .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.id.clone())),
-        _ => None,
-    };
-    let responses = rows
-        .into_iter()
-        .map(ResponseRow::into_response)
-        .collect::<Result<_, _>>()?;
-    Ok((responses, next))
+    crate::domain::keyset_page(
+        rows,
+        limit,
+        |last| (String::new(), last.id.clone()),
+        ResponseRow::into_response,
+    )
 }
 
 /// The participation figures of a consultation, counted in SQL.

@@ -678,22 +678,17 @@ pub fn members(
     if let Some(after) = after {
         query = query.filter(expert_group_members::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<MemberRow> = query
+    let rows: Vec<MemberRow> = query
         .order(expert_group_members::id.asc())
         .select(MemberRow::as_select())
         .limit(limit as i64 + 1)
         .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.id.clone())),
-        _ => None,
-    };
-    let members = rows
-        .into_iter()
-        .map(MemberRow::into_member)
-        .collect::<Result<_, _>>()?;
-    Ok((members, next))
+    crate::domain::keyset_page(
+        rows,
+        limit,
+        |last| (String::new(), last.id.clone()),
+        MemberRow::into_member,
+    )
 }
 
 /// The memberships of one organisation or contact in live groups, oldest first.
@@ -724,7 +719,7 @@ pub fn memberships_of(
     if let Some(after) = after {
         query = query.filter(expert_group_members::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<(MemberRow, (String, String, String))> = query
+    let rows: Vec<(MemberRow, (String, String, String))> = query
         .order(expert_group_members::id.asc())
         .select((
             MemberRow::as_select(),
@@ -736,24 +731,19 @@ pub fn memberships_of(
         ))
         .limit(limit as i64 + 1)
         .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some((last, _))) => Some((String::new(), last.id.clone())),
-        _ => None,
-    };
-    let memberships = rows
-        .into_iter()
-        .map(|(row, (name, kind, status))| {
+    crate::domain::keyset_page(
+        rows,
+        limit,
+        |(last, _)| (String::new(), last.id.clone()),
+        |(row, (name, kind, status))| {
             Ok(Membership {
                 member: row.into_member()?,
                 group_name: name,
                 group_kind: parse_stored::<GroupKind>(&kind)?,
                 group_status: parse_stored::<GroupStatus>(&status)?,
             })
-        })
-        .collect::<Result<_, DomainError>>()?;
-    Ok((memberships, next))
+        },
+    )
 }
 
 /// The current members of a live group, for inviting the whole group to a consultation.

@@ -158,22 +158,17 @@ pub fn list(
     if let Some(id) = after {
         query = query.filter(report_snapshots::id.gt(id.to_owned()));
     }
-    let mut rows: Vec<SummaryRow> = query
+    let rows: Vec<SummaryRow> = query
         .order(report_snapshots::id.asc())
         .select(SummaryRow::as_select())
         .limit(limit as i64 + 1)
         .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.id.clone())),
-        _ => None,
-    };
-    let summaries = rows
-        .into_iter()
-        .map(SummaryRow::into_summary)
-        .collect::<Result<_, _>>()?;
-    Ok((summaries, next))
+    crate::domain::keyset_page(
+        rows,
+        limit,
+        |last| (String::new(), last.id.clone()),
+        SummaryRow::into_summary,
+    )
 }
 
 pub fn delete(conn: &mut DbConn, id: &str) -> Result<(), DomainError> {

@@ -155,22 +155,17 @@ pub fn list(
     if let Some((_, id)) = after {
         query = query.filter(targets::id.gt(id.clone()));
     }
-    let mut rows: Vec<TargetRow> = query
+    let rows: Vec<TargetRow> = query
         .order(targets::id.asc())
         .select(TargetRow::as_select())
         .limit(limit as i64 + 1)
         .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.id.clone())),
-        _ => None,
-    };
-    let targets = rows
-        .into_iter()
-        .map(TargetRow::into_target)
-        .collect::<Result<_, _>>()?;
-    Ok((targets, next))
+    crate::domain::keyset_page(
+        rows,
+        limit,
+        |last| (String::new(), last.id.clone()),
+        TargetRow::into_target,
+    )
 }
 
 /// Every live target (a handful), for the gaps report.
