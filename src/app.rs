@@ -33,6 +33,8 @@ pub struct AppState {
     pub grace: GraceWindow,
     /// Counts of people from 1 to this minus one are suppressed in reports.
     pub suppression_threshold: i64,
+    /// The largest CSV body an import reads, in bytes (`IMPORT_BODY_LIMIT_MIB`).
+    pub import_body_limit: usize,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             cors_origins: config.cors_origins.clone(),
             grace: GraceWindow(config.membership_grace_days),
             suppression_threshold: i64::from(config.report_suppression_threshold),
+            import_body_limit: config.import_body_limit_mib as usize * 1024 * 1024,
             auth: Auth {
                 tokens: Tokens::new(&config.auth, jwt_secret, chrono::Utc::now()),
                 limiter: LoginLimiter::default(),
@@ -70,7 +73,8 @@ where
             .configure(api::consultations::configure)
             .configure(api::reports::configure)
             .configure(api::benchmarks::configure)
-            .configure(api::audit::configure),
+            .configure(api::audit::configure)
+            .configure(api::imports::configure),
     )
     .configure(api::health::configure)
 }

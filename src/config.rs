@@ -77,6 +77,8 @@ pub struct Config {
     pub membership_grace_days: u32,
     /// `REPORT_SUPPRESSION_THRESHOLD`: counts of people below this are never published.
     pub report_suppression_threshold: u32,
+    /// `IMPORT_BODY_LIMIT_MIB`: the largest CSV an import accepts, in MiB.
+    pub import_body_limit_mib: u32,
 }
 
 /// Sign-in, tokens and the first administrator.
@@ -172,6 +174,7 @@ impl Config {
                 2..=100,
                 5,
             )?,
+            import_body_limit_mib: whole_number(&get, "IMPORT_BODY_LIMIT_MIB", 1..=200, 20)?,
         })
     }
 }

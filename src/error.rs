@@ -43,6 +43,10 @@ pub struct Problem {
     /// Every failing field (validation) or query parameter (bad request).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// A rejected import's report: every bad row, column and value (see the import operations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,15 @@ pub enum ApiError {
     UnsupportedMediaType { detail: String },
     #[error("validation failed")]
     Validation { errors: Vec<FieldError> },
+    /// An import with bad rows: nothing was written; `report` lists every problem.
+    #[error("import rejected: {detail}")]
+    ImportRejected {
+        detail: String,
+        report: serde_json::Value,
+    },
+    /// An import file over the row limit (the byte limit is `PayloadTooLarge`).
+    #[error("import too large: {detail}")]
+    ImportTooLarge { detail: String },
     /// The database cannot be reached or is too busy; the cause is logged, never sent.
     #[error("service unavailable: {cause}")]
     Unavailable { cause: String },
@@ -137,7 +150,9 @@ impl ApiError {
             | Self::Unauthorized { detail }
             | Self::Forbidden { detail }
             | Self::NotAcceptable { detail }
-            | Self::UnsupportedMediaType { detail } => (detail.clone(), Vec::new()),
+            | Self::UnsupportedMediaType { detail }
+            | Self::ImportRejected { detail, .. }
+            | Self::ImportTooLarge { detail } => (detail.clone(), Vec::new()),
             Self::MethodNotAllowed { allow } => (
                 format!("this resource supports {}", allow.join(", ")),
                 Vec::new(),
@@ -178,6 +193,10 @@ impl ApiError {
             instance: None,
             request_id: None,
             errors,
+            report: match self {
+                Self::ImportRejected { report, .. } => Some(report.clone()),
+                _ => None,
+            },
         }
     }
 
@@ -198,6 +217,8 @@ impl ApiError {
                 ("unsupported-media-type", "Unsupported media type")
             }
             Self::Validation { .. } => ("validation", "Validation failed"),
+            Self::ImportRejected { .. } => ("import-rejected", "Import rejected"),
+            Self::ImportTooLarge { .. } => ("payload-too-large", "Payload too large"),
             Self::Unavailable { .. } => ("service-unavailable", "Service unavailable"),
             Self::Internal { .. } => ("internal", "Internal server error"),
         }
@@ -218,7 +239,10 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } | Self::ImportRejected { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::ImportTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -110,7 +110,7 @@ const MAX_SHAPE_ERRORS: usize = 32;
 /// field. serde stops at the first such error, so the failing top-level field is set aside
 /// and the rest read again, until the body reads cleanly: the client hears about every bad
 /// field at once, and the `validator` rules still run on the fields that were readable.
-fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("a JSON request body is required"));
     }

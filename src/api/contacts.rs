@@ -240,7 +240,7 @@ pub struct CreateContactRequest {
 }
 
 impl CreateContactRequest {
-    fn into_profile(self) -> Result<ContactProfile, ApiError> {
+    pub(crate) fn into_profile(self) -> Result<ContactProfile, ApiError> {
         Ok(ContactProfile {
             given_name: required(self.given_name, "given_name")?,
             family_name: required(self.family_name, "family_name")?,
@@ -297,7 +297,7 @@ impl Validate for UpdateContactRequest {
 }
 
 impl UpdateContactRequest {
-    fn apply(&self, current: &ContactProfile) -> Result<ContactProfile, DomainError> {
+    pub(crate) fn apply(&self, current: &ContactProfile) -> Result<ContactProfile, DomainError> {
         let mut next = CreateContactRequest::from(current);
         if let Some(value) = &self.given_name {
             next.given_name = Some(value.clone());

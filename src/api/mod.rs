@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod csv;
 pub mod expert_groups;
 pub mod health;
+pub mod imports;
 pub mod list;
 pub mod membership;
 pub mod organisations;
@@ -60,6 +61,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
         (name = "contacts", description = "People, their affiliations to organisations, and their consent per purpose"),
         (name = "expert-groups", description = "Issue-specific groups the alliance convenes, and their members over time"),
         (name = "consultations", description = "Consultations, calls for evidence and events: invitations, responses and participation"),
+        (name = "imports", description = "Organisations and contacts from a spreadsheet (CSV), all or nothing"),
         (name = "audit", description = "The audit trail: every change, who made it and when; each record's history"),
         (name = "reports", description = "Diversity-gap reporting: composition, gaps against benchmarks and targets, expertise coverage"),
         (name = "taxonomies", description = "Community codes and expertise areas organisations are coded against"),

@@ -239,7 +239,7 @@ pub struct CreateOrganisationRequest {
 impl CreateOrganisationRequest {
     /// The profile this request describes; call after `validate`, which requires `name` and
     /// `kind` (checked again here so the type needs no unwrap).
-    fn into_profile(
+    pub(crate) fn into_profile(
         self,
         current: Option<&OrganisationProfile>,
     ) -> Result<OrganisationProfile, DomainError> {
@@ -365,7 +365,10 @@ impl Validate for UpdateOrganisationRequest {
 
 impl UpdateOrganisationRequest {
     /// The stored organisation with this patch applied, checked like a new one.
-    fn apply(&self, current: &OrganisationProfile) -> Result<OrganisationProfile, DomainError> {
+    pub(crate) fn apply(
+        &self,
+        current: &OrganisationProfile,
+    ) -> Result<OrganisationProfile, DomainError> {
         let mut next = CreateOrganisationRequest::from(current);
         macro_rules! merge {
             ($($field:ident),+) => {

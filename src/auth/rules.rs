@@ -124,6 +124,8 @@ const RULES: &[(&str, Access)] = &[
     ("get_benchmark", Read(Scope::ReportsRead)),
     ("update_benchmark", Write),
     ("delete_benchmark", Write),
+    ("import_organisations", Write),
+    ("import_contacts", Write),
     ("list_targets", Read(Scope::ReportsRead)),
     ("create_target", Write),
     ("get_target", Read(Scope::ReportsRead)),

@@ -452,3 +452,11 @@ diesel::table! {
         request_id -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    external_ids (entity_type, external_id) {
+        entity_type -> Text,
+        external_id -> Text,
+        record_id -> Text,
+    }
+}

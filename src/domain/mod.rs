@@ -63,6 +63,7 @@ pub mod consultations;
 
 pub mod contacts;
 pub mod expert_groups;
+pub mod imports;
 pub mod membership;
 pub mod organisations;
 pub mod reports;

@@ -46,6 +46,12 @@ impl Walk<'_> {
     ) -> Value {
         let caller = self.app.as_(Some(token));
         let response = match (&method, body) {
+            (&Method::POST, Some(Value::String(csv))) => {
+                let request = caller
+                    .request(Method::POST, path)
+                    .insert_header(("content-type", "text/csv"));
+                caller.send(request, Some(csv.into_bytes())).await
+            }
             (&Method::PATCH, Some(body)) => caller.patch_json(path, &body, None).await,
             (&Method::POST, Some(body)) => caller.post_json(path, &body).await,
             (&Method::DELETE, None) => caller.delete(path, None).await,
@@ -202,6 +208,11 @@ db_test!(
         walk.call("change_my_password", &walker, post.clone(), "/api/v1/me/password",
             Some(json!({"current_password": PASSWORD, "new_password": "a brand new walking password 7"}))).await;
         walk.call("logout", &walker, post.clone(), "/api/v1/auth/logout", None).await;
+
+        walk.call("import_organisations", &admin, post.clone(), "/api/v1/imports/organisations",
+            Some(json!("name,kind\nImported Walk,other\n"))).await;
+        walk.call("import_contacts", &admin, post.clone(), "/api/v1/imports/contacts",
+            Some(json!("given_name,family_name\nImported,Walker\n"))).await;
 
         walk.call("erase_contact", &admin, post.clone(), &format!("{contact_path}/erasure"), None).await;
         let other = app.post_json("/api/v1/contacts", &json!({"given_name": "Other", "family_name": "Person"})).await.json();
@@ -437,7 +448,7 @@ db_test!(
 );
 
 /// Every text value in every table of the test database.
-fn every_text_value(app: &TestApp) -> Vec<(String, String)> {
+pub(crate) fn every_text_value(app: &TestApp) -> Vec<(String, String)> {
     use convene::config::DatabaseUrl;
     #[derive(QueryableByName)]
     struct Text {

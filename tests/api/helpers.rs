@@ -29,6 +29,8 @@ pub fn test_config() -> Config {
             "CONVENE_ADMIN_EMAIL" => Some(ADMIN_EMAIL),
             "CONVENE_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD),
             "CORS_ORIGINS" => Some("https://admin.example.org"),
+            // Small, so the import limit can be tested without a huge body.
+            "IMPORT_BODY_LIMIT_MIB" => Some("2"),
             _ => None,
         }
         .map(str::to_owned)

@@ -12,6 +12,7 @@ mod errors;
 mod expert_groups;
 mod health;
 mod helpers;
+mod imports;
 mod membership;
 mod migrations;
 mod openapi;

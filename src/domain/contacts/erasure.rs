@@ -87,6 +87,7 @@ pub fn erase(conn: &mut DbConn, id: &str) -> Result<Erased, DomainError> {
             consultation_responses::updated_at.eq(at),
         ))
         .execute(conn)?;
+        crate::domain::imports::forget_external_ids(conn, id)?;
         let audit_events_scrubbed = audit::store::scrub_contact(conn, id)?;
         Ok(Erased {
             affiliations_removed,

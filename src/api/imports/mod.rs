@@ -1,0 +1,482 @@
+//! `POST /api/v1/imports/{organisations|contacts}`: a spreadsheet brought in safely. Every row
+//! is checked by the same rules as the API's own create and update; an import is all or
+//! nothing (one bad row and nothing is written, and the report lists every bad row);
+//! `dry_run=true` checks without writing; a row that describes a record already stored
+//! updates it (or leaves it unchanged), so importing the same file twice changes nothing.
+
+mod contacts;
+mod organisations;
+pub mod table;
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use diesel::Connection;
+use futures_util::StreamExt;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::list::QueryParams;
+use crate::app::AppState;
+use crate::db::DbConn;
+use crate::domain::audit::{self, Event, Log};
+use crate::domain::imports::MatchRule;
+use crate::domain::{DomainError, FieldError};
+use crate::error::ApiError;
+use table::{CellProblem, Encoding, Table};
+
+const TAG: &str = "imports";
+
+/// Media types a CSV arrives as (browsers on Windows label `.csv` files as Excel's).
+const CSV_TYPES: &[&str] = &[
+    "text/csv",
+    "application/csv",
+    "application/vnd.ms-excel",
+    "text/plain",
+];
+
+/// What happened to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowResult {
+    pub row: usize,
+    pub outcome: Outcome,
+    /// The record the row created or matched.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The rule that found the stored record; null for a created one.
+    pub matched_by: Option<MatchRule>,
+}
+
+/// What an import did, or (with `dry_run`) would do.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// How the file was read: `utf8` (with or without a byte-order mark), `utf16`, or
+    /// `windows1252` when it was not UTF-8.
+    pub encoding: Encoding,
+    /// Data rows read (empty rows are skipped).
+    pub rows: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// How many rows each rule matched to a stored record.
+    pub matched_by: BTreeMap<String, usize>,
+    /// Each row's outcome, in file order (empty when there are errors).
+    pub results: Vec<RowResult>,
+    /// Every problem found, by row and column; an import with any writes nothing.
+    pub errors: Vec<CellProblem>,
+}
+
+/// One kind of record an import can bring in.
+trait Importer {
+    /// The audit entity, and the external ids' entity type.
+    const ENTITY: &'static str;
+    /// The columns a file may have, in the order the README documents them.
+    const COLUMNS: &'static [&'static str];
+
+    /// Whether record `id` is stored and not deleted.
+    fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError>;
+
+    /// The stored record this row describes, and which rule found it (`external_id` is
+    /// tried by the driver first; `id` and the others here).
+    fn find(
+        conn: &mut DbConn,
+        table: &Table,
+        cells: &[String],
+    ) -> Result<Option<(String, MatchRule)>, DomainError>;
+
+    /// Creates the row's record: its id, and its shape for the audit event.
+    fn create(
+        conn: &mut DbConn,
+        table: &Table,
+        cells: &[String],
+    ) -> Result<(String, serde_json::Value), RowError>;
+
+    /// Updates record `id` from the row: its shape before and after (equal when unchanged).
+    fn update(
+        conn: &mut DbConn,
+        table: &Table,
+        cells: &[String],
+        id: &str,
+    ) -> Result<(serde_json::Value, serde_json::Value), RowError>;
+
+    /// The column a field error of the API's rules is about (`leadership.communities[1]` is
+    /// the `leadership_communities` column).
+    fn column_of(field: &str) -> String {
+        top_level(field).to_owned()
+    }
+}
+
+/// `regions[0]` and `regions.x` → `regions`.
+fn top_level(field: &str) -> &str {
+    field.split(['.', '[']).next().unwrap_or(field)
+}
+
+/// Why a row could not be written.
+enum RowError {
+    /// Field errors from the API's rules or the store's checks.
+    Fields(Vec<FieldError>),
+    /// Anything else (the database went away): the whole import fails with it.
+    Fatal(ApiError),
+}
+
+impl From<ApiError> for RowError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Validation { errors } => Self::Fields(errors),
+            ApiError::Conflict { detail, errors } if errors.is_empty() => {
+                Self::Fields(vec![FieldError::new("", "conflict", detail)])
+            }
+            ApiError::Conflict { errors, .. } => Self::Fields(errors),
+            other => Self::Fatal(other),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for RowError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Fatal(error.into())
+    }
+}
+
+impl From<DomainError> for RowError {
+    fn from(error: DomainError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+/// A JSON object of the row's cells for the API's request types.
+type Object = serde_json::Map<String, serde_json::Value>;
+
+/// Reads `object` as the request type `T`, with the API's own rules.
+fn request<T: serde::de::DeserializeOwned + validator::Validate>(
+    object: Object,
+) -> Result<T, ApiError> {
+    let bytes = serde_json::to_vec(&serde_json::Value::Object(object)).unwrap_or_default();
+    crate::api::body::parse(&bytes)
+}
+
+/// Runs the import of `table` in one transaction; any bad row or `dry_run` rolls it back.
+fn import<I: Importer>(
+    conn: &mut DbConn,
+    log: &mut Log,
+    table: &Table,
+    dry_run: bool,
+) -> Result<ImportReport, ApiError> {
+    let mut report = ImportReport {
+        dry_run,
+        encoding: table.encoding,
+        rows: table.rows.len(),
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        matched_by: BTreeMap::new(),
+        results: Vec::new(),
+        errors: Vec::new(),
+    };
+    for (row, cells) in &table.rows {
+        let external_id = table.cell(cells, "external_id").filter(|v| !v.is_empty());
+        if let Some(value) = external_id
+            && (value.chars().count() > 100 || value.chars().any(char::is_control))
+        {
+            report.errors.push(CellProblem::new(
+                *row,
+                "external_id",
+                value,
+                "must be at most 100 characters on one line",
+            ));
+            continue;
+        }
+        let found = match external_id {
+            Some(value) => match crate::domain::imports::by_external_id(conn, I::ENTITY, value)? {
+                Some(id) if I::is_live(conn, &id)? => Some((id, MatchRule::ExternalId)),
+                _ => None,
+            },
+            None => None,
+        };
+        let found = match found {
+            Some(found) => Some(found),
+            None => I::find(conn, table, cells)?,
+        };
+        // Each row in its own savepoint, so a refused row leaves the rest of the
+        // transaction usable (PostgreSQL aborts a transaction at its first error).
+        let written = conn.transaction(|conn| {
+            let result = match &found {
+                None => I::create(conn, table, cells).map(|(id, after)| {
+                    log.record(Event {
+                        action: "import.create".to_owned(),
+                        ..Event::created(I::ENTITY, &id, &after)
+                    });
+                    (id, Outcome::Created)
+                }),
+                Some((id, _)) => I::update(conn, table, cells, id).map(|(before, after)| {
+                    if before == after {
+                        (id.clone(), Outcome::Unchanged)
+                    } else {
+                        log.record(Event {
+                            action: "import.update".to_owned(),
+                            ..Event::updated(I::ENTITY, id, &before, &after)
+                        });
+                        (id.clone(), Outcome::Updated)
+                    }
+                }),
+            };
+            match result {
+                Ok((id, outcome)) => {
+                    if let Some(value) = external_id {
+                        crate::domain::imports::remember_external_id(conn, I::ENTITY, value, &id)
+                            .map_err(|e| RowError::Fatal(e.into()))?;
+                    }
+                    Ok((id, outcome))
+                }
+                Err(error) => Err(error),
+            }
+        });
+        match written {
+            Ok((id, outcome)) => {
+                match outcome {
+                    Outcome::Created => report.created += 1,
+                    Outcome::Updated => report.updated += 1,
+                    Outcome::Unchanged => report.unchanged += 1,
+                }
+                let matched_by = found.as_ref().map(|(_, rule)| *rule);
+                if let Some(rule) = matched_by {
+                    *report.matched_by.entry(rule.to_string()).or_default() += 1;
+                }
+                report.results.push(RowResult {
+                    row: *row,
+                    outcome,
+                    id,
+                    matched_by,
+                });
+            }
+            Err(RowError::Fields(errors)) => {
+                for error in errors {
+                    let column = I::column_of(&error.field);
+                    let value = table.cell(cells, &column).unwrap_or_default();
+                    report
+                        .errors
+                        .push(CellProblem::new(*row, &column, value, error.message));
+                }
+            }
+            Err(RowError::Fatal(error)) => return Err(error),
+        }
+    }
+    if !report.errors.is_empty() {
+        report.results.clear();
+        let detail = format!(
+            "{} problems in {} rows; nothing was written",
+            report.errors.len(),
+            report
+                .errors
+                .iter()
+                .map(|e| e.row)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        );
+        return Err(rejected(detail, &report));
+    }
+    if dry_run {
+        return Err(rejected(
+            "a dry run; nothing was written".to_owned(),
+            &report,
+        ));
+    }
+    log.record(
+        Event::unnamed("import", I::ENTITY)
+            .detail("rows", serde_json::Value::Null, report.rows.into())
+            .detail("created", serde_json::Value::Null, report.created.into())
+            .detail("updated", serde_json::Value::Null, report.updated.into())
+            .detail(
+                "unchanged",
+                serde_json::Value::Null,
+                report.unchanged.into(),
+            ),
+    );
+    Ok(report)
+}
+
+/// The error that rolls an import back while carrying its report out.
+fn rejected(detail: String, report: &ImportReport) -> ApiError {
+    ApiError::ImportRejected {
+        detail,
+        report: serde_json::to_value(report).unwrap_or_default(),
+    }
+}
+
+/// The body, read up to `limit` bytes (imports may be larger than other bodies).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if !content_type.is_some_and(|t| CSV_TYPES.contains(&t.as_str())) {
+        return Err(ApiError::UnsupportedMediaType {
+            detail: "send the file as text/csv".to_owned(),
+        });
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(table::too_large(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(table::too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// Check every row and report what would happen, writing nothing.
+    pub dry_run: Option<bool>,
+}
+
+async fn run<I: Importer>(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    context: audit::Context,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let dry_run = params.boolean("dry_run").unwrap_or(false);
+    params.finish()?;
+    let bytes = read_body(&req, payload, state.import_body_limit).await?;
+    let table = web::block(move || table::read(&bytes, I::COLUMNS))
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the file failed: {e}")))?;
+    let table = match table {
+        Ok(table) => table,
+        Err(table::ReadError::TooManyRows) => {
+            return Err(ApiError::ImportTooLarge {
+                detail: format!("an import takes at most {} rows", table::MAX_ROWS),
+            });
+        }
+        Err(table::ReadError::Problems(problems)) => {
+            let report = ImportReport {
+                dry_run,
+                encoding: Encoding::Utf8,
+                rows: 0,
+                created: 0,
+                updated: 0,
+                unchanged: 0,
+                matched_by: BTreeMap::new(),
+                results: Vec::new(),
+                errors: problems,
+            };
+            let detail = "the file cannot be imported as it is; nothing was written";
+            return Err(rejected(detail.to_owned(), &report));
+        }
+    };
+    let outcome = state
+        .db
+        .write(context, move |conn, log| {
+            import::<I>(conn, log, &table, dry_run)
+        })
+        .await;
+    match outcome {
+        Ok(report) => Ok(HttpResponse::Ok().json(report)),
+        Err(ApiError::ImportRejected { report, .. })
+            if dry_run && report["errors"].as_array().is_some_and(Vec::is_empty) =>
+        {
+            Ok(HttpResponse::Ok().json(report))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Import organisations from CSV
+///
+/// The body is a CSV file with a heading row (see the README for the columns; multi-valued
+/// cells are joined with `;`). Each row is matched to a stored organisation by `id`, then
+/// `external_id`, then charity number, then company number, then its name when exactly one
+/// organisation has it; a matched organisation is updated from the columns the file has, an
+/// unmatched row creates one (`kind` defaults to `other`). All or nothing: with any bad row,
+/// nothing is written and the 422 problem's `report` lists every bad cell. `dry_run=true`
+/// answers the report without writing.
+#[utoipa::path(
+    tag = TAG,
+    params(ImportParams),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses(
+        (status = 200, description = "Imported (or, with dry_run, what would be)", body = ImportReport),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, description = "Nothing was written: the problem's `report` lists every bad row, column and value", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/imports/organisations")]
+pub async fn import_organisations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    context: audit::Context,
+) -> Result<HttpResponse, ApiError> {
+    run::<organisations::Organisations>(state, req, payload, context).await
+}
+
+/// Import contacts from CSV
+///
+/// As the organisation import: rows are matched by `id`, then `external_id`, then email.
+#[utoipa::path(
+    tag = TAG,
+    params(ImportParams),
+    request_body(content = String, content_type = "text/csv", description = "The CSV file"),
+    responses(
+        (status = 200, description = "Imported (or, with dry_run, what would be)", body = ImportReport),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, description = "Nothing was written: the problem's `report` lists every bad row, column and value", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/imports/contacts")]
+pub async fn import_contacts(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    context: audit::Context,
+) -> Result<HttpResponse, ApiError> {
+    run::<contacts::Contacts>(state, req, payload, context).await
+}
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(import_organisations)
+        .service(import_contacts);
+}

@@ -1,0 +1,225 @@
+//! Imports from CSV: the alliance's published member list, every column, all-or-nothing
+//! failure that leaves the database as it was, dry runs, re-imports that change nothing,
+//! spreadsheet encodings, limits, and the audit trail.
+
+use actix_web::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::audit::every_text_value;
+use crate::db_test;
+use crate::helpers::{TestApp, TestResponse};
+
+async fn import(app: &TestApp, what: &str, query: &str, body: &[u8]) -> TestResponse {
+    let request = app
+        .request(Method::POST, &format!("/api/v1/imports/{what}{query}"))
+        .insert_header(("content-type", "text/csv"));
+    app.send(request, Some(body.to_vec())).await
+}
+
+fn ok(response: &TestResponse) -> Value {
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()
+}
+
+fn member_list() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/member-organisations.csv"
+    ))
+    .expect("the alliance's member list is in ../shared/data")
+}
+
+async fn organisation_names(app: &TestApp) -> Vec<String> {
+    let list = app
+        .get("/api/v1/organisations?limit=500&sort=name")
+        .await
+        .json();
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+db_test!(
+    async fn the_alliances_member_list_imports_cleanly_and_again_changes_nothing(app) {
+        let file = member_list();
+        let members = String::from_utf8_lossy(&file).lines().skip(1).filter(|l| !l.trim().is_empty()).count();
+        let first = ok(&import(&app, "organisations", "", &file).await);
+        assert_eq!((first["created"].as_u64(), first["updated"].as_u64(), first["unchanged"].as_u64()),
+                   (Some(members as u64), Some(0), Some(0)), "{first}");
+        assert!(first["errors"].as_array().unwrap().is_empty());
+        let names = organisation_names(&app).await;
+        assert_eq!(names.len(), members);
+        assert!(names.iter().any(|n| n == "Abianda"));
+        let created = app.get(&format!("/api/v1/organisations/{}", first["results"][0]["id"].as_str().unwrap())).await.json();
+        assert_eq!(created["kind"], "other", "kind defaults to other");
+
+        let again = ok(&import(&app, "organisations", "", &file).await);
+        assert_eq!((again["created"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(members as u64)), "{again}");
+        assert_eq!(again["matched_by"], json!({"name": members}));
+        assert_eq!(organisation_names(&app).await.len(), members, "re-importing creates nothing");
+    }
+);
+
+const FULL: &str = "external_id,name,kind,size_band,charity_number,company_number,website,email,phone,postcode,description,geography_scope,regions,expertise,leadership_reply_status,leadership_communities,mission_reply_status,mission_communities,lived_experience_led\n\
+ORG-1,Northside Peer Voices,grassroots_group,small,1161226,,https://northside.example.org,hello@northside.example.org,0161 496 0000,m1 1ae,Young people speaking up,regional,north_west;london,participation_voice;racial_justice,answered,DEI010100;EXT020000,answered,DEI070200,yes\n\
+ORG-2,Southside Trust,National charity,,,09876543,,,,,,,,,,,,,no\n";
+
+db_test!(
+    async fn every_column_is_read_as_the_api_reads_it_and_rows_match_by_their_rule(app) {
+        let first = ok(&import(&app, "organisations", "", FULL.as_bytes()).await);
+        assert_eq!(first["created"], 2, "{first}");
+        let id = first["results"][0]["id"].as_str().unwrap().to_owned();
+        let stored = app.get(&format!("/api/v1/organisations/{id}")).await.json();
+        for (field, expected) in [
+            ("kind", json!("grassroots_group")), ("size_band", json!("small")), ("charity_number", json!("1161226")),
+            ("postcode", json!("M1 1AE")), ("regions", json!(["london", "north_west"])),
+            ("expertise", json!(["participation_voice", "racial_justice"])),
+            ("leadership", json!({"reply_status": "answered", "communities": ["DEI010100", "EXT020000"]})),
+            ("mission", json!({"reply_status": "answered", "communities": ["DEI070200"]})),
+            ("lived_experience_led", json!(true)),
+        ] {
+            let mut got = stored[field].clone();
+            if let Some(values) = got.as_array_mut() {
+                values.sort_by_key(|v| v.to_string());
+            }
+            if let Some(codes) = got.get_mut("communities").and_then(Value::as_array_mut) {
+                codes.sort_by_key(|v| v.to_string());
+            }
+            assert_eq!(got, expected, "{field}");
+        }
+        let second = app.get(&format!("/api/v1/organisations/{}", first["results"][1]["id"].as_str().unwrap())).await.json();
+        assert_eq!((second["kind"].as_str(), second["lived_experience_led"].as_bool()), (Some("national_charity"), Some(false)));
+
+        let again = ok(&import(&app, "organisations", "", FULL.as_bytes()).await);
+        assert_eq!(again["unchanged"], 2, "{again}");
+        assert_eq!(again["matched_by"], json!({"external_id": 2}));
+
+        // No external id: found by charity number, then company number; a changed cell updates.
+        let by_numbers = "name,charity_number,company_number,phone\nNorthside Peer Voices,1161226,,0161 496 0001\nSouthside Trust,,09876543,\n";
+        let report = ok(&import(&app, "organisations", "", by_numbers.as_bytes()).await);
+        assert_eq!((report["updated"].as_u64(), report["unchanged"].as_u64()), (Some(1), Some(1)), "{report}");
+        assert_eq!(report["results"][0]["matched_by"], "charity_number");
+        assert_eq!(report["results"][1]["matched_by"], "company_number");
+        assert_eq!(app.get(&format!("/api/v1/organisations/{id}")).await.json()["phone"], "0161 496 0001");
+        // The update is in the organisation's history, as an import.
+        let history = app.get(&format!("/api/v1/organisations/{id}/history")).await.json();
+        assert_eq!(history["data"][0]["action"], "import.update");
+        assert_eq!(history["data"][0]["changes"]["phone"]["after"], "0161 496 0001");
+    }
+);
+
+db_test!(
+    async fn one_bad_row_writes_nothing_and_every_bad_row_is_reported(app) {
+        app.create_organisation(&json!({"name": "Already Here", "kind": "other", "charity_number": "1111111"})).await;
+        let second = app.create_organisation(&json!({"name": "Second", "kind": "other"})).await;
+        let before = every_text_value(&app);
+        // Row 5 is found by its id and would take the charity number of another organisation.
+        let file = format!("id,name,kind,charity_number,regions,leadership_communities,lived_experience_led\n\
+                    ,Good Org,other,,london,,\n\
+                    ,,spaceship,12,atlantis,DEI999999,perhaps\n\
+                    ,Another Good,other,,,,\n\
+                    {},Second,other,1111111,,,\n", second["id"].as_str().unwrap());
+        let rejected = import(&app, "organisations", "", file.as_bytes()).await;
+        let problem = rejected.problem(422);
+        assert_eq!(problem["type"], "/problems/import-rejected");
+        let errors = problem["report"]["errors"].as_array().unwrap();
+        let cells: Vec<(u64, &str)> = errors.iter().map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
+        for expected in [(3, "name"), (3, "kind"), (3, "charity_number"), (3, "lived_experience_led"), (5, "charity_number")] {
+            assert!(cells.contains(&expected), "{expected:?} missing from {cells:?}");
+        }
+        let kind = errors.iter().find(|e| e["column"] == "kind").unwrap();
+        assert_eq!(kind["value"], "spaceship");
+        assert!(kind["message"].as_str().unwrap().len() > 5);
+        assert!(cells.iter().all(|(row, _)| *row == 3 || *row == 5), "good rows have no problems: {cells:?}");
+        assert_eq!(every_text_value(&app), before, "the database is exactly as it was");
+
+        // The next run, once the file is mended, goes in.
+        let mended = "name,kind\nGood Org,other\nAnother Good,other\n";
+        assert_eq!(ok(&import(&app, "organisations", "", mended.as_bytes()).await)["created"], 2);
+    }
+);
+
+db_test!(
+    async fn a_dry_run_reports_what_would_happen_and_writes_nothing(app) {
+        let before = every_text_value(&app);
+        let report = ok(&import(&app, "organisations", "?dry_run=true", FULL.as_bytes()).await);
+        assert_eq!((report["dry_run"].as_bool(), report["created"].as_u64()), (Some(true), Some(2)), "{report}");
+        assert_eq!(every_text_value(&app), before);
+        let bad = import(&app, "organisations", "?dry_run=true", b"name,kind\nX,spaceship\n").await;
+        assert_eq!(bad.problem(422)["report"]["dry_run"], true);
+        import(&app, "organisations", "?dry_run=maybe", FULL.as_bytes()).await.problem(400);
+    }
+);
+
+db_test!(
+    async fn spreadsheet_files_are_read_the_way_staff_would_hope(app) {
+        // Windows-1252 from older Excel, Windows line endings, empty columns and rows at the edges.
+        let file = b"Name,Kind,,\r\nO\x92Brien \x96 Youth Trust,Local charity,,\r\n,,,\r\n";
+        let report = ok(&import(&app, "organisations", "", file).await);
+        assert_eq!(report["encoding"], "windows1252");
+        let names = organisation_names(&app).await;
+        assert_eq!(names, vec!["O’Brien – Youth Trust"]);
+        // UTF-8 with a byte-order mark, and tab-separated.
+        let report = ok(&import(&app, "organisations", "", "\u{feff}name\tkind\nCafé Voices\tother\n".as_bytes()).await);
+        assert_eq!(report["encoding"], "utf8");
+        assert!(organisation_names(&app).await.contains(&"Café Voices".to_owned()));
+        // What the file cannot be is said at once: unknown headings, values under no heading.
+        let problem = import(&app, "organisations", "", b"name,colour,\nA,red,stray\n").await.problem(422);
+        let columns: Vec<&str> = problem["report"]["errors"].as_array().unwrap().iter().map(|e| e["column"].as_str().unwrap()).collect();
+        assert_eq!(columns, vec!["colour", ""]);
+        import(&app, "organisations", "", b"").await.problem(422);
+    }
+);
+
+db_test!(
+    async fn imports_refuse_other_media_types_and_files_over_the_limits(app) {
+        let request = app.request(Method::POST, "/api/v1/imports/organisations").insert_header(("content-type", "application/json"));
+        app.send(request, Some(b"{}".to_vec())).await.problem(415);
+        let mut many = b"name\n".to_vec();
+        for n in 0..50_001 {
+            many.extend_from_slice(format!("Org {n}\n").as_bytes());
+        }
+        import(&app, "organisations", "", &many).await.problem(413);
+        // Over the import limit (2 MiB on test servers, IMPORT_BODY_LIMIT_MIB), under which a
+        // file larger than other bodies' 1 MiB is taken.
+        let mut big = b"name,description\n".to_vec();
+        while big.len() < 1536 * 1024 {
+            big.extend_from_slice(format!("Org {},{}\n", big.len(), "d".repeat(4000)).as_bytes());
+        }
+        assert!(import(&app, "organisations", "?dry_run=true", &big).await.status.is_success());
+        let huge = vec![b'a'; 3 * 1024 * 1024];
+        import(&app, "organisations", "", &huge).await.problem(413);
+        assert!(organisation_names(&app).await.is_empty());
+        let viewer = app.token_for("viewer").await;
+        let request = app.as_(Some(&viewer)).request(Method::POST, "/api/v1/imports/organisations").insert_header(("content-type", "text/csv"));
+        app.as_(Some(&viewer)).send(request, Some(b"name\nA\n".to_vec())).await.problem(403);
+    }
+);
+
+db_test!(
+    async fn contacts_import_matches_by_email_and_is_audited(app) {
+        let file = "external_id,given_name,family_name,email,job_title\n\
+                    P-1,Amara,Okafor,amara@northside.example.org,Director\n\
+                    ,Ben,Ito,ben@southside.example.org,\n";
+        let first = import(&app, "contacts", "", file.as_bytes()).await;
+        let report = ok(&first);
+        assert_eq!(report["created"], 2, "{report}");
+        let again = ok(&import(&app, "contacts", "", file.as_bytes()).await);
+        assert_eq!(again["unchanged"], 2);
+        assert_eq!(again["matched_by"], json!({"email": 1, "external_id": 1}));
+        let changed = "given_name,family_name,email,job_title\nAmara,Okafor,AMARA@northside.example.org,Chair\n";
+        let report = ok(&import(&app, "contacts", "", changed.as_bytes()).await);
+        assert_eq!((report["updated"].as_u64(), report["results"][0]["matched_by"].as_str()), (Some(1), Some("email")));
+
+        let request_id = first.header("x-request-id").unwrap();
+        let events = app.get(&format!("/api/v1/audit-events?request_id={request_id}")).await.json();
+        let actions: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions.iter().filter(|a| **a == "import.create").count(), 2);
+        assert!(actions.contains(&"import"), "{actions:?}");
+        let bad = import(&app, "contacts", "", b"given_name,family_name,email\nA,B,not-an-email\n").await.problem(422);
+        assert_eq!(bad["report"]["errors"][0]["column"], "email");
+    }
+);
