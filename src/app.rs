@@ -65,6 +65,8 @@ where
             .configure(api::auth::configure)
             .configure(api::users::configure)
             .configure(api::api_keys::configure)
+            // Before organisations: `/organisations/duplicates` is not an organisation's id.
+            .configure(api::duplicates::configure)
             .configure(api::organisations::configure)
             .configure(api::membership::configure)
             .configure(api::taxonomies::configure)

@@ -13,6 +13,7 @@ pub mod consultations;
 pub mod contacts;
 
 pub mod csv;
+pub mod duplicates;
 pub mod expert_groups;
 pub mod health;
 pub mod imports;

@@ -54,6 +54,8 @@ const RULES: &[(&str, Access)] = &[
     ("list_organisations", Read(Scope::OrganisationsRead)),
     ("get_organisation", Read(Scope::OrganisationsRead)),
     ("organisation_history", Staff),
+    ("list_duplicates", Staff),
+    ("dismiss_duplicate", Write),
     ("create_organisation", Write),
     ("update_organisation", Write),
     ("delete_organisation", Write),

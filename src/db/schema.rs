@@ -460,3 +460,12 @@ diesel::table! {
         record_id -> Text,
     }
 }
+
+diesel::table! {
+    duplicate_dismissals (organisation_a, organisation_b) {
+        organisation_a -> Text,
+        organisation_b -> Text,
+        dismissed_by -> Nullable<Text>,
+        dismissed_at -> Timestamp,
+    }
+}

@@ -209,6 +209,9 @@ db_test!(
             Some(json!({"current_password": PASSWORD, "new_password": "a brand new walking password 7"}))).await;
         walk.call("logout", &walker, post.clone(), "/api/v1/auth/logout", None).await;
 
+        let twin = app.create_organisation(&json!({"name": "Walked Org Ltd", "kind": "other"})).await;
+        walk.call("dismiss_duplicate", &admin, post.clone(), "/api/v1/organisations/duplicates/dismissals",
+            Some(json!({"organisation_ids": [org, twin["id"]]}))).await;
         walk.call("import_organisations", &admin, post.clone(), "/api/v1/imports/organisations",
             Some(json!("name,kind\nImported Walk,other\n"))).await;
         walk.call("import_contacts", &admin, post.clone(), "/api/v1/imports/contacts",

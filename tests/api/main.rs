@@ -8,6 +8,7 @@ mod consultations;
 mod contact_records;
 mod demo;
 mod disclosure;
+mod duplicates;
 mod errors;
 mod expert_groups;
 mod health;

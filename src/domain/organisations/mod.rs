@@ -1,6 +1,7 @@
 //! Organisations: the alliance's members, prospects and former members, with the profile
 //! fields that diversity reporting counts (kind, size, geography, expertise, communities).
 
+pub mod duplicates;
 mod store;
 
 pub use store::{

@@ -1,0 +1,201 @@
+//! `/api/v1/organisations/duplicates`: likely duplicate pairs with their reasons and a score,
+//! and "not a duplicate" for a pair that should stop appearing.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use crate::api::body::{JsonBody, required};
+use crate::api::list::{Cursor, QueryParams, page_response};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::audit::{self, Event, entity};
+use crate::domain::organisations::duplicates::{self, Pair, Reason};
+use crate::error::ApiError;
+
+const TAG: &str = "organisations";
+/// The sort the cursors of this list carry.
+const SORT: &str = "score";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PairMember {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicatePair {
+    /// The two organisations, the smaller id first.
+    pub organisations: [PairMember; 2],
+    /// What they share: `charity_number` (its main number), `company_number`,
+    /// `website_domain`, `name` (ignoring case, punctuation, "the" and legal suffixes).
+    pub reasons: Vec<Reason>,
+    /// 0 to 1: one shared number is 0.9, a domain 0.7, a name 0.6; reasons together more.
+    #[schema(example = 0.96)]
+    pub score: f64,
+}
+
+impl From<Pair> for DuplicatePair {
+    fn from(pair: Pair) -> Self {
+        let member = |(id, name)| PairMember { id, name };
+        Self {
+            organisations: [member(pair.first), member(pair.second)],
+            reasons: pair.reasons,
+            score: pair.score,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateList {
+    pub data: Vec<DuplicatePair>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DuplicateParams {
+    /// Only pairs with this reason among theirs; repeat for any of several.
+    pub reason: Option<Vec<Reason>>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<u32>,
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+}
+
+/// A pair's place in the list's order, for cursors: the score (as a sortable number), then
+/// the two ids.
+fn position(pair: &Pair) -> (String, String) {
+    (
+        format!("{:04}", (pair.score * 1000.0).round() as i64),
+        format!("{}:{}", pair.first.0, pair.second.0),
+    )
+}
+
+/// List likely duplicate organisations
+///
+/// Pairs of live organisations that may be one, highest score first, without the pairs
+/// marked as not duplicates.
+#[utoipa::path(
+    tag = TAG,
+    params(DuplicateParams),
+    responses(
+        (status = 200, description = "A page of pairs", body = DuplicateList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[get("/organisations/duplicates")]
+pub async fn list_duplicates(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let page = params.page();
+    let reasons: Vec<Reason> = params.many("reason");
+    params.finish()?;
+    let after = match page.cursor {
+        Some(cursor) => Some(cursor.for_sort(SORT)?),
+        None => None,
+    };
+    let pairs = state.db.run(duplicates::pairs).await?;
+    // Higher scores first, then ids: a pair comes after the cursor's when it sorts later.
+    let mut remaining: Vec<Pair> = pairs
+        .into_iter()
+        .filter(|pair| reasons.is_empty() || pair.reasons.iter().any(|r| reasons.contains(r)))
+        .filter(|pair| match &after {
+            None => true,
+            Some((score, ids)) => {
+                let (own_score, own_ids) = position(pair);
+                own_score < *score || (own_score == *score && own_ids > *ids)
+            }
+        })
+        .collect();
+    let next_cursor = (remaining.len() > page.limit).then(|| {
+        let (score, ids) = position(&remaining[page.limit - 1]);
+        Cursor::after(SORT, score, ids)
+    });
+    remaining.truncate(page.limit);
+    Ok(page_response(
+        &req,
+        next_cursor.as_deref(),
+        DuplicateList {
+            data: remaining.into_iter().map(Into::into).collect(),
+            next_cursor: next_cursor.clone(),
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DismissRequest {
+    /// The two organisations that are not one.
+    #[validate(
+        required(message = "is required"),
+        length(equal = 2, message = "must name exactly two organisations")
+    )]
+    #[schema(value_type = Vec<uuid::Uuid>, required = true, min_items = 2, max_items = 2)]
+    pub organisation_ids: Option<Vec<uuid::Uuid>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dismissal {
+    /// The pair, the smaller id first.
+    #[schema(value_type = Vec<uuid::Uuid>)]
+    pub organisation_ids: [String; 2],
+}
+
+/// Mark a pair as not duplicates
+///
+/// The pair stops appearing in the duplicates list. Marking it again is harmless.
+#[utoipa::path(
+    tag = TAG,
+    request_body = DismissRequest,
+    responses(
+        (status = 201, description = "Marked", body = Dismissal),
+        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 413, response = crate::api::responses::PayloadTooLarge),
+        (status = 415, response = crate::api::responses::UnsupportedMediaType),
+        (status = 422, response = crate::api::responses::ValidationFailed),
+        (status = 503, response = crate::api::responses::Unavailable),
+    )
+)]
+#[post("/organisations/duplicates/dismissals")]
+pub async fn dismiss_duplicate(
+    state: web::Data<AppState>,
+    principal: Principal,
+    context: audit::Context,
+    body: JsonBody<DismissRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ids = required(body.0.organisation_ids, "organisation_ids")?;
+    let [a, b] = [ids[0].to_string(), ids[1].to_string()];
+    let by = principal.user_id()?.to_owned();
+    let (a, b) = state
+        .db
+        .write(context, move |conn, log| {
+            let (a, b) = duplicates::dismiss(conn, &a, &b, Some(&by))?;
+            for (own, other) in [(&a, &b), (&b, &a)] {
+                log.record(
+                    Event::new("duplicate.dismiss", entity::ORGANISATION, own).detail(
+                        "not_a_duplicate_of",
+                        serde_json::Value::Null,
+                        serde_json::Value::String(other.clone()),
+                    ),
+                );
+            }
+            Ok((a, b))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Dismissal {
+        organisation_ids: [a, b],
+    }))
+}
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(list_duplicates).service(dismiss_duplicate);
+}
