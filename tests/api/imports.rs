@@ -72,7 +72,9 @@ db_test!(
         let first = ok(&import(&app, "organisations", "", FULL.as_bytes()).await);
         assert_eq!(first["created"], 2, "{first}");
         let id = first["results"][0]["id"].as_str().unwrap().to_owned();
-        let stored = app.get(&format!("/api/v1/organisations/{id}")).await.json();
+        let read = app.get(&format!("/api/v1/organisations/{id}")).await;
+        let stored_etag = read.header("etag");
+        let stored = read.json();
         for (field, expected) in [
             ("kind", json!("grassroots_group")), ("size_band", json!("small")), ("charity_number", json!("1161226")),
             ("postcode", json!("M1 1AE")), ("regions", json!(["london", "north_west"])),
@@ -95,6 +97,14 @@ db_test!(
 
         let again = ok(&import(&app, "organisations", "", FULL.as_bytes()).await);
         assert_eq!(again["unchanged"], 2, "{again}");
+        // Sets are sets: the same regions, expertise and codes in another order change nothing.
+        let reordered = FULL.replace("north_west;london", "london;north_west")
+            .replace("participation_voice;racial_justice", "racial_justice;participation_voice")
+            .replace("DEI010100;EXT020000", "EXT020000;DEI010100");
+        let report = ok(&import(&app, "organisations", "", reordered.as_bytes()).await);
+        assert_eq!(report["unchanged"], 2, "{report}");
+        let version = app.get(&format!("/api/v1/organisations/{id}")).await.header("etag");
+        assert_eq!(version, stored_etag, "not even the version moved");
         assert_eq!(again["matched_by"], json!({"external_id": 2}));
 
         // No external id: found by charity number, then company number; a changed cell updates.

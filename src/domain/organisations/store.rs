@@ -469,7 +469,7 @@ where
                 return Err(DomainError::Stale);
             }
             let profile = change(&current)?;
-            if profile == current.profile {
+            if same_content(&profile, &current.profile) {
                 return Ok(Some(current));
             }
             check_against_store(conn, &profile, Some((id, &current.profile)))?;
@@ -492,6 +492,20 @@ where
             find(conn, id).map(Some)
         })
     })
+}
+
+/// Whether two profiles say the same, the order of their sets aside (a spreadsheet lists
+/// regions in its own order; they are stored as sets).
+fn same_content(a: &OrganisationProfile, b: &OrganisationProfile) -> bool {
+    fn canonical(profile: &OrganisationProfile) -> OrganisationProfile {
+        let mut profile = profile.clone();
+        profile.regions.sort();
+        profile.expertise.sort();
+        profile.leadership.communities.sort();
+        profile.mission.communities.sort();
+        profile
+    }
+    canonical(a) == canonical(b)
 }
 
 /// Marks an organisation deleted, keeping the row as a tombstone for sync.
