@@ -409,7 +409,8 @@ pub struct ContactListParams {
     pub q: Option<String>,
 }
 
-const CSV_HEADER: &[&str] = &[
+/// The list's CSV columns; an import reads the same (see `api::imports`).
+pub(crate) const CSV_HEADER: &[&str] = &[
     "id",
     "given_name",
     "family_name",

@@ -919,7 +919,8 @@ pub async fn delete_organisation(
     Ok(HttpResponse::NoContent().finish())
 }
 
-const CSV_HEADER: &[&str] = &[
+/// The list's CSV columns; an import reads the same (see `api::imports`).
+pub(crate) const CSV_HEADER: &[&str] = &[
     "id",
     "name",
     "kind",

@@ -48,22 +48,8 @@ fn shown(contact: crate::domain::contacts::Contact) -> Value {
 
 impl Importer for Contacts {
     const ENTITY: &'static str = entity::CONTACT;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "external_id",
-        "given_name",
-        "family_name",
-        "email",
-        "phone",
-        "job_title",
-        "pronouns",
-        // Read-only columns of the list's CSV, accepted and ignored.
-        "current_organisations",
-        "consents_granted",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    ];
+    /// The list's own CSV columns (its read-only ones are ignored), and `external_id`.
+    const LIST_COLUMNS: &'static [&'static str] = crate::api::contacts::CSV_HEADER;
 
     fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
         Ok(imports::contact(conn, MatchRule::Id, id)?.is_some())
@@ -74,18 +60,8 @@ impl Importer for Contacts {
         table: &Table,
         cells: &[String],
     ) -> Result<Option<(String, MatchRule)>, DomainError> {
-        for (column, rule) in [("id", MatchRule::Id), ("email", MatchRule::Email)] {
-            let Some(value) = table.cell(cells, column).filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            if rule == MatchRule::Id && uuid::Uuid::parse_str(value).is_err() {
-                continue;
-            }
-            if let Some(id) = imports::contact(conn, rule, value)? {
-                return Ok(Some((id, rule)));
-            }
-        }
-        Ok(None)
+        let rules = [("id", MatchRule::Id), ("email", MatchRule::Email)];
+        super::first_match(conn, table, cells, &rules, imports::contact)
     }
 
     fn create(

@@ -81,8 +81,14 @@ pub struct ImportReport {
 trait Importer {
     /// The audit entity, and the external ids' entity type.
     const ENTITY: &'static str;
-    /// The columns a file may have, in the order the README documents them.
-    const COLUMNS: &'static [&'static str];
+    /// The columns of the resource's list CSV; a file may have these and `external_id`.
+    const LIST_COLUMNS: &'static [&'static str];
+
+    fn columns() -> Vec<&'static str> {
+        let mut columns = Self::LIST_COLUMNS.to_vec();
+        columns.insert(1, "external_id");
+        columns
+    }
 
     /// Whether record `id` is stored and not deleted.
     fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError>;
@@ -115,6 +121,29 @@ trait Importer {
     fn column_of(field: &str) -> String {
         top_level(field).to_owned()
     }
+}
+
+/// The record the first of `rules` (column, rule) that has a value in the row finds, using
+/// `lookup`; an `id` that is not a UUID is not looked up.
+fn first_match(
+    conn: &mut DbConn,
+    table: &Table,
+    cells: &[String],
+    rules: &[(&str, MatchRule)],
+    lookup: fn(&mut DbConn, MatchRule, &str) -> Result<Option<String>, DomainError>,
+) -> Result<Option<(String, MatchRule)>, DomainError> {
+    for &(column, rule) in rules {
+        let Some(value) = table.cell(cells, column).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if rule == MatchRule::Id && uuid::Uuid::parse_str(value).is_err() {
+            continue;
+        }
+        if let Some(id) = lookup(conn, rule, value)? {
+            return Ok(Some((id, rule)));
+        }
+    }
+    Ok(None)
 }
 
 /// `regions[0]` and `regions.x` → `regions`.
@@ -374,7 +403,7 @@ async fn run<I: Importer>(
     let dry_run = params.boolean("dry_run").unwrap_or(false);
     params.finish()?;
     let bytes = read_body(&req, payload, state.import_body_limit).await?;
-    let table = web::block(move || table::read(&bytes, I::COLUMNS))
+    let table = web::block(move || table::read(&bytes, &I::columns()))
         .await
         .map_err(|e| ApiError::internal(format!("reading the file failed: {e}")))?;
     let table = match table {

@@ -161,35 +161,9 @@ fn shown(organisation: store::Organisation) -> Value {
 
 impl Importer for Organisations {
     const ENTITY: &'static str = entity::ORGANISATION;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "external_id",
-        "name",
-        "kind",
-        "size_band",
-        "charity_number",
-        "company_number",
-        "website",
-        "email",
-        "phone",
-        "postcode",
-        "description",
-        "geography_scope",
-        "regions",
-        "expertise",
-        "leadership_reply_status",
-        "leadership_communities",
-        "mission_reply_status",
-        "mission_communities",
-        "lived_experience_led",
-        // Read-only columns of the list's CSV, accepted and ignored so an export imports.
-        "membership_tier",
-        "membership_status",
-        "joined_on",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    ];
+    /// The list's own CSV columns (its read-only ones are ignored, so an export imports
+    /// again), and `external_id`.
+    const LIST_COLUMNS: &'static [&'static str] = crate::api::organisations::CSV_HEADER;
 
     fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
         Ok(imports::organisation(conn, MatchRule::Id, id)?.is_some())
@@ -200,23 +174,13 @@ impl Importer for Organisations {
         table: &Table,
         cells: &[String],
     ) -> Result<Option<(String, MatchRule)>, DomainError> {
-        for (column, rule) in [
+        let rules = [
             ("id", MatchRule::Id),
             ("charity_number", MatchRule::CharityNumber),
             ("company_number", MatchRule::CompanyNumber),
             ("name", MatchRule::Name),
-        ] {
-            let Some(value) = table.cell(cells, column).filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            if rule == MatchRule::Id && uuid::Uuid::parse_str(value).is_err() {
-                continue;
-            }
-            if let Some(id) = imports::organisation(conn, rule, value)? {
-                return Ok(Some((id, rule)));
-            }
-        }
-        Ok(None)
+        ];
+        super::first_match(conn, table, cells, &rules, imports::organisation)
     }
 
     fn create(
