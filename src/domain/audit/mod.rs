@@ -74,6 +74,8 @@ const SECRET_FIELDS: &[&str] = &[
     "new_password",
     "current_password",
     "secret",
+    // A new API key's secret is sent once as `key`.
+    "key",
     "key_hash",
     "token",
     "token_hash",
