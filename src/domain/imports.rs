@@ -32,21 +32,30 @@ pub fn by_external_id(
         .optional()?)
 }
 
-/// Remembers that `external_id` names `record_id` (a no-op when it already does).
+/// Remembers that `external_id` names `record_id` from now on (it may have named a record
+/// since deleted, whose row this one replaces).
 pub fn remember_external_id(
     conn: &mut DbConn,
     entity_type: &str,
     external_id: &str,
     record_id: &str,
 ) -> Result<(), DomainError> {
-    if by_external_id(conn, entity_type, external_id)?.is_none() {
-        diesel::insert_into(external_ids::table)
-            .values((
-                external_ids::entity_type.eq(entity_type),
-                external_ids::external_id.eq(external_id),
-                external_ids::record_id.eq(record_id),
-            ))
-            .execute(conn)?;
+    match by_external_id(conn, entity_type, external_id)? {
+        Some(stored) if stored == record_id => {}
+        Some(_) => {
+            diesel::update(external_ids::table.find((entity_type, external_id)))
+                .set(external_ids::record_id.eq(record_id))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(external_ids::table)
+                .values((
+                    external_ids::entity_type.eq(entity_type),
+                    external_ids::external_id.eq(external_id),
+                    external_ids::record_id.eq(record_id),
+                ))
+                .execute(conn)?;
+        }
     }
     Ok(())
 }

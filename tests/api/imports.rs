@@ -107,6 +107,14 @@ db_test!(
         assert_eq!(version, stored_etag, "not even the version moved");
         assert_eq!(again["matched_by"], json!({"external_id": 2}));
 
+        // An external id whose organisation was deleted names the one the next import makes.
+        let southside = first["results"][1]["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.delete(&format!("/api/v1/organisations/{southside}"), None).await.status, StatusCode::NO_CONTENT);
+        let recreated = ok(&import(&app, "organisations", "", FULL.as_bytes()).await);
+        assert_eq!((recreated["created"].as_u64(), recreated["unchanged"].as_u64()), (Some(1), Some(1)), "{recreated}");
+        let again = ok(&import(&app, "organisations", "", FULL.as_bytes()).await);
+        assert_eq!(again["matched_by"], json!({"external_id": 2}), "and it is found by its external id again: {again}");
+
         // No external id: found by charity number, then company number; a changed cell updates.
         let by_numbers = "name,charity_number,company_number,phone\nNorthside Peer Voices,1161226,,0161 496 0001\nSouthside Trust,,09876543,\n";
         let report = ok(&import(&app, "organisations", "", by_numbers.as_bytes()).await);
