@@ -21,12 +21,14 @@ fn ok(response: &TestResponse) -> Value {
     response.json()
 }
 
+/// The alliance's published member list (names only), copied as it is (CRLF line endings
+/// included) from `../shared/data/member-organisations.csv`.
 fn member_list() -> Vec<u8> {
     std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/member-organisations.csv"
+        "/tests/fixtures/member-organisations.csv"
     ))
-    .expect("the alliance's member list is in ../shared/data")
+    .expect("the alliance's member list is in tests/fixtures")
 }
 
 async fn organisation_names(app: &TestApp) -> Vec<String> {
