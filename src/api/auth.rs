@@ -142,10 +142,9 @@ pub async fn login(
     let email = normalise_email(&required(body.0.email, "email")?);
     let password = required(body.0.password, "password")?;
     let address = req.peer_addr().map(|peer| peer.ip());
-    if let Err(limited) = state.auth.limiter.attempt(&email, address) {
-        sign_in_failed(&state, audit, None, "rate_limited", address).await;
-        return Err(limited);
-    }
+    // Refused before any database work, and not written to the audit trail: a flood of
+    // attempts must stay cheap to refuse.
+    state.auth.limiter.attempt(&email, address)?;
 
     let found = state
         .db
