@@ -168,15 +168,14 @@ pub fn history(
     before: Option<&str>,
     limit: usize,
 ) -> Result<Page<StoredEvent>, DomainError> {
-    let own = audit_events::entity_type
-        .eq(record.entity_type)
-        .and(audit_events::entity_id.eq(record.entity_id.clone()));
+    // A contact's history is every event about them, as their export holds.
     let query = if record.entity_type == super::entity::CONTACT {
-        audit_events::table
-            .filter(own.or(audit_events::contact_id.eq(record.entity_id.clone())))
-            .into_boxed()
+        about(&record.entity_id)
     } else {
-        audit_events::table.filter(own).into_boxed()
+        audit_events::table
+            .filter(audit_events::entity_type.eq(record.entity_type))
+            .filter(audit_events::entity_id.eq(record.entity_id.clone()))
+            .into_boxed()
     };
     page(conn, query, before, limit)
 }
