@@ -68,6 +68,7 @@ where
             // Before organisations: `/organisations/duplicates` is not an organisation's id.
             .configure(api::duplicates::configure)
             .configure(api::organisations::configure)
+            .configure(api::merge::configure)
             .configure(api::membership::configure)
             .configure(api::taxonomies::configure)
             .configure(api::contacts::configure)

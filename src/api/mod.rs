@@ -19,6 +19,7 @@ pub mod health;
 pub mod imports;
 pub mod list;
 pub mod membership;
+pub mod merge;
 pub mod organisations;
 pub mod reports;
 pub mod request_id;

@@ -21,8 +21,8 @@ use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
 use crate::api::membership::{MembershipSummary, MembershipView};
 use crate::api::path_id;
 use crate::api::schemas::{
-    MAX_COMMUNITIES, MAX_EXPERTISE, Tombstone, community_codes, expertise_codes, geography_scopes,
-    kinds, regions, size_bands, timestamp,
+    MAX_COMMUNITIES, MAX_EXPERTISE, community_codes, expertise_codes, geography_scopes, kinds,
+    regions, size_bands, timestamp,
 };
 use crate::api::validation::{self as rules, unique_items};
 use crate::app::AppState;
@@ -490,7 +490,21 @@ impl OrganisationResponse {
 #[serde(untagged)]
 pub enum OrganisationListEntry {
     Organisation(Box<OrganisationResponse>),
-    Tombstone(Tombstone),
+    Tombstone(OrganisationTombstone),
+}
+
+/// What is left of a deleted organisation in a sync list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganisationTombstone {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = DateTime)]
+    pub deleted_at: String,
+    /// The organisation it was merged into, when a merge deleted it: move links there.
+    /// Absent for an organisation deleted on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub merged_into: Option<String>,
 }
 
 impl OrganisationListEntry {
@@ -499,9 +513,15 @@ impl OrganisationListEntry {
             Listed::Live(organisation) => {
                 Self::Organisation(Box::new(OrganisationResponse::new(*organisation, view)))
             }
-            Listed::Deleted { id, deleted_at, .. } => Self::Tombstone(Tombstone {
+            Listed::Deleted {
+                id,
+                deleted_at,
+                merged_into,
+                ..
+            } => Self::Tombstone(OrganisationTombstone {
                 id,
                 deleted_at: timestamp(deleted_at),
+                merged_into,
             }),
         }
     }
@@ -638,7 +658,7 @@ fn strings<T: ToString>(values: Vec<T>) -> Vec<String> {
     values.iter().map(ToString::to_string).collect()
 }
 
-fn single(
+pub(crate) fn single(
     state: &AppState,
     status: actix_web::http::StatusCode,
     organisation: Organisation,
@@ -946,16 +966,23 @@ pub(crate) const CSV_HEADER: &[&str] = &[
     "created_at",
     "updated_at",
     "deleted_at",
+    "merged_into",
 ];
 
 fn csv_record(entry: Listed, view: MembershipView) -> Vec<String> {
     let opt = |value: Option<String>| value.unwrap_or_default();
     let time = |at: NaiveDateTime| timestamp(at);
     match entry {
-        Listed::Deleted { id, deleted_at, .. } => {
+        Listed::Deleted {
+            id,
+            deleted_at,
+            merged_into,
+            ..
+        } => {
             let mut row = vec![String::new(); CSV_HEADER.len()];
             row[0] = id;
-            row[CSV_HEADER.len() - 1] = time(deleted_at);
+            row[CSV_HEADER.len() - 2] = time(deleted_at);
+            row[CSV_HEADER.len() - 1] = merged_into.unwrap_or_default();
             row
         }
         Listed::Live(organisation) => {
@@ -997,6 +1024,7 @@ fn csv_record(entry: Listed, view: MembershipView) -> Vec<String> {
                     .map(|day| day.to_string())),
                 time(created_at),
                 time(updated_at),
+                String::new(),
                 String::new(),
             ]
         }

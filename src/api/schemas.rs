@@ -175,3 +175,43 @@ fn code_set(codes: Vec<&'static str>, max_items: usize, description: &str) -> Re
         .build()
         .into()
 }
+
+/// A UUID string: the format, and a pattern for generators that do not know formats.
+fn uuid_string() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Uuid,
+        )))
+        .pattern(Some(
+            "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        ))
+}
+
+/// An object whose keys are `keys` and whose values are ids (a merge's choices).
+fn map_to_ids(keys: ObjectBuilder) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(keys))
+        .additional_properties(Some(uuid_string()))
+        .build()
+        .into()
+}
+
+/// A merge's choices by record: expert group or consultation id → organisation id.
+pub fn ids_to_ids() -> RefOr<Schema> {
+    map_to_ids(uuid_string())
+}
+
+/// A merge's choices by field: field name → organisation id.
+pub fn merge_fields_to_ids() -> RefOr<Schema> {
+    let fields: Vec<_> = crate::domain::organisations::merge::MergeField::ALL
+        .iter()
+        .map(|field| field.as_str())
+        .collect();
+    map_to_ids(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(fields)),
+    )
+}

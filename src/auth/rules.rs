@@ -59,6 +59,7 @@ const RULES: &[(&str, Access)] = &[
     ("create_organisation", Write),
     ("update_organisation", Write),
     ("delete_organisation", Write),
+    ("merge_organisations", Write),
     ("get_membership", Read(Scope::OrganisationsRead)),
     ("apply_membership", Write),
     ("approve_membership", Write),

@@ -212,6 +212,8 @@ db_test!(
         let twin = app.create_organisation(&json!({"name": "Walked Org Ltd", "kind": "other"})).await;
         walk.call("dismiss_duplicate", &admin, post.clone(), "/api/v1/organisations/duplicates/dismissals",
             Some(json!({"organisation_ids": [org, twin["id"]]}))).await;
+        walk.call("merge_organisations", &admin, post.clone(), &format!("{org_path}/merge"),
+            Some(json!({"merge": [twin["id"]]}))).await;
         walk.call("import_organisations", &admin, post.clone(), "/api/v1/imports/organisations",
             Some(json!("name,kind\nImported Walk,other\n"))).await;
         walk.call("import_contacts", &admin, post.clone(), "/api/v1/imports/contacts",

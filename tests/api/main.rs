@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod imports;
 mod membership;
+mod merge;
 mod migrations;
 mod openapi;
 mod organisation_lists;

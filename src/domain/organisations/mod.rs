@@ -2,6 +2,7 @@
 //! fields that diversity reporting counts (kind, size, geography, expertise, communities).
 
 pub mod duplicates;
+pub mod merge;
 mod store;
 
 pub use store::{
@@ -144,6 +145,8 @@ pub enum Listed {
         id: String,
         deleted_at: NaiveDateTime,
         updated_at: NaiveDateTime,
+        /// The organisation it was merged into, when that is why it was deleted.
+        merged_into: Option<String>,
     },
 }
 

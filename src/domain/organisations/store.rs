@@ -47,6 +47,7 @@ struct OrganisationRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     deleted_at: Option<NaiveDateTime>,
+    merged_into: Option<String>,
 }
 
 impl OrganisationRow {
@@ -78,6 +79,7 @@ impl OrganisationRow {
             created_at,
             updated_at,
             deleted_at: None,
+            merged_into: None,
         }
     }
 }
@@ -494,6 +496,31 @@ where
     })
 }
 
+/// Rewrites the profile of an organisation the caller has already locked and checked (a
+/// merge's survivor), by the same store rules as an update; `codes_held` are the codes that
+/// may stay even if retired since (those the merged organisations already had).
+pub(super) fn overwrite_profile(
+    conn: &mut DbConn,
+    current: &Organisation,
+    profile: &OrganisationProfile,
+    codes_held: &OrganisationProfile,
+    at: NaiveDateTime,
+) -> Result<(), DomainError> {
+    check_against_store(conn, profile, Some((&current.id, codes_held)))?;
+    let row = OrganisationRow::from_profile(
+        current.id.clone(),
+        profile,
+        current.version,
+        current.created_at,
+        at,
+    );
+    diesel::update(organisations::table.find(&current.id))
+        .set(&row)
+        .execute(conn)?;
+    write_set_fields(conn, &current.id, profile)?;
+    Ok(())
+}
+
 /// Whether two profiles say the same, the order of their sets aside (a spreadsheet lists
 /// regions in its own order; they are stored as sets).
 fn same_content(a: &OrganisationProfile, b: &OrganisationProfile) -> bool {
@@ -780,6 +807,7 @@ pub fn list(
                 id: row.id,
                 deleted_at,
                 updated_at: row.updated_at,
+                merged_into: row.merged_into,
             }),
             None => fields.assemble(row).map(|o| Listed::Live(Box::new(o))),
         })

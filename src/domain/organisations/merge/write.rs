@@ -1,0 +1,272 @@
+//! Carrying out a merge's plan: the moves, the removals, the tombstones.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::Counts;
+use super::plan::{MembershipPlan, Plan};
+use super::records::{Held, Holdings};
+use crate::db::DbConn;
+use crate::db::schema::{
+    consultation_invitations, consultation_responses, contact_affiliations, contacts,
+    expert_group_members, expert_groups, membership_actions, membership_periods,
+    membership_withdrawals, memberships, organisation_report_codes, organisations,
+};
+use crate::domain::organisations::Organisation;
+use crate::domain::{DomainError, now};
+
+/// The records of the merge that belong to others: contacts, groups, consultations.
+pub(super) struct Touched {
+    pub(super) contacts: BTreeMap<String, BTreeSet<String>>,
+    pub(super) expert_groups: BTreeMap<String, BTreeSet<String>>,
+    pub(super) consultations: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Touched {
+    /// Those with a record of a merged organisation (the survivor's own stay as they are).
+    pub(super) fn new(survivor_id: &str, holdings: &Holdings) -> Self {
+        fn collect<'a, T: Held + 'a>(
+            survivor_id: &str,
+            records: impl IntoIterator<Item = &'a T>,
+        ) -> BTreeMap<String, BTreeSet<String>> {
+            let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for record in records {
+                if record.owner() != survivor_id {
+                    found
+                        .entry(record.parent().to_owned())
+                        .or_default()
+                        .insert(record.owner().to_owned());
+                }
+            }
+            found
+        }
+        let mut consultations = collect(survivor_id, &holdings.invitations);
+        for (consultation, from) in collect(survivor_id, &holdings.responses) {
+            consultations.entry(consultation).or_default().extend(from);
+        }
+        Self {
+            contacts: collect(survivor_id, &holdings.affiliations),
+            expert_groups: collect(survivor_id, &holdings.seats),
+            consultations,
+        }
+    }
+
+    /// Contacts and groups show their affiliations and seats, so their versions move on
+    /// for ETags and sync.
+    pub(super) fn bump_versions(
+        &self,
+        conn: &mut DbConn,
+        at: NaiveDateTime,
+    ) -> Result<(), DomainError> {
+        let contact_ids: Vec<&String> = self.contacts.keys().collect();
+        diesel::update(contacts::table.filter(contacts::id.eq_any(contact_ids)))
+            .set((
+                contacts::version.eq(contacts::version + 1),
+                contacts::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        let group_ids: Vec<&String> = self.expert_groups.keys().collect();
+        diesel::update(expert_groups::table.filter(expert_groups::id.eq_any(group_ids)))
+            .set((
+                expert_groups::version.eq(expert_groups::version + 1),
+                expert_groups::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+/// The merged organisations become tombstones naming the survivor, and so do the
+/// organisations merged into them before, so `merged_into` always names the live one.
+pub(super) fn tombstone(
+    conn: &mut DbConn,
+    survivor_id: &str,
+    merged_ids: &[String],
+    at: NaiveDateTime,
+) -> Result<(), DomainError> {
+    diesel::update(organisations::table.filter(organisations::id.eq_any(merged_ids)))
+        .set((
+            organisations::deleted_at.eq(at),
+            organisations::updated_at.eq(at),
+            organisations::merged_into.eq(survivor_id),
+        ))
+        .execute(conn)?;
+    diesel::update(organisations::table.filter(organisations::merged_into.eq_any(merged_ids)))
+        .set(organisations::merged_into.eq(survivor_id))
+        .execute(conn)?;
+    // Reports count live organisations only; a tombstone needs no report codes.
+    diesel::delete(
+        organisation_report_codes::table
+            .filter(organisation_report_codes::organisation_id.eq_any(merged_ids)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+pub(super) fn move_membership(
+    conn: &mut DbConn,
+    survivor: &Organisation,
+    plan: &MembershipPlan,
+    merged_ids: &[String],
+    moved: &mut Counts,
+    removed: &mut Counts,
+) -> Result<(), DomainError> {
+    let at = now();
+    if survivor.membership.is_some() {
+        diesel::update(memberships::table.find(&survivor.id))
+            .set((
+                memberships::tier.eq(plan.tier.as_str()),
+                memberships::applied_on.eq(plan.applied_on),
+                memberships::joined_on.eq(plan.joined_on),
+                memberships::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::organisation_id.eq(&survivor.id),
+                memberships::tier.eq(plan.tier.as_str()),
+                memberships::applied_on.eq(plan.applied_on),
+                memberships::joined_on.eq(plan.joined_on),
+                memberships::created_at.eq(at),
+                memberships::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    // Periods and withdrawals of memberships not kept go (the audit event keeps them).
+    let dropped: Vec<&String> = plan
+        .holders
+        .iter()
+        .filter(|id| !plan.kept_from.contains(id))
+        .collect();
+    removed.membership_periods = diesel::delete(
+        membership_periods::table.filter(membership_periods::organisation_id.eq_any(&dropped)),
+    )
+    .execute(conn)?;
+    removed.membership_withdrawals = diesel::delete(
+        membership_withdrawals::table
+            .filter(membership_withdrawals::organisation_id.eq_any(&dropped)),
+    )
+    .execute(conn)?;
+    moved.membership_periods = diesel::update(
+        membership_periods::table.filter(membership_periods::organisation_id.eq_any(merged_ids)),
+    )
+    .set(membership_periods::organisation_id.eq(&survivor.id))
+    .execute(conn)?;
+    moved.membership_withdrawals = diesel::update(
+        membership_withdrawals::table
+            .filter(membership_withdrawals::organisation_id.eq_any(merged_ids)),
+    )
+    .set(membership_withdrawals::organisation_id.eq(&survivor.id))
+    .execute(conn)?;
+    // The history is what staff did: all of it moves.
+    moved.membership_actions = diesel::update(
+        membership_actions::table.filter(membership_actions::organisation_id.eq_any(merged_ids)),
+    )
+    .set(membership_actions::organisation_id.eq(&survivor.id))
+    .execute(conn)?;
+    diesel::delete(memberships::table.filter(memberships::organisation_id.eq_any(merged_ids)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub(super) fn move_seats(
+    conn: &mut DbConn,
+    survivor_id: &str,
+    merged_ids: &[String],
+    plan: &Plan,
+    moved: &mut Counts,
+    removed: &mut Counts,
+) -> Result<(), DomainError> {
+    removed.expert_group_seats = diesel::delete(
+        expert_group_members::table.filter(expert_group_members::id.eq_any(&plan.drop_seats)),
+    )
+    .execute(conn)?;
+    moved.expert_group_seats = diesel::update(
+        expert_group_members::table
+            .filter(expert_group_members::organisation_id.eq_any(merged_ids)),
+    )
+    .set((
+        expert_group_members::organisation_id.eq(survivor_id),
+        expert_group_members::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub(super) fn move_consultation_records(
+    conn: &mut DbConn,
+    survivor_id: &str,
+    merged_ids: &[String],
+    plan: &Plan,
+    at: NaiveDateTime,
+    moved: &mut Counts,
+    removed: &mut Counts,
+) -> Result<(), DomainError> {
+    removed.invitations = diesel::delete(
+        consultation_invitations::table
+            .filter(consultation_invitations::id.eq_any(&plan.drop_invitations)),
+    )
+    .execute(conn)?;
+    moved.invitations = diesel::update(
+        consultation_invitations::table
+            .filter(consultation_invitations::organisation_id.eq_any(merged_ids)),
+    )
+    .set(consultation_invitations::organisation_id.eq(survivor_id))
+    .execute(conn)?;
+    let dropped: Vec<&String> = plan.drop_responses.iter().map(|r| &r.id).collect();
+    removed.responses = diesel::delete(
+        consultation_responses::table.filter(consultation_responses::id.eq_any(dropped)),
+    )
+    .execute(conn)?;
+    moved.responses = diesel::update(
+        consultation_responses::table
+            .filter(consultation_responses::organisation_id.eq_any(merged_ids)),
+    )
+    .set((
+        consultation_responses::organisation_id.eq(survivor_id),
+        consultation_responses::respondent_key.eq(format!("organisation:{survivor_id}")),
+        consultation_responses::version.eq(consultation_responses::version + 1),
+        consultation_responses::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub(super) fn move_affiliations(
+    conn: &mut DbConn,
+    survivor_id: &str,
+    merged_ids: &[String],
+    plan: &Plan,
+    at: NaiveDateTime,
+    moved: &mut Counts,
+    removed: &mut Counts,
+) -> Result<(), DomainError> {
+    for (kept, dropped) in &plan.combined_affiliations {
+        removed.affiliations += diesel::delete(
+            contact_affiliations::table.filter(contact_affiliations::id.eq_any(dropped)),
+        )
+        .execute(conn)?;
+        diesel::update(contact_affiliations::table.find(&kept.id))
+            .set((
+                contact_affiliations::role.eq(&kept.role),
+                contact_affiliations::is_primary.eq(kept.is_primary),
+                contact_affiliations::start_on.eq(kept.start_on),
+                contact_affiliations::end_on.eq(kept.end_on),
+                contact_affiliations::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    moved.affiliations = diesel::update(
+        contact_affiliations::table
+            .filter(contact_affiliations::organisation_id.eq_any(merged_ids)),
+    )
+    .set((
+        contact_affiliations::organisation_id.eq(survivor_id),
+        contact_affiliations::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
