@@ -88,6 +88,7 @@ pub fn openapi() -> OpenApiDocument {
         .split_for_parts()
         .1;
     rules::document(&mut document);
+    api::idempotency::document(&mut document);
     document
 }
 
@@ -125,8 +126,10 @@ pub fn build_app(
     )
     .into_app();
     // Middleware runs outermost last: logging, request ids, problem rendering, security headers (on every
-    // answer, preflights too), CORS (answers preflights), then the guard before routing.
+    // answer, preflights too), CORS (answers preflights), the guard before routing, then
+    // idempotency keys (which need the caller the guard found).
     app.default_service(web::to(fallback))
+        .wrap(from_fn(api::idempotency::idempotent))
         .wrap(from_fn(guard))
         .wrap(cors)
         .wrap(security_headers)

@@ -20,7 +20,7 @@ const RETRY_AFTER_SECONDS: &str = "2";
 const WWW_AUTHENTICATE: &str = r#"Bearer realm="convene""#;
 
 /// An RFC 9457 problem details document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct Problem {
     /// Identifies the kind of problem; each is described in the README.
     #[serde(rename = "type")]
@@ -78,6 +78,12 @@ pub enum ApiError {
     },
     #[error("precondition failed")]
     PreconditionFailed,
+    /// An `Idempotency-Key` already used for a different request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` is still being answered.
+    #[error("idempotency key in flight")]
+    IdempotencyKeyInFlight,
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type: {detail}")]
@@ -161,6 +167,14 @@ impl ApiError {
                 format!("too many attempts; try again in {retry_after_seconds} seconds"),
                 Vec::new(),
             ),
+            Self::IdempotencyKeyReused => (
+                "this Idempotency-Key was used for a different request (another operation or body); use a new key for a new request".to_owned(),
+                Vec::new(),
+            ),
+            Self::IdempotencyKeyInFlight => (
+                "the first request with this Idempotency-Key is still being answered; retry after the number of seconds in Retry-After to get its answer".to_owned(),
+                Vec::new(),
+            ),
             Self::PreconditionFailed => (
                 "the resource has changed since you read it: fetch it again, reapply your change and send the new ETag in If-Match".to_owned(),
                 Vec::new(),
@@ -212,6 +226,10 @@ impl ApiError {
             Self::NotAcceptable { .. } => ("not-acceptable", "Not acceptable"),
             Self::Conflict { .. } => ("conflict", "Conflict"),
             Self::PreconditionFailed => ("precondition-failed", "Precondition failed"),
+            Self::IdempotencyKeyReused => ("idempotency-key-reused", "Idempotency key reused"),
+            Self::IdempotencyKeyInFlight => {
+                ("idempotency-key-in-flight", "Idempotency key in flight")
+            }
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             Self::UnsupportedMediaType { .. } => {
                 ("unsupported-media-type", "Unsupported media type")
@@ -237,6 +255,8 @@ impl ResponseError for ApiError {
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } | Self::ImportRejected { .. } => {
@@ -251,7 +271,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            Self::Unavailable { .. } => {
+            Self::Unavailable { .. } | Self::IdempotencyKeyInFlight => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
             }
             Self::MethodNotAllowed { allow } => {

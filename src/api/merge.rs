@@ -202,15 +202,13 @@ fn record(log: &mut Log, outcome: &Outcome, view: MembershipView) {
         .detail("fields_taken", Value::Null, json!(outcome.taken))
         .detail("moved", Value::Null, json!(outcome.moved))
         .detail("removed", Value::Null, json!(outcome.removed));
-    if !outcome.removed_responses.is_empty() {
-        // The text of a response not kept lives on here only.
-        let responses: Vec<Value> = outcome
-            .removed_responses
-            .iter()
-            .map(|(id, summary)| json!({"id": id, "summary": summary}))
-            .collect();
-        event = event.detail("removed_responses", json!(responses), Value::Null);
-    }
+    // Seats, responses and periods a choice removed live on here (a response's text in an
+    // event about its writer below, so that their erasure reaches it).
+    event = event.detail(
+        "removed_records",
+        outcome.removed_records.clone(),
+        Value::Null,
+    );
     log.record(event);
     for organisation in &outcome.merged {
         log.record(
@@ -221,6 +219,28 @@ fn record(log: &mut Log, outcome: &Outcome, view: MembershipView) {
                 )
                 .detail("merged_into", Value::Null, json!(survivor)),
         );
+    }
+    for response in &outcome.removed_responses {
+        log.record(
+            Event::new(
+                "merge.remove_response",
+                entity::CONSULTATION,
+                &response.consultation_id,
+            )
+            .about_contact(response.contact_id.as_deref())
+            .detail(
+                "response",
+                json!({"id": response.id, "summary": response.summary}),
+                Value::Null,
+            ),
+        );
+    }
+    for tombstone in &outcome.repointed {
+        log.record(Event::new("merge", entity::ORGANISATION, tombstone).detail(
+            "merged_into",
+            json!(merged_ids),
+            json!(survivor),
+        ));
     }
     let moved = |from: &BTreeSet<String>| json!(from);
     for (contact, from) in &outcome.contacts {

@@ -16,6 +16,7 @@ pub mod csv;
 pub mod duplicates;
 pub mod expert_groups;
 pub mod health;
+pub mod idempotency;
 pub mod imports;
 pub mod list;
 pub mod membership;

@@ -183,7 +183,7 @@ impl Database {
         T: Send + 'static,
     {
         self.run(move |conn| {
-            conn.transaction(|conn| {
+            write_transaction(conn, |conn| {
                 let mut log = audit::Log::new(context);
                 let value = work(conn, &mut log)?;
                 if log.is_empty() {
@@ -213,6 +213,46 @@ impl Database {
 
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.run(|conn| conn.batch_execute("SELECT 1")).await
+    }
+}
+
+/// Runs `work` in a transaction meant to write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later cannot wait
+/// for another writer (SQLite refuses the upgrade at once to avoid a deadlock), so two
+/// writers of one row would see "busy" instead of one waiting and then being told it is
+/// stale. Transactions opened inside `work` become savepoints, as with `transaction`.
+fn write_transaction<T>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    fn sqlite(conn: &mut DbConn) -> Option<&mut SqliteConnection> {
+        match conn {
+            DbConn::Sqlite(c) => Some(c),
+            DbConn::Postgres(_) => None,
+        }
+    }
+    let Some(c) = sqlite(conn) else {
+        return conn.transaction(work);
+    };
+    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    let outcome = work(conn);
+    let Some(c) = sqlite(conn) else {
+        return outcome;
+    };
+    match outcome {
+        Ok(value) => match AnsiTransactionManager::commit_transaction(c) {
+            Ok(()) => Ok(value),
+            Err(error) => {
+                // A commit that fails leaves the transaction open: end it before reporting.
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+                Err(error.into())
+            }
+        },
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(c)?;
+            Err(error)
+        }
     }
 }
 

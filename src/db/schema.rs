@@ -470,3 +470,17 @@ diesel::table! {
         dismissed_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    idempotency_keys (actor, key) {
+        actor -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

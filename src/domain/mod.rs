@@ -63,6 +63,7 @@ pub mod consultations;
 
 pub mod contacts;
 pub mod expert_groups;
+pub mod idempotency;
 pub mod imports;
 pub mod membership;
 pub mod organisations;
@@ -74,7 +75,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// One thing wrong with one field of a request, in a form a frontend can show beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct FieldError {
     /// The field, as a path into the request (`leadership.communities[1]`) or a query parameter.
     #[schema(example = "email")]

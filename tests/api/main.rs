@@ -4,6 +4,7 @@
 mod access;
 mod accounts;
 mod audit;
+mod concurrency;
 mod consultations;
 mod contact_records;
 mod demo;
@@ -13,6 +14,7 @@ mod errors;
 mod expert_groups;
 mod health;
 mod helpers;
+mod idempotency;
 mod imports;
 mod membership;
 mod merge;

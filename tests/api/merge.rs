@@ -286,9 +286,18 @@ db_test!(
         assert_eq!((responses[0]["organisation_id"].as_str(), responses[0]["summary"].as_str()), (Some(survivor.as_str()), Some("B's evidence")));
         let seats = data(&app.get(&format!("/api/v1/expert-groups/{group}/members")).await);
         assert_eq!(seats.len(), 1);
-        // The response not kept lives on in the merge's audit event only.
+        // What the choices removed lives on in the merge's audit events only: the records on
+        // the survivor's event, a response's text on the consultation's.
         let history = data(&app.get(&format!("/api/v1/organisations/{survivor}/history")).await);
-        assert_eq!(history[0]["changes"]["removed_responses"]["before"][0]["summary"], "A's evidence");
+        let removed = &history[0]["changes"]["removed_records"]["before"];
+        assert_eq!(removed["expert_group_seats"][0]["organisation_id"], twin, "{removed}");
+        assert_eq!(removed["responses"][0]["organisation_id"], survivor);
+        assert!(removed["responses"][0].get("summary").is_none(), "no text on an organisation's event");
+        assert_eq!(removed["memberships"][0]["organisation_id"], survivor);
+        assert_eq!(removed["memberships"][0]["periods"].as_array().map(Vec::len), Some(1));
+        let consultation_history = data(&app.get(&format!("/api/v1/consultations/{consultation}/history")).await);
+        let removal = consultation_history.iter().find(|e| e["action"] == "merge.remove_response").expect("an event");
+        assert_eq!(removal["changes"]["response"]["before"]["summary"], "A's evidence");
     }
 );
 
@@ -344,5 +353,45 @@ db_test!(
             let tombstone = synced.iter().find(|o| &o["id"] == gone).unwrap();
             assert_eq!(tombstone["merged_into"], survivor, "{tombstone}");
         }
+    }
+);
+
+db_test!(
+    async fn histories_dismissals_and_chains_come_through_a_merge(app) {
+        let survivor = id(&app.create_organisation(&json!({"name": "History A", "kind": "local_charity"})).await);
+        let twin = id(&app.create_organisation(&json!({"name": "History B", "kind": "local_charity"})).await);
+        // A contact's own history with the survivor (two spells) is not collapsed.
+        let contact = id(&created(&app, "/api/v1/contacts", json!({"given_name": "Two", "family_name": "Spells"})).await);
+        let affiliations = format!("/api/v1/contacts/{contact}/affiliations");
+        created(&app, &affiliations, json!({"organisation_id": survivor, "start_on": "2010-01-01", "end_on": "2012-12-31"})).await;
+        created(&app, &affiliations, json!({"organisation_id": survivor, "role": "Trustee", "start_on": "2020-01-01"})).await;
+        // One affiliation to each of two of them becomes one, with the earliest known start.
+        let both = id(&created(&app, "/api/v1/contacts", json!({"given_name": "One", "family_name": "Each"})).await);
+        created(&app, &format!("/api/v1/contacts/{both}/affiliations"), json!({"organisation_id": survivor})).await;
+        created(&app, &format!("/api/v1/contacts/{both}/affiliations"), json!({"organisation_id": twin, "start_on": "2015-06-01"})).await;
+        // "Not a duplicate" said of the twin and another carries over to the survivor.
+        let lookalike = id(&app.create_organisation(&json!({"name": "History A Ltd", "kind": "other"})).await);
+        created(&app, "/api/v1/organisations/duplicates/dismissals", json!({"organisation_ids": [twin, lookalike]})).await;
+        // An earlier merge into the twin.
+        let older = id(&app.create_organisation(&json!({"name": "History C", "kind": "other"})).await);
+        assert_eq!(merge(&app, &twin, json!({"merge": [older]})).await.status, StatusCode::OK);
+        let since = app.get(&format!("/api/v1/organisations/{survivor}")).await.json()["updated_at"].as_str().unwrap().to_owned();
+
+        let merged = merge(&app, &survivor, json!({"merge": [twin]})).await;
+        assert_eq!(merged.status, StatusCode::OK, "{}", merged.text());
+        assert_eq!(merged.json()["moved"]["duplicate_dismissals"], 1);
+        let spells = app.get(&format!("/api/v1/contacts/{contact}")).await.json();
+        assert_eq!(spells["affiliations"].as_array().map(Vec::len), Some(2), "{spells}");
+        let one = app.get(&format!("/api/v1/contacts/{both}")).await.json();
+        assert_eq!(one["affiliations"].as_array().map(Vec::len), Some(1), "{one}");
+        assert_eq!(one["affiliations"][0]["start_on"], "2015-06-01");
+        let pairs = app.get("/api/v1/organisations/duplicates").await.json();
+        assert!(pairs["data"].as_array().unwrap().iter().all(|p| !p.to_string().contains(&lookalike)), "{pairs}");
+        // Incremental sync delivers the earlier tombstone again, now naming the survivor.
+        let changed = app.list_all(&format!("updated_since={since}&include_deleted=true")).await;
+        let chained = changed.iter().find(|o| o["id"] == older).expect("the earlier tombstone comes again");
+        assert_eq!(chained["merged_into"], survivor);
+        let older_history = data(&app.get(&format!("/api/v1/organisations/{older}/history")).await);
+        assert_eq!(older_history[0]["changes"]["merged_into"]["after"], survivor);
     }
 );

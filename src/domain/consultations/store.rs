@@ -17,7 +17,7 @@ use crate::db::schema::{
     expert_groups,
 };
 use crate::domain::Page;
-use crate::domain::expert_groups::store::{check_party, current_parties};
+use crate::domain::expert_groups::store::{check_party, current_parties, hold_party};
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, cursor_time, escape_like, new_id,
@@ -510,7 +510,7 @@ pub fn invite(
         let (parties, via_group) = match invitee {
             Invitee::Organisation(id) => {
                 let party = Party::Organisation(id.clone());
-                check_party(conn, &party)?;
+                hold_party(conn, &party)?;
                 (vec![party], None)
             }
             Invitee::Group(group) => {
@@ -685,7 +685,7 @@ pub fn respond(
         .into_iter()
         .flatten()
         {
-            match check_party(conn, &party) {
+            match hold_party(conn, &party) {
                 Ok(()) => {}
                 Err(DomainError::Invalid(mut more)) => errors.append(&mut more),
                 Err(other) => return Err(other),

@@ -88,6 +88,8 @@ pub fn erase(conn: &mut DbConn, id: &str) -> Result<Erased, DomainError> {
         ))
         .execute(conn)?;
         crate::domain::imports::forget_external_ids(conn, id)?;
+        // Answers kept for Idempotency-Key replays hold the person's record as it was sent.
+        crate::domain::idempotency::forget_answers_about(conn, id)?;
         let audit_events_scrubbed = audit::store::scrub_contact(conn, id)?;
         Ok(Erased {
             affiliations_removed,

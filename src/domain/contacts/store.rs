@@ -12,7 +12,7 @@ use super::{
     ContactSort, ListedContact, Purpose, name_key,
 };
 use crate::db::DbConn;
-use crate::db::schema::{contact_affiliations, contact_consents, contacts, organisations};
+use crate::db::schema::{contact_affiliations, contact_consents, contacts};
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, escape_like, new_id, now,
     parse_stored,
@@ -234,13 +234,7 @@ pub fn add_affiliation(
     check_dates(fields)?;
     conn.transaction(|conn| {
         touch(conn, contact_id)?;
-        let organisation = organisations::table
-            .find(organisation_id)
-            .filter(organisations::deleted_at.is_null())
-            .select(organisations::id)
-            .first::<String>(conn)
-            .optional()?;
-        if organisation.is_none() {
+        if !crate::domain::organisations::lock_live(conn, organisation_id)? {
             return Err(DomainError::Invalid(vec![FieldError::new(
                 "organisation_id",
                 "unknown",

@@ -438,8 +438,23 @@ fn touch(conn: &mut DbConn, group_id: &str) -> Result<GroupStatus, DomainError> 
 
 /// The organisation or contact must exist and not be deleted (422 naming the field).
 pub fn check_party(conn: &mut DbConn, party: &Party) -> Result<(), DomainError> {
+    party_is_live(conn, party, false)
+}
+
+/// `check_party` for a write about to point at the party: an organisation is held live
+/// until the transaction ends (see `organisations::lock_live`), so a merge cannot fold it
+/// away under the write.
+pub fn hold_party(conn: &mut DbConn, party: &Party) -> Result<(), DomainError> {
+    party_is_live(conn, party, true)
+}
+
+fn party_is_live(conn: &mut DbConn, party: &Party, hold: bool) -> Result<(), DomainError> {
     use crate::db::schema::organisations;
     let (field, found) = match party {
+        Party::Organisation(id) if hold => (
+            "organisation_id",
+            crate::domain::organisations::lock_live(conn, id)?.then_some(()),
+        ),
         Party::Organisation(id) => (
             "organisation_id",
             organisations::table
@@ -447,7 +462,8 @@ pub fn check_party(conn: &mut DbConn, party: &Party) -> Result<(), DomainError> 
                 .filter(organisations::deleted_at.is_null())
                 .select(organisations::id)
                 .first::<String>(conn)
-                .optional()?,
+                .optional()?
+                .map(|_| ()),
         ),
         Party::Contact(id) => (
             "contact_id",
@@ -456,7 +472,8 @@ pub fn check_party(conn: &mut DbConn, party: &Party) -> Result<(), DomainError> 
                 .filter(contacts::deleted_at.is_null())
                 .select(contacts::id)
                 .first::<String>(conn)
-                .optional()?,
+                .optional()?
+                .map(|_| ()),
         ),
     };
     match found {
@@ -583,7 +600,7 @@ pub fn add_member(
                 errors: Vec::new(),
             });
         }
-        check_party(conn, party)?;
+        hold_party(conn, party)?;
         check_open_ended(conn, group_id, party, fields, None)?;
         let id = new_id();
         let at = now();

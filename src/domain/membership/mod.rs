@@ -59,7 +59,7 @@ impl GraceWindow {
 }
 
 /// `[start_on, end_on]`, both days included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Period {
     pub start_on: NaiveDate,
     pub end_on: NaiveDate,
@@ -81,7 +81,7 @@ impl Period {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Withdrawal {
     pub withdrawn_on: NaiveDate,
     pub reinstated_on: Option<NaiveDate>,

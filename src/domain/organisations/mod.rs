@@ -7,7 +7,8 @@ mod store;
 
 pub use store::{
     OrganisationFilter, OrganisationSort, Page, Position, REPORT_CODE_ANY, ReportCodeRow,
-    StatusFilter, count, create, ever_existed, find, list, report_code_rows, soft_delete, update,
+    StatusFilter, count, create, ever_existed, find, list, lock_live, report_code_rows,
+    soft_delete, update,
 };
 
 use chrono::NaiveDateTime;

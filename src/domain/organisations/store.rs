@@ -821,6 +821,21 @@ pub fn count(conn: &mut DbConn, filter: &OrganisationFilter) -> Result<i64, Doma
     Ok(resolved.query().count().get_result(conn)?)
 }
 
+/// Whether a live organisation has this id, holding it so until the transaction ends: the
+/// row is locked (on PostgreSQL; SQLite writes one at a time anyway), so a merge or delete of
+/// it waits for this transaction, or this one sees its outcome. A record written next can
+/// then never point at an organisation folded away meanwhile.
+pub fn lock_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
+    let locked = diesel::update(
+        organisations::table
+            .find(id)
+            .filter(organisations::deleted_at.is_null()),
+    )
+    .set(organisations::version.eq(organisations::version))
+    .execute(conn)?;
+    Ok(locked == 1)
+}
+
 /// Whether an organisation with this id was ever stored (deleted ones included), for its history.
 pub fn ever_existed(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
     Ok(diesel::select(diesel::dsl::exists(organisations::table.find(id))).get_result(conn)?)

@@ -29,12 +29,13 @@ use serde::Serialize;
 
 use super::{Organisation, store};
 use crate::db::DbConn;
-use crate::db::schema::{duplicate_dismissals, external_ids, organisations};
+use crate::db::schema::{external_ids, organisations};
 use crate::domain::{DomainError, FieldError, VersionCheck, now};
 use plan::{codes_held, plan};
 use records::Holdings;
 use write::{
-    Touched, move_affiliations, move_consultation_records, move_membership, move_seats, tombstone,
+    Touched, move_affiliations, move_consultation_records, move_dismissals, move_membership,
+    move_seats, tombstone,
 };
 
 /// Most organisations one merge folds in.
@@ -104,8 +105,54 @@ pub struct Outcome {
     pub contacts: BTreeMap<String, BTreeSet<String>>,
     pub expert_groups: BTreeMap<String, BTreeSet<String>>,
     pub consultations: BTreeMap<String, BTreeSet<String>>,
-    /// Responses removed because the request kept another organisation's (id, summary).
-    pub removed_responses: Vec<(String, Option<String>)>,
+    /// What the merge removed as duplicates or by the request's choices, as the audit event
+    /// keeps it: seats, invitations, responses (without their text), affiliations and the
+    /// periods and withdrawals of memberships not kept.
+    pub removed_records: serde_json::Value,
+    /// Responses removed because the request kept another organisation's.
+    pub removed_responses: Vec<RemovedResponse>,
+    /// Tombstones of earlier merges into a merged organisation, now naming the survivor.
+    pub repointed: Vec<String>,
+}
+
+/// A response a merge removed, with its text (which lives on in the audit trail only, in an
+/// event about the contact who wrote it).
+#[derive(Debug, Clone)]
+pub struct RemovedResponse {
+    pub id: String,
+    pub consultation_id: String,
+    pub contact_id: Option<String>,
+    pub summary: Option<String>,
+}
+
+fn removed_records(participants: &[&Organisation], plan: &plan::Plan) -> serde_json::Value {
+    let memberships: Vec<serde_json::Value> = plan
+        .membership
+        .iter()
+        .flat_map(|m| m.holders.iter().filter(|id| !m.kept_from.contains(id)))
+        .filter_map(|id| participants.iter().find(|o| &o.id == id))
+        .filter_map(|o| o.membership.as_ref())
+        .map(|m| {
+            serde_json::json!({
+                "organisation_id": m.organisation_id,
+                "tier": m.tier,
+                "periods": m.periods,
+                "withdrawals": m.withdrawals,
+            })
+        })
+        .collect();
+    let affiliations: Vec<_> = plan
+        .combined_affiliations
+        .iter()
+        .flat_map(|(_, dropped)| dropped)
+        .collect();
+    serde_json::json!({
+        "expert_group_seats": plan.drop_seats,
+        "invitations": plan.drop_invitations,
+        "responses": plan.drop_responses,
+        "affiliations": affiliations,
+        "memberships": memberships,
+    })
 }
 
 /// Folds `merged_ids` into `survivor_id` in one transaction, after `check` allows the
@@ -130,7 +177,7 @@ pub fn merge(
         let mut moved = Counts::default();
         let mut removed = Counts::default();
         // The merged organisations go first, so the survivor may take their numbers.
-        tombstone(conn, survivor_id, merged_ids, at)?;
+        let repointed = tombstone(conn, survivor_id, merged_ids, at)?;
         if let Some(membership) = &plan.membership {
             move_membership(
                 conn,
@@ -174,19 +221,13 @@ pub fn merge(
         )
         .set(external_ids::record_id.eq(survivor_id))
         .execute(conn)?;
-        removed.duplicate_dismissals = diesel::delete(
-            duplicate_dismissals::table.filter(
-                duplicate_dismissals::organisation_a
-                    .eq_any(merged_ids)
-                    .or(duplicate_dismissals::organisation_b.eq_any(merged_ids)),
-            ),
-        )
-        .execute(conn)?;
+        move_dismissals(conn, survivor_id, merged_ids, &mut moved, &mut removed)?;
         touched.bump_versions(conn, at)?;
 
         let codes_held = codes_held(&participants);
         store::overwrite_profile(conn, &before, &plan.profile, &codes_held, at)?;
         let after = store::find(conn, survivor_id)?;
+        let removed_records = removed_records(&participants, &plan);
         Ok(Outcome {
             before,
             after,
@@ -201,11 +242,18 @@ pub fn merge(
             contacts: touched.contacts,
             expert_groups: touched.expert_groups,
             consultations: touched.consultations,
+            removed_records,
             removed_responses: plan
                 .drop_responses
                 .into_iter()
-                .map(|r| (r.id, r.summary))
+                .map(|r| RemovedResponse {
+                    id: r.id,
+                    consultation_id: r.consultation_id,
+                    contact_id: r.contact_id,
+                    summary: r.summary,
+                })
                 .collect(),
+            repointed,
         })
     })
 }

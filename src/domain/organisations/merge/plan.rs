@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use super::records::{Affiliation, Held, Holdings, ResponseRef, group_by};
+use super::records::{Affiliation, Held, Holdings, Invitation, ResponseRef, Seat, group_by};
 use super::{Choices, MergeField};
 use crate::domain::membership::{Membership, Period, Tier};
 use crate::domain::organisations::{
@@ -29,12 +29,12 @@ pub(super) struct Plan {
     pub(super) profile: OrganisationProfile,
     pub(super) taken: BTreeMap<MergeField, String>,
     pub(super) membership: Option<MembershipPlan>,
-    pub(super) drop_seats: Vec<String>,
-    pub(super) drop_invitations: Vec<String>,
+    pub(super) drop_seats: Vec<Seat>,
+    pub(super) drop_invitations: Vec<Invitation>,
     pub(super) drop_responses: Vec<ResponseRef>,
     /// One affiliation per contact that had several: the one kept, with combined values,
     /// and the ones removed.
-    pub(super) combined_affiliations: Vec<(Affiliation, Vec<String>)>,
+    pub(super) combined_affiliations: Vec<(Affiliation, Vec<Affiliation>)>,
 }
 
 pub(super) fn plan(
@@ -71,14 +71,14 @@ pub(super) fn plan(
             &mut invalid,
         )
         .into_iter()
-        .map(|seat| seat.id.clone())
+        .cloned()
         .collect();
 
     // Consultations: invitations become the earliest; two responses clash.
     let mut drop_invitations = Vec::new();
     for invitations in group_by(&holdings.invitations).values() {
         // Loaded in invitation order: the first is the earliest.
-        drop_invitations.extend(invitations.iter().skip(1).map(|i| i.id.clone()));
+        drop_invitations.extend(invitations.iter().skip(1).map(|i| (*i).clone()));
     }
     let responses = Clashes {
         field: "consultations",
@@ -99,10 +99,13 @@ pub(super) fn plan(
         .cloned()
         .collect();
 
-    // Contacts: one affiliation each, the survivor's or else the oldest.
+    // Contacts: a contact with one affiliation to each of several of the organisations keeps
+    // one, the survivor's or else the oldest. Several affiliations to one organisation are a
+    // history (dates, roles), and then every row moves as it is.
     let mut combined_affiliations = Vec::new();
     for affiliations in group_by(&holdings.affiliations).values() {
-        if affiliations.len() < 2 {
+        let owners: BTreeSet<&str> = affiliations.iter().map(|a| a.owner()).collect();
+        if owners.len() < 2 || owners.len() < affiliations.len() {
             continue;
         }
         let keep = affiliations
@@ -116,11 +119,9 @@ pub(super) fn plan(
             .role
             .clone()
             .or_else(|| affiliations.iter().find_map(|a| a.role.clone()));
-        combined.start_on = if affiliations.iter().any(|a| a.start_on.is_none()) {
-            None
-        } else {
-            affiliations.iter().filter_map(|a| a.start_on).min()
-        };
+        // An unknown start says nothing: the earliest known one stands.
+        combined.start_on = affiliations.iter().filter_map(|a| a.start_on).min();
+        // An open affiliation is still current, so the combined one is open.
         combined.end_on = if affiliations.iter().any(|a| a.end_on.is_none()) {
             None
         } else {
@@ -129,7 +130,7 @@ pub(super) fn plan(
         let dropped = affiliations
             .iter()
             .filter(|a| a.id != keep.id)
-            .map(|a| a.id.clone())
+            .map(|a| (*a).clone())
             .collect();
         combined_affiliations.push((combined, dropped));
     }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
+use serde::Serialize;
 
 use crate::db::DbConn;
 use crate::db::schema::{
@@ -12,7 +13,7 @@ use crate::db::schema::{
 use crate::domain::DomainError;
 
 /// A seat in an expert group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub(super) struct Seat {
     pub(super) id: String,
     pub(super) group_id: String,
@@ -29,22 +30,26 @@ impl Seat {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub(super) struct Invitation {
     pub(super) id: String,
     pub(super) consultation_id: String,
     pub(super) organisation_id: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub(super) struct ResponseRef {
     pub(super) id: String,
     pub(super) consultation_id: String,
     pub(super) organisation_id: String,
+    /// Who wrote it for the organisation, if anyone.
+    pub(super) contact_id: Option<String>,
+    /// The response's text: personal data of its writer, kept out of organisation events.
+    #[serde(skip)]
     pub(super) summary: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub(super) struct Affiliation {
     pub(super) id: String,
     pub(super) contact_id: String,
@@ -111,15 +116,17 @@ impl Holdings {
                 consultation_responses::id,
                 consultation_responses::consultation_id,
                 consultation_responses::organisation_id.assume_not_null(),
+                consultation_responses::contact_id,
                 consultation_responses::summary,
             ))
-            .load::<(String, String, String, Option<String>)>(conn)?
+            .load::<(String, String, String, Option<String>, Option<String>)>(conn)?
             .into_iter()
             .map(
-                |(id, consultation_id, organisation_id, summary)| ResponseRef {
+                |(id, consultation_id, organisation_id, contact_id, summary)| ResponseRef {
                     id,
                     consultation_id,
                     organisation_id,
+                    contact_id,
                     summary,
                 },
             )

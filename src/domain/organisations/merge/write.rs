@@ -11,11 +11,13 @@ use super::records::{Held, Holdings};
 use crate::db::DbConn;
 use crate::db::schema::{
     consultation_invitations, consultation_responses, contact_affiliations, contacts,
-    expert_group_members, expert_groups, membership_actions, membership_periods,
-    membership_withdrawals, memberships, organisation_report_codes, organisations,
+    duplicate_dismissals, expert_group_members, expert_groups, membership_actions,
+    membership_periods, membership_withdrawals, memberships, organisation_report_codes,
+    organisations,
 };
 use crate::domain::organisations::Organisation;
 use crate::domain::{DomainError, now};
+use crate::with_backend;
 
 /// The records of the merge that belong to others: contacts, groups, consultations.
 pub(super) struct Touched {
@@ -85,7 +87,7 @@ pub(super) fn tombstone(
     survivor_id: &str,
     merged_ids: &[String],
     at: NaiveDateTime,
-) -> Result<(), DomainError> {
+) -> Result<Vec<String>, DomainError> {
     diesel::update(organisations::table.filter(organisations::id.eq_any(merged_ids)))
         .set((
             organisations::deleted_at.eq(at),
@@ -93,8 +95,18 @@ pub(super) fn tombstone(
             organisations::merged_into.eq(survivor_id),
         ))
         .execute(conn)?;
-    diesel::update(organisations::table.filter(organisations::merged_into.eq_any(merged_ids)))
-        .set(organisations::merged_into.eq(survivor_id))
+    // Earlier tombstones move on too, as a change sync delivers.
+    let repointed: Vec<String> = organisations::table
+        .filter(organisations::merged_into.eq_any(merged_ids))
+        .order(organisations::id)
+        .select(organisations::id)
+        .load(conn)?;
+    diesel::update(organisations::table.filter(organisations::id.eq_any(&repointed)))
+        .set((
+            organisations::merged_into.eq(survivor_id),
+            organisations::updated_at.eq(at),
+            organisations::version.eq(organisations::version + 1),
+        ))
         .execute(conn)?;
     // Reports count live organisations only; a tombstone needs no report codes.
     diesel::delete(
@@ -102,6 +114,57 @@ pub(super) fn tombstone(
             .filter(organisation_report_codes::organisation_id.eq_any(merged_ids)),
     )
     .execute(conn)?;
+    Ok(repointed)
+}
+
+/// "Not a duplicate" said of a merged organisation and another is said of the survivor and
+/// that other (a pair within the merge is gone with it).
+pub(super) fn move_dismissals(
+    conn: &mut DbConn,
+    survivor_id: &str,
+    merged_ids: &[String],
+    moved: &mut Counts,
+    removed: &mut Counts,
+) -> Result<(), DomainError> {
+    let involved = duplicate_dismissals::organisation_a
+        .eq_any(merged_ids)
+        .or(duplicate_dismissals::organisation_b.eq_any(merged_ids));
+    type Row = (String, String, Option<String>, NaiveDateTime);
+    let pairs: Vec<Row> = duplicate_dismissals::table
+        .filter(involved.clone())
+        .select((
+            duplicate_dismissals::organisation_a,
+            duplicate_dismissals::organisation_b,
+            duplicate_dismissals::dismissed_by,
+            duplicate_dismissals::dismissed_at,
+        ))
+        .load(conn)?;
+    removed.duplicate_dismissals =
+        diesel::delete(duplicate_dismissals::table.filter(involved)).execute(conn)?;
+    for (a, b, by, at) in pairs {
+        let outside = |id: &String| id != survivor_id && !merged_ids.contains(id);
+        let Some(other) = [a, b].into_iter().find(outside) else {
+            continue;
+        };
+        let (first, second) = if *survivor_id < *other {
+            (survivor_id.to_owned(), other)
+        } else {
+            (other, survivor_id.to_owned())
+        };
+        let row = (
+            duplicate_dismissals::organisation_a.eq(first),
+            duplicate_dismissals::organisation_b.eq(second),
+            duplicate_dismissals::dismissed_by.eq(by),
+            duplicate_dismissals::dismissed_at.eq(at),
+        );
+        moved.duplicate_dismissals += with_backend!(conn, |c| {
+            diesel::insert_into(duplicate_dismissals::table)
+                .values(&row)
+                .on_conflict_do_nothing()
+                .execute(c)
+        })?;
+    }
+    removed.duplicate_dismissals -= moved.duplicate_dismissals;
     Ok(())
 }
 
@@ -181,7 +244,8 @@ pub(super) fn move_seats(
     removed: &mut Counts,
 ) -> Result<(), DomainError> {
     removed.expert_group_seats = diesel::delete(
-        expert_group_members::table.filter(expert_group_members::id.eq_any(&plan.drop_seats)),
+        expert_group_members::table
+            .filter(expert_group_members::id.eq_any(plan.drop_seats.iter().map(|seat| &seat.id))),
     )
     .execute(conn)?;
     moved.expert_group_seats = diesel::update(
@@ -205,11 +269,11 @@ pub(super) fn move_consultation_records(
     moved: &mut Counts,
     removed: &mut Counts,
 ) -> Result<(), DomainError> {
-    removed.invitations = diesel::delete(
-        consultation_invitations::table
-            .filter(consultation_invitations::id.eq_any(&plan.drop_invitations)),
-    )
-    .execute(conn)?;
+    removed.invitations =
+        diesel::delete(consultation_invitations::table.filter(
+            consultation_invitations::id.eq_any(plan.drop_invitations.iter().map(|i| &i.id)),
+        ))
+        .execute(conn)?;
     moved.invitations = diesel::update(
         consultation_invitations::table
             .filter(consultation_invitations::organisation_id.eq_any(merged_ids)),
@@ -246,7 +310,8 @@ pub(super) fn move_affiliations(
 ) -> Result<(), DomainError> {
     for (kept, dropped) in &plan.combined_affiliations {
         removed.affiliations += diesel::delete(
-            contact_affiliations::table.filter(contact_affiliations::id.eq_any(dropped)),
+            contact_affiliations::table
+                .filter(contact_affiliations::id.eq_any(dropped.iter().map(|a| &a.id))),
         )
         .execute(conn)?;
         diesel::update(contact_affiliations::table.find(&kept.id))
