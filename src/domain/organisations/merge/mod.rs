@@ -29,14 +29,11 @@ use serde::Serialize;
 
 use super::{Organisation, store};
 use crate::db::DbConn;
-use crate::db::schema::{external_ids, organisations};
+use crate::db::schema::organisations;
 use crate::domain::{DomainError, FieldError, VersionCheck, now};
 use plan::{codes_held, plan};
 use records::Holdings;
-use write::{
-    Touched, move_affiliations, move_consultation_records, move_dismissals, move_membership,
-    move_seats, tombstone,
-};
+use write::{Touched, Writer};
 
 /// Most organisations one merge folds in.
 pub const MAX_MERGED: usize = 20;
@@ -174,54 +171,23 @@ pub fn merge(
         let plan = plan(&participants, &holdings, choices)?;
         let touched = Touched::new(survivor_id, &holdings);
 
-        let mut moved = Counts::default();
-        let mut removed = Counts::default();
+        let mut writer = Writer {
+            survivor_id,
+            merged_ids,
+            at,
+            moved: Counts::default(),
+            removed: Counts::default(),
+        };
         // The merged organisations go first, so the survivor may take their numbers.
-        let repointed = tombstone(conn, survivor_id, merged_ids, at)?;
+        let repointed = writer.tombstone(conn)?;
         if let Some(membership) = &plan.membership {
-            move_membership(
-                conn,
-                &before,
-                membership,
-                merged_ids,
-                &mut moved,
-                &mut removed,
-            )?;
+            writer.membership(conn, &before, membership)?;
         }
-        move_seats(
-            conn,
-            survivor_id,
-            merged_ids,
-            &plan,
-            &mut moved,
-            &mut removed,
-        )?;
-        move_consultation_records(
-            conn,
-            survivor_id,
-            merged_ids,
-            &plan,
-            at,
-            &mut moved,
-            &mut removed,
-        )?;
-        move_affiliations(
-            conn,
-            survivor_id,
-            merged_ids,
-            &plan,
-            at,
-            &mut moved,
-            &mut removed,
-        )?;
-        moved.external_ids = diesel::update(
-            external_ids::table
-                .filter(external_ids::entity_type.eq(crate::domain::audit::entity::ORGANISATION))
-                .filter(external_ids::record_id.eq_any(merged_ids)),
-        )
-        .set(external_ids::record_id.eq(survivor_id))
-        .execute(conn)?;
-        move_dismissals(conn, survivor_id, merged_ids, &mut moved, &mut removed)?;
+        writer.seats(conn, &plan)?;
+        writer.consultation_records(conn, &plan)?;
+        writer.affiliations(conn, &plan)?;
+        writer.external_ids(conn)?;
+        writer.dismissals(conn)?;
         touched.bump_versions(conn, at)?;
 
         let codes_held = codes_held(&participants);
@@ -237,8 +203,8 @@ pub fn merge(
                 .into_iter()
                 .filter(|(_, from)| from != survivor_id)
                 .collect(),
-            moved,
-            removed,
+            moved: writer.moved,
+            removed: writer.removed,
             contacts: touched.contacts,
             expert_groups: touched.expert_groups,
             consultations: touched.consultations,
