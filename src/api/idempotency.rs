@@ -26,6 +26,7 @@ use crate::api::responses::{Conflict, ValidationFailed};
 use crate::api::routes;
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::auth::secrets::hex;
 use crate::domain::idempotency::{self, Answer, Claim};
 use crate::error::{ApiError, Problem};
 
@@ -80,10 +81,7 @@ fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
         hash.update(part);
     }
     hash.update(body);
-    hash.finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&hash.finalize())
 }
 
 /// Whom a key belongs to.

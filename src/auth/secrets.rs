@@ -12,10 +12,12 @@ pub fn random_secret() -> String {
 
 /// How a secret is stored and looked up: lower-case hex SHA-256.
 pub fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Bytes as lower-case hex, the form digests are stored in.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]
