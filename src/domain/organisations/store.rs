@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::{
@@ -690,37 +691,34 @@ impl<'f> ResolvedFilter<'f> {
         if let Some(since) = f.updated_since {
             query = query.filter(organisations::updated_at.gt(since));
         }
+        // Set filters are correlated `EXISTS`, not `id IN (subquery)`: SQLite builds the
+        // whole subquery's list first (40,000 London rows for one page), while `EXISTS` lets
+        // it walk the page's index in order, probe each row's set and stop at the limit.
         if !f.regions.is_empty() {
-            query = query.filter(
-                organisations::id.eq_any(
-                    organisation_regions::table
-                        .filter(organisation_regions::region.eq_any(&f.regions))
-                        .select(organisation_regions::organisation_id),
-                ),
-            );
+            query = query.filter(exists(
+                organisation_regions::table
+                    .filter(organisation_regions::organisation_id.eq(organisations::id))
+                    .filter(organisation_regions::region.eq_any(&f.regions)),
+            ));
         }
         if !f.expertise.is_empty() {
-            query = query.filter(
-                organisations::id.eq_any(
-                    organisation_expertise::table
-                        .filter(organisation_expertise::expertise_code.eq_any(&f.expertise))
-                        .select(organisation_expertise::organisation_id),
-                ),
-            );
+            query = query.filter(exists(
+                organisation_expertise::table
+                    .filter(organisation_expertise::organisation_id.eq(organisations::id))
+                    .filter(organisation_expertise::expertise_code.eq_any(&f.expertise)),
+            ));
         }
         for (area, codes) in [
             (CommunityArea::Leadership, &self.leadership),
             (CommunityArea::Mission, &self.mission),
         ] {
             if !codes.is_empty() {
-                query = query.filter(
-                    organisations::id.eq_any(
-                        organisation_communities::table
-                            .filter(organisation_communities::area.eq(area.as_str()))
-                            .filter(organisation_communities::community_code.eq_any(codes))
-                            .select(organisation_communities::organisation_id),
-                    ),
-                );
+                query = query.filter(exists(
+                    organisation_communities::table
+                        .filter(organisation_communities::organisation_id.eq(organisations::id))
+                        .filter(organisation_communities::area.eq(area.as_str()))
+                        .filter(organisation_communities::community_code.eq_any(codes)),
+                ));
             }
         }
         query
