@@ -66,10 +66,10 @@ fn main() -> ExitCode {
 }
 
 /// glibc gives each thread that allocates at once an arena of its own, up to 8 per core, and
-/// keeps what each arena once held. Requests run on many short-lived blocking threads, so
-/// the service's memory grew with concurrency (SQLite, the bench's phases: 139 MiB, against 71
-/// MiB with two arenas and no change in speed; BENCHMARKS.md). `MALLOC_ARENA_MAX` in the
-/// environment still decides when set.
+/// keeps what each arena once held. Requests do their database work on a pool of blocking
+/// threads, one per request in flight, so the service's memory grew with concurrency
+/// (SQLite, the bench's phases: 139 MiB, against 71 MiB with two arenas and no change in
+/// speed; BENCHMARKS.md). `MALLOC_ARENA_MAX` in the environment still decides when set.
 fn cap_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
