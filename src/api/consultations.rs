@@ -385,7 +385,7 @@ pub async fn list_consultations(
         None => None,
     };
     if format == Format::Csv {
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "consultations.csv",
             CONSULTATION_CSV_HEADER,
@@ -397,7 +397,8 @@ pub async fn list_consultations(
                     next,
                 ))
             },
-        ));
+        )
+        .await;
     }
     let limit = page.limit;
     let ((entries, next), total) = state
@@ -791,7 +792,7 @@ pub async fn list_invitations(
             .db
             .run(move |conn| store::find(conn, &checked))
             .await?;
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "invitations.csv",
             INVITATION_CSV_HEADER,
@@ -816,7 +817,8 @@ pub async fn list_invitations(
                     .collect();
                 Ok((rows, next.map(|(_, id)| id)))
             },
-        ));
+        )
+        .await;
     }
     let (invitations, next) = state
         .db
@@ -1092,7 +1094,7 @@ pub async fn list_responses(
             .db
             .run(move |conn| store::find(conn, &checked))
             .await?;
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "responses.csv",
             RESPONSE_CSV_HEADER,
@@ -1117,7 +1119,8 @@ pub async fn list_responses(
                     .collect();
                 Ok((rows, next.map(|(_, id)| id)))
             },
-        ));
+        )
+        .await;
     }
     let (responses, next) = state
         .db
@@ -1435,7 +1438,7 @@ pub async fn organisation_consultations(
             .db
             .run(move |conn| store::history(conn, &checked, false, None, 1))
             .await?;
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "consultations.csv",
             HISTORY_CSV_HEADER,
@@ -1463,7 +1466,8 @@ pub async fn organisation_consultations(
                     .collect();
                 Ok((rows, next.map(|(_, id)| id)))
             },
-        ));
+        )
+        .await;
     }
     let (entries, next) = state
         .db

@@ -517,6 +517,12 @@ pub async fn list_contacts(
         None => None,
     };
     if format == Format::Csv {
+        // Started before it is recorded, so an export refused at its first page records nothing.
+        let export = csv::Export::start(state.db.clone(), after, move |conn, after| {
+            let (entries, next) = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
+            Ok((entries.into_iter().map(csv_record).collect(), next))
+        })
+        .await?;
         // A spreadsheet of people is an export of personal data: record who took which one
         // (a name searched for is not kept, it may be the person's).
         let query = exported_query(req.query_string());
@@ -531,16 +537,7 @@ pub async fn list_contacts(
                 Ok(())
             })
             .await?;
-        return Ok(csv::attachment(
-            state.db.clone(),
-            "contacts.csv",
-            CSV_HEADER,
-            after,
-            move |conn, after| {
-                let (entries, next) = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
-                Ok((entries.into_iter().map(csv_record).collect(), next))
-            },
-        ));
+        return Ok(export.respond("contacts.csv", CSV_HEADER));
     }
     let limit = page.limit;
     let (entries, next) = state

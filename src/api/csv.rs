@@ -18,58 +18,89 @@ pub type Fetched<P> = (Vec<Vec<String>>, Option<P>);
 
 /// A streamed `text/csv` attachment: `header`, then the pages `fetch` returns from `start`
 /// on, until it says there are no more.
-pub fn attachment<P, F>(
+///
+/// The first page is read before the answer starts, so whatever refuses the request (an
+/// unknown code in a filter, a forged cursor, the database being away) is still a problem
+/// with its status; once the header row is sent, a failure can only cut the download short.
+pub async fn attachment<P, F>(
     db: Database,
     filename: &str,
     header: &'static [&'static str],
     start: Option<P>,
     fetch: F,
-) -> HttpResponse
+) -> Result<HttpResponse, ApiError>
 where
     P: Clone + Send + 'static,
     F: Fn(&mut DbConn, Option<P>) -> Result<Fetched<P>, DomainError> + Send + Sync + 'static,
 {
-    enum Next<P> {
-        Header(Option<P>),
-        Page(Option<P>),
-        Done,
+    Ok(Export::start(db, start, fetch)
+        .await?
+        .respond(filename, header))
+}
+
+/// An export whose first page has been read: `respond` streams it. For a handler that must
+/// do something only once the export is sure to start (e.g. record it).
+pub struct Export<P, F> {
+    db: Database,
+    fetch: Arc<F>,
+    first: Fetched<P>,
+}
+
+impl<P, F> Export<P, F>
+where
+    P: Clone + Send + 'static,
+    F: Fn(&mut DbConn, Option<P>) -> Result<Fetched<P>, DomainError> + Send + Sync + 'static,
+{
+    /// Reads the first page (see `attachment`).
+    pub async fn start(db: Database, start: Option<P>, fetch: F) -> Result<Self, ApiError> {
+        let fetch = Arc::new(fetch);
+        let first = {
+            let fetch = fetch.clone();
+            db.run(move |conn| fetch(conn, start)).await?
+        };
+        Ok(Self { db, fetch, first })
     }
-    let fetch = Arc::new(fetch);
-    let body = stream::unfold(Next::Header(start), move |next| {
-        let db = db.clone();
-        let fetch = fetch.clone();
-        async move {
-            match next {
-                Next::Done => None,
-                Next::Header(start) => Some((
-                    Ok(rows(std::iter::once(
-                        header.iter().map(|h| (*h).to_owned()).collect(),
-                    ))),
-                    Next::Page(start),
-                )),
-                Next::Page(after) => match db.run(move |conn| fetch(conn, after)).await {
-                    Ok((page, next)) => {
-                        let next = match next {
-                            Some(position) => Next::Page(Some(position)),
-                            None => Next::Done,
-                        };
-                        Some((Ok(rows(page.into_iter())), next))
-                    }
-                    Err(error) => {
-                        log::error!("CSV export stopped: {error}");
-                        Some((Err::<web::Bytes, ApiError>(error), Next::Done))
-                    }
-                },
-            }
+
+    pub fn respond(self, filename: &str, header: &'static [&'static str]) -> HttpResponse {
+        enum Next<P> {
+            First(Fetched<P>),
+            Page(P),
+            Done,
         }
-    });
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .streaming(body)
+        let Self { db, fetch, first } = self;
+        let name = filename.to_owned();
+        let body = stream::unfold(Next::First(first), move |next| {
+            let db = db.clone();
+            let fetch = fetch.clone();
+            let name = name.clone();
+            async move {
+                let (page, after) = match next {
+                    Next::Done => return None,
+                    Next::First((page, after)) => {
+                        let heading = header.iter().map(|h| (*h).to_owned()).collect();
+                        (std::iter::once(heading).chain(page).collect(), after)
+                    }
+                    Next::Page(after) => match db.run(move |conn| fetch(conn, Some(after))).await {
+                        Ok(fetched) => fetched,
+                        Err(error) => {
+                            // The status is sent: the client sees a download cut short.
+                            log::error!("the CSV export {name} stopped part way: {error}");
+                            return Some((Err::<web::Bytes, ApiError>(error), Next::Done));
+                        }
+                    },
+                };
+                let next = after.map_or(Next::Done, Next::Page);
+                Some((Ok(rows(page.into_iter())), next))
+            }
+        });
+        HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ))
+            .streaming(body)
+    }
 }
 
 fn rows(rows: impl Iterator<Item = Vec<String>>) -> web::Bytes {

@@ -336,7 +336,7 @@ pub async fn list_expert_groups(
         None => None,
     };
     if format == Format::Csv {
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "expert-groups.csv",
             GROUP_CSV_HEADER,
@@ -345,7 +345,8 @@ pub async fn list_expert_groups(
                 let (entries, next) = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
                 Ok((entries.into_iter().map(group_csv_record).collect(), next))
             },
-        ));
+        )
+        .await;
     }
     let limit = page.limit;
     let ((entries, next), total) = state
@@ -686,7 +687,7 @@ pub async fn list_group_members(
         // Check the group first, so an unknown one is a 404 and not an empty file.
         let group = id.clone();
         state.db.run(move |conn| store::find(conn, &group)).await?;
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "members.csv",
             MEMBER_CSV_HEADER,
@@ -699,7 +700,8 @@ pub async fn list_group_members(
                     next.map(|(_, id)| id),
                 ))
             },
-        ));
+        )
+        .await;
     }
     let (members, next) = state
         .db
@@ -944,7 +946,7 @@ async fn memberships_of(
             .db
             .run(move |conn| store::memberships_of(conn, &checked, tenure, None, 1))
             .await?;
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "expert-groups.csv",
             MEMBERSHIP_CSV_HEADER,
@@ -971,7 +973,8 @@ async fn memberships_of(
                     .collect();
                 Ok((rows, next.map(|(_, id)| id)))
             },
-        ));
+        )
+        .await;
     }
     let (memberships, next) = state
         .db

@@ -711,7 +711,7 @@ pub async fn list_organisations(
             after,
             ..
         } = request;
-        return Ok(csv::attachment(
+        return csv::attachment(
             state.db.clone(),
             "organisations.csv",
             CSV_HEADER,
@@ -724,7 +724,8 @@ pub async fn list_organisations(
                     .map(|entry| csv_record(entry, view));
                 Ok((rows.collect(), page.next))
             },
-        ));
+        )
+        .await;
     }
 
     let ListRequest {

@@ -7,6 +7,7 @@ mod audit;
 mod concurrency;
 mod consultations;
 mod contact_records;
+mod csv_exports;
 mod demo;
 mod disclosure;
 mod duplicates;
