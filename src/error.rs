@@ -168,7 +168,7 @@ impl ApiError {
                 Vec::new(),
             ),
             Self::IdempotencyKeyReused => (
-                "this Idempotency-Key was used for a different request (another operation or body); use a new key for a new request".to_owned(),
+                "this Idempotency-Key was used for a different request (another operation, body or If-Match); use a new key for a new request".to_owned(),
                 Vec::new(),
             ),
             Self::IdempotencyKeyInFlight => (

@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on `POST` (IETF httpapi-idempotency-key-header): a retried request with
 //! the same key and body gets the first answer again, and nothing is done twice. A key is
 //! the caller's own (scoped to the signed-in user or API key) and is kept for a day.
-//! - same key, other request (operation or body): 422 `/problems/idempotency-key-reused`;
+//! - same key, other request (operation, body, or a precondition such as `If-Match`): 422
+//!   `/problems/idempotency-key-reused`;
 //! - same key while the first request is still being answered: 409 with `Retry-After`;
 //! - a first answer of 5xx (the database was unavailable) is not kept, so a retry runs.
 //!
@@ -65,20 +66,37 @@ fn key_of(value: &HeaderValue) -> Result<String, ApiError> {
     }
 }
 
-/// What a key was first used with: the operation's method and path, the query, the content
-/// type and the body.
+/// Headers that can change a request's outcome: how its body reads, and its preconditions.
+/// A request that differs in one of them is another request (a 412 must not be replayed to
+/// the retry that fixed its `If-Match`), so the key is refused for it.
+const FINGERPRINTED: [HeaderName; 3] = [
+    header::CONTENT_TYPE,
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+];
+
+/// What a key was first used with: the operation's method and path, the query, the headers
+/// above and the body.
 fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
     let mut hash = Sha256::new();
-    for part in [
-        req.method().as_str().as_bytes(),
-        req.path().as_bytes(),
-        req.query_string().as_bytes(),
-        req.headers()
-            .get(header::CONTENT_TYPE)
-            .map_or(&b""[..], HeaderValue::as_bytes),
-    ] {
+    let headers = FINGERPRINTED.iter().map(|name| {
+        let values: Vec<&[u8]> = req
+            .headers()
+            .get_all(name)
+            .map(HeaderValue::as_bytes)
+            .collect();
+        values.join(&b"\n"[..])
+    });
+    let parts = [
+        req.method().as_str().as_bytes().to_vec(),
+        req.path().as_bytes().to_vec(),
+        req.query_string().as_bytes().to_vec(),
+    ]
+    .into_iter()
+    .chain(headers);
+    for part in parts {
         hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part);
+        hash.update(&part);
     }
     hash.update(body);
     hex(&hash.finalize())

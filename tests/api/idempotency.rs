@@ -142,3 +142,36 @@ db_test!(
         assert_eq!(claim(conn, "print-b"), Claim::Run);
     }
 );
+
+db_test!(
+    async fn a_key_is_bound_to_the_preconditions_it_was_sent_with(app) {
+        let survivor = app.create_organisation(&json!({"name": "Keeps Trust", "kind": "local_charity"})).await;
+        let twin = app.create_organisation(&json!({"name": "Keeps Trust Ltd", "kind": "local_charity"})).await;
+        let path = format!("/api/v1/organisations/{}/merge", survivor["id"].as_str().unwrap());
+        let body = json!({"merge": [twin["id"]]});
+        let merge = |if_match: &'static str, key: &'static str| {
+            let request = app
+                .request(Method::POST, &path)
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("idempotency-key", key))
+                .insert_header(("if-match", if_match));
+            app.send(request, Some(serde_json::to_vec(&body).unwrap()))
+        };
+        let key = "merge-with-a-precondition-01";
+        merge("\"7\"", key).await.problem(412);
+        // The same request again: the 412 is replayed.
+        let again = merge("\"7\"", key).await;
+        again.problem(412);
+        assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+        // The client fixes If-Match: another request, so the key is refused rather than the
+        // stale 412 replayed, and nothing is merged.
+        let fixed = merge("\"1\"", key).await;
+        assert_eq!(fixed.problem(422)["type"], "/problems/idempotency-key-reused");
+        assert!(fixed.header("idempotent-replayed").is_none());
+        let still = app.get(&format!("/api/v1/organisations/{}", twin["id"].as_str().unwrap())).await;
+        assert_eq!(still.status, StatusCode::OK, "the twin is not merged yet");
+        // With a new key it runs.
+        let merged = merge("\"1\"", "merge-with-a-precondition-02").await;
+        assert_eq!(merged.status, StatusCode::OK, "{}", merged.text());
+    }
+);
