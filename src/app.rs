@@ -5,7 +5,7 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger, from_fn};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as OpenApiDocument;
@@ -135,9 +135,7 @@ pub fn build_app(
         .wrap(security_headers)
         .wrap(ErrorHandlers::new().default_handler(render_problem))
         .wrap(from_fn(api::request_id::assign))
-        .wrap(Logger::new(
-            "%a \"%r\" %s %b %Dms request_id=%{x-request-id}o",
-        ))
+        .wrap(api::access_log::logger())
 }
 
 fn cors(origins: &[String]) -> Cors {

@@ -345,14 +345,38 @@ impl From<diesel::result::Error> for ApiError {
             },
             Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _)
             | Error::DatabaseError(Kind::SerializationFailure, _) => {
-                Self::unavailable(error.to_string())
+                Self::unavailable(without_values(&error.to_string()))
             }
             Error::DatabaseError(_, info) if is_transient(info.message()) => {
-                Self::unavailable(error.to_string())
+                Self::unavailable(without_values(&error.to_string()))
             }
-            _ => Self::internal(error.to_string()),
+            _ => Self::internal(without_values(&error.to_string())),
         }
     }
+}
+
+/// A database message fit for the log: PostgreSQL quotes the value it refused after a colon
+/// (`invalid input syntax for type date: "…"`), and that value may be a person's; names of
+/// relations and constraints (quoted without a colon) are kept.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(": \"") {
+        out.push_str(&rest[..start + 3]);
+        let after = &rest[start + 3..];
+        match after.find('"') {
+            Some(end) => {
+                out.push_str("[value]\"");
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str("[value]");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Messages of failures that go away by themselves: a busy SQLite file, a PostgreSQL
@@ -456,4 +480,28 @@ fn problem_for_status(status: StatusCode) -> Problem {
         _ => ApiError::internal(format!("framework error with status {status}")),
     };
     error.problem()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn a_logged_database_message_keeps_names_and_drops_values() {
+        assert_eq!(
+            without_values(r#"invalid input syntax for type date: "ada@example.org""#),
+            r#"invalid input syntax for type date: "[value]""#
+        );
+        assert_eq!(
+            without_values(
+                r#"duplicate key value violates unique constraint "contacts_email_key""#
+            ),
+            r#"duplicate key value violates unique constraint "contacts_email_key""#
+        );
+        assert_eq!(
+            without_values(r#"a: "Ada" and b: "Lovelace" in "contacts""#),
+            r#"a: "[value]" and b: "[value]" in "contacts""#
+        );
+        assert_eq!(without_values(r#"cut: "Ada"#), r#"cut: "[value]"#);
+    }
 }

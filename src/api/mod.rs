@@ -1,6 +1,7 @@
 //! The HTTP layer: one file per resource (DTOs, handlers, `#[utoipa::path]`), plus the
 //! conventions they share (bodies, lists, conditional requests, error responses).
 
+pub mod access_log;
 pub mod api_keys;
 pub mod audit;
 pub mod audited;

@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set, again on PostgreSQL (see `helpers::db_test!`).
 
 mod access;
+mod access_log;
 mod accounts;
 mod audit;
 mod concurrency;
