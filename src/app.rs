@@ -125,15 +125,19 @@ pub fn build_app(
             .app_data(state),
     )
     .into_app();
-    // Middleware runs outermost last: logging, request ids, problem rendering, security headers (on every
-    // answer, preflights too), CORS (answers preflights), the guard before routing, then
-    // idempotency keys (which need the caller the guard found).
+    // Middleware runs outermost last: logging, request ids, closing the connection after a
+    // 413, problem rendering, security headers (on every answer, preflights too), CORS
+    // (answers preflights), the URI length limit, the guard before routing, then idempotency
+    // keys (which need the caller the guard found).
     app.default_service(web::to(fallback))
         .wrap(from_fn(api::idempotency::idempotent))
         .wrap(from_fn(guard))
+        .wrap(from_fn(api::limits::limit_uri))
         .wrap(cors)
         .wrap(security_headers)
         .wrap(ErrorHandlers::new().default_handler(render_problem))
+        // Outside the problem rendering, which builds a new answer.
+        .wrap(from_fn(api::limits::close_when_too_large))
         .wrap(from_fn(api::request_id::assign))
         .wrap(api::access_log::logger())
 }

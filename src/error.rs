@@ -40,9 +40,12 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "019377a2-5c1e-7d6b-a1f0-1c2d3e4f5a6b")]
     pub request_id: Option<String>,
-    /// Every failing field (validation) or query parameter (bad request).
+    /// Every failing field (validation) or query parameter (bad request), up to the first 20.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// How many more errors there were than `errors` lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors_omitted: Option<usize>,
     /// A rejected import's report: every bad row, column and value (see the import operations).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -86,6 +89,9 @@ pub enum ApiError {
     IdempotencyKeyInFlight,
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
+    /// A request target (path and query) longer than `limit` bytes.
+    #[error("URI too long")]
+    UriTooLong { limit: usize },
     #[error("unsupported media type: {detail}")]
     UnsupportedMediaType { detail: String },
     #[error("validation failed")]
@@ -183,6 +189,10 @@ impl ApiError {
                 format!("the request body is larger than the limit of {limit} bytes"),
                 Vec::new(),
             ),
+            Self::UriTooLong { limit } => (
+                format!("the request's path and query are longer than the limit of {limit} bytes"),
+                Vec::new(),
+            ),
             Self::Validation { errors } => (
                 match errors.len() {
                     1 => format!("{}: {}", errors[0].field, errors[0].message),
@@ -199,6 +209,7 @@ impl ApiError {
                 Vec::new(),
             ),
         };
+        let (errors, errors_omitted) = first_of(errors, MAX_PROBLEM_ERRORS);
         Problem {
             problem_type: format!("/problems/{slug}"),
             title: title.to_owned(),
@@ -207,8 +218,9 @@ impl ApiError {
             instance: None,
             request_id: None,
             errors,
+            errors_omitted,
             report: match self {
-                Self::ImportRejected { report, .. } => Some(report.clone()),
+                Self::ImportRejected { report, .. } => Some(capped_report(report)),
                 _ => None,
             },
         }
@@ -231,6 +243,7 @@ impl ApiError {
                 ("idempotency-key-in-flight", "Idempotency key in flight")
             }
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            Self::UriTooLong { .. } => ("uri-too-long", "URI too long"),
             Self::UnsupportedMediaType { .. } => {
                 ("unsupported-media-type", "Unsupported media type")
             }
@@ -258,6 +271,7 @@ impl ResponseError for ApiError {
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } | Self::ImportRejected { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -307,6 +321,35 @@ impl ResponseError for ApiError {
         }
         response
     }
+}
+
+/// The most entries a problem's `errors` lists; `errors_omitted` counts the rest. The detail
+/// still gives the whole count, and a hostile request cannot make the answer huge.
+pub const MAX_PROBLEM_ERRORS: usize = 20;
+/// The most row errors a rejected import's `report.errors` lists (`report.errors_omitted`
+/// counts the rest): enough to fix a file by, bounded however bad the file.
+pub const MAX_REPORT_ERRORS: usize = 100;
+
+/// The first `max` of `errors`, and how many were left out (`None` when none were).
+fn first_of<T>(mut errors: Vec<T>, max: usize) -> (Vec<T>, Option<usize>) {
+    let omitted = errors.len().saturating_sub(max);
+    errors.truncate(max);
+    (errors, (omitted > 0).then_some(omitted))
+}
+
+/// An import report with its `errors` cut to `MAX_REPORT_ERRORS`.
+fn capped_report(report: &serde_json::Value) -> serde_json::Value {
+    let mut report = report.clone();
+    if let Some(object) = report.as_object_mut()
+        && let Some(serde_json::Value::Array(errors)) = object.remove("errors")
+    {
+        let (errors, omitted) = first_of(errors, MAX_REPORT_ERRORS);
+        object.insert("errors".to_owned(), serde_json::Value::Array(errors));
+        if let Some(omitted) = omitted {
+            object.insert("errors_omitted".to_owned(), omitted.into());
+        }
+    }
+    report
 }
 
 impl From<DomainError> for ApiError {

@@ -19,6 +19,7 @@ pub mod expert_groups;
 pub mod health;
 pub mod idempotency;
 pub mod imports;
+pub mod limits;
 pub mod list;
 pub mod membership;
 pub mod merge;

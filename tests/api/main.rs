@@ -16,6 +16,7 @@ mod errors;
 mod expert_groups;
 mod health;
 mod helpers;
+mod http_limits;
 mod idempotency;
 mod imports;
 mod membership;
