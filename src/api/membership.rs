@@ -167,7 +167,7 @@ pub struct ApplyRequest {
     #[validate(required(message = "is required"))]
     #[schema(value_type = Tier, required = true)]
     pub tier: Option<Tier>,
-    /// Default today.
+    /// Default today; never in the future (422).
     #[serde(default)]
     pub applied_on: Option<NaiveDate>,
 }
@@ -176,10 +176,11 @@ pub struct ApplyRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
-    /// Default today (never before the application).
+    /// Default today. A start before the application moves `applied_on` back to it.
     #[serde(default)]
     pub start_on: Option<NaiveDate>,
-    /// Default a year: the day before the anniversary of `start_on`.
+    /// Default a year: the day before the anniversary of `start_on` (that of 29 February
+    /// is 1 March in a common year).
     #[serde(default)]
     pub end_on: Option<NaiveDate>,
     /// "Member since"; default `start_on`.
@@ -209,8 +210,10 @@ pub struct WithdrawRequest {
     #[validate(required(message = "is required"), length(min = 1, max = 1000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters"))]
     #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$", example = "Merged with another member")]
     pub reason: Option<String>,
-    /// The first day the membership counts as withdrawn (default today); periods running
-    /// then end the day before.
+    /// The first day the membership counts as withdrawn (default today); the period running
+    /// then ends the day before and later ones are removed. Never before the start of the
+    /// latest period that has begun (409). One dated ahead can be cancelled until then by
+    /// reinstating.
     #[serde(default)]
     pub withdrawn_on: Option<NaiveDate>,
 }
@@ -218,10 +221,11 @@ pub struct WithdrawRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReinstateRequest {
-    /// Default today (never before the withdrawal).
+    /// Default today (never before the withdrawal). Not allowed when cancelling a
+    /// withdrawal that has not taken effect.
     #[serde(default)]
     pub start_on: Option<NaiveDate>,
-    /// Default a year from `start_on`.
+    /// Default a year from `start_on`. Not allowed when cancelling.
     #[serde(default)]
     pub end_on: Option<NaiveDate>,
 }
@@ -350,7 +354,7 @@ membership_action!(
     "/organisations/{id}/membership/apply",
     ApplyRequest,
     "Apply for membership",
-    "Starts a `pending` membership. 409 if the organisation already has one.",
+    "Starts a `pending` membership. 409 if the organisation already has one; 422 for an `applied_on` in the future.",
     |r| Request::Apply {
         tier: required(r.tier, "tier")?,
         applied_on: r.applied_on,
@@ -362,7 +366,7 @@ membership_action!(
     "/organisations/{id}/membership/approve",
     ApproveRequest,
     "Approve an application",
-    "Adds the first period to a `pending` membership and sets `joined_on`. 409 unless pending.",
+    "Adds the first period to a `pending` membership and sets `joined_on`; a `start_on` before the application moves `applied_on` back to it. 409 unless pending.",
     |r| Request::Approve {
         start_on: r.start_on,
         end_on: r.end_on,
@@ -388,7 +392,7 @@ membership_action!(
     "/organisations/{id}/membership/withdraw",
     WithdrawRequest,
     "Withdraw a membership",
-    "Ends a membership on purpose, with a reason, from `withdrawn_on`. 409 if already withdrawn.",
+    "Ends a membership on purpose, with a reason, from `withdrawn_on`. 409 if already withdrawn, or if `withdrawn_on` is before the start of the latest period that has begun (that would remove history).",
     |r| Request::Withdraw {
         reason: required(r.reason, "reason")?,
         withdrawn_on: r.withdrawn_on,
@@ -400,7 +404,7 @@ membership_action!(
     "/organisations/{id}/membership/reinstate",
     ReinstateRequest,
     "Reinstate a withdrawn membership",
-    "Ends the withdrawal and adds a new period. 409 unless the membership is withdrawn.",
+    "Ends the withdrawal and adds a new period. A withdrawal dated ahead that has not taken effect is cancelled instead: the periods are restored exactly as they were, and the withdrawal stays on record, reinstated on its own date. 409 unless the membership is withdrawn or a withdrawal is scheduled.",
     |r| Request::Reinstate {
         start_on: r.start_on,
         end_on: r.end_on,

@@ -89,6 +89,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     membership_periods,
     membership_withdrawals,
+    membership_withdrawal_periods,
     membership_actions,
     contacts,
     contact_affiliations,
@@ -200,6 +201,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    membership_withdrawal_periods (withdrawal_id, period_id) {
+        withdrawal_id -> Text,
+        period_id -> Text,
+        start_on -> Date,
+        end_on -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     membership_actions (id) {
         id -> Text,
         organisation_id -> Text,
@@ -218,6 +229,7 @@ diesel::joinable!(memberships -> organisations (organisation_id));
 diesel::joinable!(membership_periods -> memberships (organisation_id));
 diesel::joinable!(membership_withdrawals -> memberships (organisation_id));
 diesel::joinable!(membership_actions -> memberships (organisation_id));
+diesel::joinable!(membership_withdrawal_periods -> membership_withdrawals (withdrawal_id));
 
 diesel::table! {
     contacts (id) {

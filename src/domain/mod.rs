@@ -139,26 +139,26 @@ pub fn keyset_page<R, T>(
     Ok((entries, next))
 }
 
-/// How often a write without `If-Match` starts again when another write got in first.
-const UNCONDITIONAL_WRITE_ATTEMPTS: usize = 3;
-
-/// Runs `attempt`, one transaction that answers `Ok(None)` when the row's version moved
-/// under it, until it writes. With a precondition a moved version is stale (412) at once;
-/// without one the change starts again from the new version, so no update is ever lost.
-pub fn write_versioned<T>(
-    conn: &mut crate::db::DbConn,
-    check: &VersionCheck,
-    mut attempt: impl FnMut(&mut crate::db::DbConn) -> Result<Option<T>, DomainError>,
-) -> Result<T, DomainError> {
-    for _ in 0..UNCONDITIONAL_WRITE_ATTEMPTS {
-        match attempt(conn)? {
-            Some(written) => return Ok(written),
-            None if *check != VersionCheck::Any => return Err(DomainError::Stale),
-            None => continue,
-        }
-    }
-    Err(DomainError::Stale)
+/// Holds the row `$id` of `$table` until the transaction ends, and answers whether it exists:
+/// on PostgreSQL an UPDATE that sets `version` (or `$column`) to itself takes the row lock, so
+/// a concurrent writer of the row waits here, before it reads; SQLite's write transactions
+/// (`BEGIN IMMEDIATE`) run one at a time anyway. A write reads the row, checks `If-Match` and
+/// takes the time it stamps only after this: it can then never find the version moved under
+/// it (no 412 without a precondition), and versions and `updated_at` increase together, in
+/// the order the writes commit.
+macro_rules! lock_row {
+    ($conn:expr, $table:ident, $id:expr) => {
+        $crate::domain::lock_row!($conn, $table, $id, version)
+    };
+    ($conn:expr, $table:ident, $id:expr, $column:ident) => {{
+        use $crate::db::schema::$table;
+        diesel::update($table::table.find($id))
+            .set($table::$column.eq($table::$column))
+            .execute($conn)
+            .map(|locked| locked == 1)
+    }};
 }
+pub(crate) use lock_row;
 
 /// A string that is none of an enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq)]

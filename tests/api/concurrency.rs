@@ -95,3 +95,61 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    async fn patches_without_if_match_all_apply_in_order_on_every_record_type(app) {
+        const WRITERS: usize = 100;
+        let app = &app;
+        let created = |path: &'static str, body: Value| async move {
+            let response = app.post_json(path, &body).await;
+            assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+            format!("{path}/{}", response.json()["id"].as_str().unwrap())
+        };
+        let records = [
+            (created("/api/v1/organisations", json!({"name": "Contested", "kind": "local_charity"})).await, "description"),
+            (created("/api/v1/contacts", json!({"given_name": "Ada", "family_name": "Contested"})).await, "job_title"),
+            (created("/api/v1/expert-groups", json!({"name": "Contested group", "kind": "working_group", "status": "active"})).await, "purpose"),
+            (created("/api/v1/consultations", json!({"title": "Contested", "kind": "survey", "status": "draft"})).await, "summary"),
+        ];
+        for (path, field) in &records {
+            // Without a precondition nothing can fail it: each write waits for the one before.
+            // One the service is too busy for is refused with 503 and sent again, as a client
+            // would.
+            let mut pending: Vec<usize> = (0..WRITERS).collect();
+            let mut written: Vec<(i64, String, String)> = Vec::new();
+            for _ in 0..20 {
+                if pending.is_empty() {
+                    break;
+                }
+                let results = futures_util::future::join_all(pending.iter().map(|i| async move {
+                    (*i, app.patch_json(path, &json!({*field: format!("writer {i}")}), None).await)
+                }))
+                .await;
+                pending.clear();
+                for (i, response) in results {
+                    if busy(&response) {
+                        pending.push(i);
+                        continue;
+                    }
+                    assert_eq!(response.status, StatusCode::OK, "{path}: {}", response.text());
+                    let version: i64 = response.header("etag").unwrap().trim_matches('"').parse().unwrap();
+                    let body = response.json();
+                    written.push((version, body["updated_at"].as_str().unwrap().to_owned(), body[*field].as_str().unwrap().to_owned()));
+                }
+            }
+            assert_eq!(written.len(), WRITERS, "{path}: every write went through");
+            written.sort();
+            // Each write made its own version, and a later version is never stamped earlier.
+            for pair in written.windows(2) {
+                assert_eq!(pair[1].0, pair[0].0 + 1, "{path}: {pair:?}");
+                let (earlier, later): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+                    (pair[0].1.parse().unwrap(), pair[1].1.parse().unwrap());
+                assert!(earlier < later, "{path}: version {} at {earlier}, {} at {later}", pair[0].0, pair[1].0);
+            }
+            let stored = app.get(path).await;
+            let last = written.last().unwrap();
+            assert_eq!(stored.header("etag").unwrap(), format!("\"{}\"", last.0));
+            assert_eq!(stored.json()[*field], last.2.as_str());
+        }
+    }
+);

@@ -602,3 +602,98 @@ db_test!(
         assert_eq!(invited.json()["invited"], json!([]), "{}", invited.text());
     }
 );
+
+fn days_ahead(days: u64) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Days::new(days)).to_string()
+}
+
+db_test!(
+    async fn seats_never_overlap_whatever_their_ends(app) {
+        let group = group(&app, "Justice advisory group").await;
+        let first = organisation(&app, "Northside Peer Voices").await;
+        let second = organisation(&app, "Eastgate Youth Law").await;
+        let chair = member(&app, &group, json!({"organisation_id": first, "role": "chair", "joined_on": "2024-01-01", "left_on": days_ahead(60)})).await;
+        // A chair until a day still ahead is the chair until then.
+        let now = add_member(&app, &group, json!({"organisation_id": second, "role": "chair"})).await;
+        assert!(now.problem(409)["detail"].as_str().unwrap().contains("one chair at a time"), "{}", now.text());
+        add_member(&app, &group, json!({"organisation_id": second, "role": "chair", "joined_on": "2023-06-01", "left_on": "2024-01-01"})).await.problem(409);
+        // The day after the chair's last day is free.
+        let next = member(&app, &group, json!({"organisation_id": second, "role": "chair", "joined_on": days_ahead(61)})).await;
+        // Nobody is a member twice at once, whether either seat has an end or not.
+        let twice = add_member(&app, &group, json!({"organisation_id": first, "role": "member", "joined_on": "2024-06-01", "left_on": "2024-12-31"})).await;
+        assert_eq!(twice.problem(409)["errors"][0]["field"], "joined_on");
+        add_member(&app, &group, json!({"organisation_id": second, "role": "observer", "joined_on": "2020-01-01", "left_on": days_ahead(61)})).await.problem(409);
+        let earlier = member(&app, &group, json!({"organisation_id": first, "role": "member", "joined_on": "2023-01-01", "left_on": "2023-12-31"})).await;
+
+        // Changing a seat's dates or role follows the same rule.
+        let path = |seat: &Value| format!("/api/v1/expert-groups/{group}/members/{}", id(seat));
+        app.patch_json(&path(&earlier), &json!({"left_on": "2024-01-01"}), None).await.problem(409);
+        app.patch_json(&path(&next), &json!({"joined_on": days_ahead(60)}), None).await.problem(409);
+        let promoted = app.patch_json(&path(&earlier), &json!({"role": "chair"}), None).await;
+        assert_eq!(promoted.status, StatusCode::OK, "no chair in 2023: {}", promoted.text());
+        app.patch_json(&path(&earlier), &json!({"left_on": null}), None).await.problem(409);
+        // Ending the first chair's seat sooner lets the next one start sooner.
+        let earlier_end = app.patch_json(&path(&chair), &json!({"left_on": days_ahead(10)}), None).await;
+        assert_eq!(earlier_end.status, StatusCode::OK, "{}", earlier_end.text());
+        let moved = app.patch_json(&path(&next), &json!({"joined_on": days_ahead(11)}), None).await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+        let all = member_ids(&app, &group, "status=all").await;
+        assert_eq!(all.len(), 3, "refused writes stored nothing");
+    }
+);
+
+db_test!(
+    async fn concurrent_chairs_for_the_same_dates_have_one_winner(app) {
+        let group = group(&app, "Contested chair group").await;
+        let mut organisations = Vec::new();
+        for n in 0..10 {
+            organisations.push(organisation(&app, &format!("Candidate {n}")).await);
+        }
+        let bodies: Vec<Value> = organisations
+            .iter()
+            .map(|o| json!({"organisation_id": o, "role": "chair", "joined_on": "2025-01-01", "left_on": "2025-12-31"}))
+            .collect();
+        let results = futures_util::future::join_all(bodies.into_iter().map(|body| {
+            let app = &app;
+            let group = group.clone();
+            async move { add_member(app, &group, body).await }
+        }))
+        .await;
+        let created = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+        for response in &results {
+            assert!(matches!(response.status.as_u16(), 201 | 409 | 503), "{}", response.text());
+        }
+        assert_eq!(created, 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+        assert_eq!(member_ids(&app, &group, "status=all").await.len(), 1);
+    }
+);
+
+db_test!(
+    async fn the_database_refuses_overlapping_seats_written_around_the_service(app) {
+        let group = group(&app, "Guarded group").await;
+        let first = organisation(&app, "Northside Peer Voices").await;
+        let second = organisation(&app, "Eastgate Youth Law").await;
+        let chair = member(&app, &group, json!({"organisation_id": first, "role": "chair", "joined_on": "2024-01-01", "left_on": "2024-12-31"})).await;
+        let mut conn = app.state.db.connection().unwrap();
+        let insert = |organisation: &str, role: &str, joined: &str, left: &str| {
+            format!(
+                "INSERT INTO expert_group_members (id, group_id, organisation_id, role, joined_on, left_on, created_at, updated_at) \
+                 VALUES ('{}', '{group}', '{organisation}', '{role}', '{joined}', {left}, '2024-01-01 00:00:00', '2024-01-01 00:00:00')",
+                uuid::Uuid::now_v7()
+            )
+        };
+        use diesel::connection::SimpleConnection;
+        for sql in [
+            insert(&second, "chair", "2024-12-31", "NULL"),
+            insert(&first, "member", "2024-06-01", "'2024-06-30'"),
+        ] {
+            let error = conn.batch_execute(&sql).unwrap_err();
+            assert!(error.to_string().contains("expert group seats overlap"), "{error}");
+        }
+        conn.batch_execute(&insert(&second, "chair", "2025-01-01", "NULL")).unwrap();
+        let update = format!("UPDATE expert_group_members SET left_on = NULL WHERE id = '{}'", id(&chair));
+        assert!(conn.batch_execute(&update).unwrap_err().to_string().contains("expert group seats overlap"));
+        drop(conn);
+        assert_eq!(member_ids(&app, &group, "status=all").await.len(), 2);
+    }
+);

@@ -228,3 +228,148 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    async fn concurrent_actions_are_recorded_in_the_order_they_ran(app) {
+        let id = member(&app, "Crowded Trust").await;
+        ok(&action(&app, &id, "renew", json!({})).await);
+        let path = format!("/api/v1/organisations/{id}/membership/renew");
+        let empty = json!({});
+        let results = futures_util::future::join_all((0..60).map(|_| app.post_json(&path, &empty))).await;
+        for response in &results {
+            let status = response.status.as_u16();
+            assert!(status == 200 || status == 503, "{}", response.text());
+        }
+        let membership = ok(&app.get(&format!("/api/v1/organisations/{id}/membership")).await);
+        let history = membership["history"].as_array().unwrap();
+        let succeeded = results.iter().filter(|r| r.status == StatusCode::OK).count();
+        assert_eq!(history.len(), 3 + succeeded);
+        // Replayed in its own order, the history is what happened: each renewal continues the
+        // one recorded before it, and each is recorded later.
+        for pair in history[2..].windows(2) {
+            let end: chrono::NaiveDate = pair[0]["period"]["end_on"].as_str().unwrap().parse().unwrap();
+            assert_eq!(pair[1]["period"]["start_on"], end.succ_opt().unwrap().to_string(), "{pair:?}");
+            assert!(pair[0]["recorded_at"].as_str() < pair[1]["recorded_at"].as_str(), "{pair:?}");
+        }
+        // Each action moved the organisation's version on, and its time is the last action's.
+        let organisation = app.get(&format!("/api/v1/organisations/{id}")).await;
+        assert_eq!(organisation.header("etag").unwrap(), format!("\"{}\"", 1 + history.len()));
+        assert_eq!(organisation.json()["updated_at"], history.last().unwrap()["recorded_at"]);
+    }
+);
+
+db_test!(
+    async fn a_default_year_that_spans_29_february_is_not_a_day_short(app) {
+        let id = organisation(&app, "Leap Trust").await;
+        ok(&action(&app, &id, "apply", json!({"tier": "full", "applied_on": "2023-02-01"})).await);
+        let approved = ok(&action(&app, &id, "approve", json!({"start_on": "2023-03-01"})).await);
+        assert_eq!(approved["periods"][0], json!({"start_on": "2023-03-01", "end_on": "2024-02-29"}));
+        // The next year starts on 1 March and, with no 29 February in it, ends on 28 February.
+        let renewed = ok(&action(&app, &id, "renew", json!({"start_on": "2024-03-01"})).await);
+        assert_eq!(renewed["periods"][1], json!({"start_on": "2024-03-01", "end_on": "2025-02-28"}));
+        // The issue's own case, approved ahead of time.
+        let ahead = organisation(&app, "Ahead Trust").await;
+        ok(&action(&app, &ahead, "apply", json!({"tier": "full"})).await);
+        let approved = ok(&action(&app, &ahead, "approve", json!({"start_on": "2027-03-01"})).await);
+        assert_eq!(approved["periods"][0], json!({"start_on": "2027-03-01", "end_on": "2028-02-29"}));
+        // A year from 29 February runs to the day before 1 March: 28 February.
+        let leapling = organisation(&app, "Leapling Trust").await;
+        ok(&action(&app, &leapling, "apply", json!({"tier": "full", "applied_on": "2024-02-29"})).await);
+        let approved = ok(&action(&app, &leapling, "approve", json!({"start_on": "2024-02-29"})).await);
+        assert_eq!(approved["periods"][0], json!({"start_on": "2024-02-29", "end_on": "2025-02-28"}));
+    }
+);
+
+db_test!(
+    async fn a_withdrawal_not_yet_in_effect_is_cancelled_by_reinstating(app) {
+        let today = chrono::Utc::now().date_naive();
+        let id = organisation(&app, "Second Thoughts Trust").await;
+        ok(&action(&app, &id, "apply", json!({"tier": "full", "applied_on": "2024-01-01"})).await);
+        ok(&action(&app, &id, "approve", json!({"start_on": today - chrono::Days::new(30)})).await);
+        // Renewed ahead: a period not yet begun.
+        let before = ok(&action(&app, &id, "renew", json!({})).await);
+        assert_eq!(before["periods"].as_array().unwrap().len(), 2);
+        let on = today + chrono::Days::new(60);
+        let body = json!({"reason": "Closing down", "withdrawn_on": on});
+        let withdrawn = ok(&action(&app, &id, "withdraw", body).await);
+        assert_eq!(withdrawn["status"], "current");
+        assert_eq!(withdrawn["periods"], json!([{"start_on": before["periods"][0]["start_on"], "end_on": on.pred_opt().unwrap()}]));
+        let later = format!("/api/v1/organisations/{id}/membership?as_of={}", on + chrono::Days::new(10));
+        assert_eq!(ok(&app.get(&later).await)["status"], "withdrawn");
+        // Cancelling takes no dates: it restores what was there.
+        let dated = action(&app, &id, "reinstate", json!({"start_on": today})).await;
+        dated.problem(422);
+        assert_eq!(dated.error_fields(), ["start_on"]);
+
+        let cancelled = ok(&action(&app, &id, "reinstate", json!({})).await);
+        assert_eq!(cancelled["status"], "current");
+        assert_eq!(cancelled["periods"], before["periods"], "the periods exactly as they were");
+        assert_eq!(cancelled["withdrawals"][0]["withdrawn_on"], on.to_string());
+        assert_eq!(cancelled["withdrawals"][0]["reinstated_on"], on.to_string());
+        assert_eq!(ok(&app.get(&later).await)["status"], "current");
+        // Lists agree with the record on the day the withdrawal would have begun.
+        let query = format!("as_of={}&membership_status=withdrawn&q=second", on + chrono::Days::new(10));
+        assert!(app.list_all(&query).await.is_empty());
+        let query = format!("as_of={}&membership_status=current&q=second", on + chrono::Days::new(10));
+        assert_eq!(app.list_all(&query).await.len(), 1);
+        let actions: Vec<&str> = cancelled["history"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["apply", "approve", "renew", "withdraw", "reinstate"]);
+        // Nothing is scheduled any more: the membership can be renewed or withdrawn again.
+        ok(&action(&app, &id, "renew", json!({})).await);
+        ok(&action(&app, &id, "withdraw", json!({"reason": "Closing after all"})).await);
+        // A withdrawal in effect is reinstated as before, with a new period.
+        let back = ok(&action(&app, &id, "reinstate", json!({})).await);
+        assert_eq!(back["status"], "current");
+        let second = back["withdrawals"].as_array().unwrap().iter().find(|w| w["reason"] == "Closing after all").unwrap();
+        assert_eq!(second["reinstated_on"], today.to_string());
+    }
+);
+
+db_test!(
+    async fn a_withdrawal_dated_before_the_latest_period_is_refused_and_removes_nothing(app) {
+        let today = chrono::Utc::now().date_naive();
+        let id = member(&app, "Typo Trust").await;
+        ok(&action(&app, &id, "renew", json!({"start_on": "2025-04-01"})).await);
+        ok(&action(&app, &id, "renew", json!({"start_on": today - chrono::Days::new(10)})).await);
+        let before = ok(&app.get(&format!("/api/v1/organisations/{id}/membership")).await);
+        let typo = action(&app, &id, "withdraw", json!({"reason": "Closed", "withdrawn_on": "2024-06-01"})).await;
+        let problem = typo.problem(409);
+        assert!(problem["detail"].as_str().unwrap().contains("before the start of the latest period"), "{problem}");
+        assert_eq!(typo.error_fields(), ["withdrawn_on"]);
+        assert_eq!(ok(&app.get(&format!("/api/v1/organisations/{id}/membership")).await), before);
+        // Within the latest period it is allowed, and ends that period the day before.
+        let on = today - chrono::Days::new(5);
+        let withdrawn = ok(&action(&app, &id, "withdraw", json!({"reason": "Closed", "withdrawn_on": on})).await);
+        let periods = withdrawn["periods"].as_array().unwrap();
+        assert_eq!(periods.len(), 3);
+        assert_eq!(periods[2]["end_on"], on.pred_opt().unwrap().to_string());
+    }
+);
+
+db_test!(
+    async fn an_approval_from_before_the_application_is_honoured(app) {
+        let id = organisation(&app, "Late Paperwork Trust").await;
+        ok(&action(&app, &id, "apply", json!({"tier": "full", "applied_on": "2024-05-01"})).await);
+        let approved = ok(&action(&app, &id, "approve", json!({"start_on": "2024-04-01"})).await);
+        assert_eq!(approved["periods"][0], json!({"start_on": "2024-04-01", "end_on": "2025-03-31"}));
+        assert_eq!(approved["applied_on"], "2024-04-01");
+        assert_eq!(approved["joined_on"], "2024-04-01");
+        assert_eq!(status_on(&app, &id, "2024-04-01").await, "current");
+        let members = app.list_all("as_of=2024-04-15&membership_status=current&q=late").await;
+        assert_eq!(members.len(), 1);
+    }
+);
+
+db_test!(
+    async fn an_application_dated_in_the_future_is_refused(app) {
+        let today = chrono::Utc::now().date_naive();
+        let id = organisation(&app, "Eager Trust").await;
+        let future = action(&app, &id, "apply", json!({"tier": "full", "applied_on": today + chrono::Days::new(7)})).await;
+        future.problem(422);
+        assert_eq!(future.error_fields(), ["applied_on"]);
+        app.get(&format!("/api/v1/organisations/{id}/membership")).await.problem(404);
+        // Nothing is left half-made: an application today goes through and can be approved.
+        ok(&action(&app, &id, "apply", json!({"tier": "full", "applied_on": today})).await);
+        assert_eq!(ok(&action(&app, &id, "approve", json!({})).await)["status"], "current");
+    }
+);

@@ -21,7 +21,7 @@ use crate::domain::expert_groups::store::{check_party, current_parties, hold_par
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, cursor_time, escape_like, new_id,
-    now, parse_stored, taxonomies, write_versioned,
+    now, parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -281,74 +281,66 @@ pub fn update<F>(
 where
     F: Fn(&ConsultationProfile) -> Result<ConsultationProfile, DomainError>,
 {
-    write_versioned(conn, check, |conn| {
-        conn.transaction(|conn| {
-            let current = find(conn, id)?;
-            if !check.allows(current.version) {
-                return Err(DomainError::Stale);
-            }
-            let profile = change(&current.profile)?;
-            if profile == current.profile {
-                return Ok(Some(current));
-            }
-            if !current.profile.status.can_become(profile.status) {
-                return Err(DomainError::Conflict {
-                    message: format!(
-                        "a {} consultation cannot become {}",
-                        current.profile.status, profile.status
-                    ),
-                    errors: vec![FieldError::new(
-                        "status",
-                        "transition",
-                        "draft → open → closed → published; closed → open reopens",
-                    )],
-                });
-            }
-            check_against_store(conn, &profile, Some(&current.profile))?;
-            let written = diesel::update(consultations::table.find(id))
-                .filter(consultations::version.eq(current.version))
-                .set((
-                    consultations::title.eq(&profile.title),
-                    consultations::title_key.eq(name_key(&profile.title)),
-                    consultations::kind.eq(profile.kind.as_str()),
-                    consultations::summary.eq(&profile.summary),
-                    consultations::lead_group_id.eq(&profile.lead_group_id),
-                    consultations::opens_on.eq(profile.opens_on),
-                    consultations::closes_on.eq(profile.closes_on),
-                    consultations::status.eq(profile.status.as_str()),
-                    consultations::external_url.eq(&profile.external_url),
-                    consultations::version.eq(current.version + 1),
-                    consultations::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            if written == 0 {
-                return Ok(None);
-            }
-            write_expertise(conn, id, &profile.expertise)?;
-            find(conn, id).map(Some)
-        })
+    conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, consultations, id)?;
+        let current = find(conn, id)?;
+        if !check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let profile = change(&current.profile)?;
+        if profile == current.profile {
+            return Ok(current);
+        }
+        if !current.profile.status.can_become(profile.status) {
+            return Err(DomainError::Conflict {
+                message: format!(
+                    "a {} consultation cannot become {}",
+                    current.profile.status, profile.status
+                ),
+                errors: vec![FieldError::new(
+                    "status",
+                    "transition",
+                    "draft → open → closed → published; closed → open reopens",
+                )],
+            });
+        }
+        check_against_store(conn, &profile, Some(&current.profile))?;
+        diesel::update(consultations::table.find(id))
+            .set((
+                consultations::title.eq(&profile.title),
+                consultations::title_key.eq(name_key(&profile.title)),
+                consultations::kind.eq(profile.kind.as_str()),
+                consultations::summary.eq(&profile.summary),
+                consultations::lead_group_id.eq(&profile.lead_group_id),
+                consultations::opens_on.eq(profile.opens_on),
+                consultations::closes_on.eq(profile.closes_on),
+                consultations::status.eq(profile.status.as_str()),
+                consultations::external_url.eq(&profile.external_url),
+                consultations::version.eq(current.version + 1),
+                consultations::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        write_expertise(conn, id, &profile.expertise)?;
+        find(conn, id)
     })
 }
 
 /// Marks a consultation deleted, keeping it as a tombstone for sync.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, consultations, id)?;
         let current = live_row(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
         }
         let at = now();
-        let written = diesel::update(consultations::table.find(id))
-            .filter(consultations::version.eq(current.version))
+        diesel::update(consultations::table.find(id))
             .set((
                 consultations::deleted_at.eq(at),
                 consultations::updated_at.eq(at),
                 consultations::version.eq(current.version + 1),
             ))
             .execute(conn)?;
-        if written == 0 {
-            return Err(DomainError::Stale);
-        }
         Ok(())
     })
 }
@@ -774,6 +766,7 @@ pub fn update_response(
     change: impl FnOnce(ResponseFields) -> ResponseFields,
 ) -> Result<Response, DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, consultation_responses, response_id)?;
         let status = live_status(conn, consultation_id)?;
         let current = find_response(conn, consultation_id, response_id)?;
         if !check.allows(current.version) {
@@ -791,8 +784,7 @@ pub fn update_response(
         if fields == current.fields {
             return Ok(current);
         }
-        let written = diesel::update(consultation_responses::table.find(response_id))
-            .filter(consultation_responses::version.eq(current.version))
+        diesel::update(consultation_responses::table.find(response_id))
             .set((
                 consultation_responses::summary.eq(&fields.summary),
                 consultation_responses::attribution.eq(fields.attribution.as_str()),
@@ -802,9 +794,6 @@ pub fn update_response(
                 consultation_responses::updated_at.eq(now()),
             ))
             .execute(conn)?;
-        if written == 0 {
-            return Err(DomainError::Stale);
-        }
         find_response(conn, consultation_id, response_id)
     })
 }

@@ -22,6 +22,7 @@ pub struct Erased {
 /// Erases contact `id` (deleted or not). 404 for no such contact, 409 when already erased.
 pub fn erase(conn: &mut DbConn, id: &str) -> Result<Erased, DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, contacts, id)?;
         let erased_at: Option<Option<chrono::NaiveDateTime>> = contacts::table
             .find(id)
             .select(contacts::erased_at)

@@ -125,6 +125,7 @@ pub fn update(
     change: impl FnOnce(&ContactProfile) -> Result<ContactProfile, DomainError>,
 ) -> Result<Contact, DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, contacts, id)?;
         let current = find(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
@@ -134,34 +135,28 @@ pub fn update(
             return Ok(current);
         }
         check_email(conn, &profile, Some(id))?;
-        let written = diesel::update(
-            contacts::table
-                .find(id)
-                .filter(contacts::version.eq(current.version)),
-        )
-        .set((
-            contacts::given_name.eq(&profile.given_name),
-            contacts::family_name.eq(&profile.family_name),
-            contacts::name_key.eq(name_key(&profile)),
-            contacts::email.eq(&profile.email),
-            contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
-            contacts::phone.eq(&profile.phone),
-            contacts::job_title.eq(&profile.job_title),
-            contacts::pronouns.eq(&profile.pronouns),
-            contacts::version.eq(current.version + 1),
-            contacts::updated_at.eq(now()),
-        ))
-        .execute(conn)
-        .map_err(unique_email)?;
-        if written == 0 {
-            return Err(DomainError::Stale);
-        }
+        diesel::update(contacts::table.find(id))
+            .set((
+                contacts::given_name.eq(&profile.given_name),
+                contacts::family_name.eq(&profile.family_name),
+                contacts::name_key.eq(name_key(&profile)),
+                contacts::email.eq(&profile.email),
+                contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
+                contacts::phone.eq(&profile.phone),
+                contacts::job_title.eq(&profile.job_title),
+                contacts::pronouns.eq(&profile.pronouns),
+                contacts::version.eq(current.version + 1),
+                contacts::updated_at.eq(now()),
+            ))
+            .execute(conn)
+            .map_err(unique_email)?;
         find(conn, id)
     })
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, contacts, id)?;
         let current = find(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
@@ -178,8 +173,10 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
     })
 }
 
-/// Moves a live contact's version and `updated_at` on; 404 when there is none.
+/// Moves a live contact's version and `updated_at` on, locking it first; 404 when there is
+/// none.
 fn touch(conn: &mut DbConn, id: &str) -> Result<(), DomainError> {
+    crate::domain::lock_row!(conn, contacts, id)?;
     let touched = diesel::update(
         contacts::table
             .find(id)

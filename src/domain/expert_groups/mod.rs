@@ -177,6 +177,16 @@ impl MemberFields {
     }
 }
 
+/// Whether two seats `[joined_on, left_on]` share a day: both days included (`left_on` is the
+/// last day, as `is_current` counts it), `None` never ending. The one definition of
+/// overlapping seats: the store, the migrations' trigger and merges all follow it.
+pub fn spans_overlap(
+    (a_joined, a_left): (NaiveDate, Option<NaiveDate>),
+    (b_joined, b_left): (NaiveDate, Option<NaiveDate>),
+) -> bool {
+    a_joined <= b_left.unwrap_or(NaiveDate::MAX) && b_joined <= a_left.unwrap_or(NaiveDate::MAX)
+}
+
 /// A membership with the group it is in, for "which groups is this organisation in?".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
@@ -184,4 +194,39 @@ pub struct Membership {
     pub group_name: String,
     pub group_kind: GroupKind,
     pub group_status: GroupStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spans_overlap;
+    use chrono::NaiveDate;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn seats_overlap_when_they_share_a_day_whatever_their_ends() {
+        let seat = |joined: &str, left: Option<&str>| (day(joined), left.map(day));
+        let chair = seat("2024-01-01", Some("2024-06-30"));
+        assert!(
+            spans_overlap(chair, seat("2024-06-30", None)),
+            "the last day is held"
+        );
+        assert!(!spans_overlap(chair, seat("2024-07-01", None)));
+        assert!(spans_overlap(chair, seat("2023-01-01", Some("2024-01-01"))));
+        assert!(!spans_overlap(
+            chair,
+            seat("2023-01-01", Some("2023-12-31"))
+        ));
+        assert!(
+            spans_overlap(chair, seat("2024-03-01", Some("2024-03-02"))),
+            "inside"
+        );
+        assert!(spans_overlap(
+            seat("2024-01-01", None),
+            seat("2030-01-01", None)
+        ));
+        assert!(!spans_overlap(seat("2030-01-01", None), chair));
+    }
 }

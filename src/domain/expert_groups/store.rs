@@ -15,7 +15,7 @@ use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, 
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, Page, VersionCheck, cursor_time, escape_like,
-    new_id, now, parse_stored, taxonomies, write_versioned,
+    new_id, now, parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -249,72 +249,64 @@ pub fn update<F>(
 where
     F: Fn(&GroupProfile) -> Result<GroupProfile, DomainError>,
 {
-    write_versioned(conn, check, |conn| {
-        conn.transaction(|conn| {
-            let current = find(conn, id)?;
-            if !check.allows(current.version) {
-                return Err(DomainError::Stale);
-            }
-            let profile = change(&current.profile)?;
-            if profile == current.profile {
-                return Ok(Some(current));
-            }
-            if !current.profile.status.can_become(profile.status) {
-                return Err(DomainError::Conflict {
-                    message: format!(
-                        "a {} group cannot become {}",
-                        current.profile.status, profile.status
-                    ),
-                    errors: vec![FieldError::new(
-                        "status",
-                        "transition",
-                        "forming → active or closed, active → closed, closed → active",
-                    )],
-                });
-            }
-            check_expertise(conn, &profile, Some(&current.profile))?;
-            let written = diesel::update(expert_groups::table.find(id))
-                .filter(expert_groups::version.eq(current.version))
-                .set((
-                    expert_groups::name.eq(&profile.name),
-                    expert_groups::name_key.eq(name_key(&profile.name)),
-                    expert_groups::kind.eq(profile.kind.as_str()),
-                    expert_groups::purpose.eq(&profile.purpose),
-                    expert_groups::status.eq(profile.status.as_str()),
-                    expert_groups::started_on.eq(profile.started_on),
-                    expert_groups::ended_on.eq(profile.ended_on),
-                    expert_groups::version.eq(current.version + 1),
-                    expert_groups::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            if written == 0 {
-                return Ok(None);
-            }
-            write_expertise(conn, id, &profile.expertise)?;
-            find(conn, id).map(Some)
-        })
+    conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, expert_groups, id)?;
+        let current = find(conn, id)?;
+        if !check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let profile = change(&current.profile)?;
+        if profile == current.profile {
+            return Ok(current);
+        }
+        if !current.profile.status.can_become(profile.status) {
+            return Err(DomainError::Conflict {
+                message: format!(
+                    "a {} group cannot become {}",
+                    current.profile.status, profile.status
+                ),
+                errors: vec![FieldError::new(
+                    "status",
+                    "transition",
+                    "forming → active or closed, active → closed, closed → active",
+                )],
+            });
+        }
+        check_expertise(conn, &profile, Some(&current.profile))?;
+        diesel::update(expert_groups::table.find(id))
+            .set((
+                expert_groups::name.eq(&profile.name),
+                expert_groups::name_key.eq(name_key(&profile.name)),
+                expert_groups::kind.eq(profile.kind.as_str()),
+                expert_groups::purpose.eq(&profile.purpose),
+                expert_groups::status.eq(profile.status.as_str()),
+                expert_groups::started_on.eq(profile.started_on),
+                expert_groups::ended_on.eq(profile.ended_on),
+                expert_groups::version.eq(current.version + 1),
+                expert_groups::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        write_expertise(conn, id, &profile.expertise)?;
+        find(conn, id)
     })
 }
 
 /// Marks a group deleted, keeping the row (and its members) as a tombstone for sync.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, expert_groups, id)?;
         let current = live_row(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
         }
         let at = now();
-        let written = diesel::update(expert_groups::table.find(id))
-            .filter(expert_groups::version.eq(current.version))
+        diesel::update(expert_groups::table.find(id))
             .set((
                 expert_groups::deleted_at.eq(at),
                 expert_groups::updated_at.eq(at),
                 expert_groups::version.eq(current.version + 1),
             ))
             .execute(conn)?;
-        if written == 0 {
-            return Err(DomainError::Stale);
-        }
         Ok(())
     })
 }
@@ -424,8 +416,9 @@ fn filtered(filter: &GroupFilter) -> expert_groups::BoxedQuery<'_, crate::db::Ba
     query
 }
 
-/// Moves the group's version and `updated_at` on, after checking it is live.
+/// Moves the group's version and `updated_at` on, after locking it and checking it is live.
 fn touch(conn: &mut DbConn, group_id: &str) -> Result<GroupStatus, DomainError> {
+    crate::domain::lock_row!(conn, expert_groups, group_id)?;
     let row = live_row(conn, group_id)?;
     diesel::update(expert_groups::table.find(group_id))
         .set((
@@ -500,55 +493,67 @@ fn check_dates(fields: &MemberFields) -> Result<(), DomainError> {
     }
 }
 
-/// The rules on open-ended memberships (no `left_on`): one per member, one chair per group.
-fn check_open_ended(
+/// The rules on seats, whatever their ends: a member's seats in a group never overlap, nor do
+/// two chairs' (see `MemberFields::overlaps`). Called with the group locked (`touch`), so two
+/// writes to one group's seats cannot both pass; the migrations' trigger holds the same rule.
+fn check_overlaps(
     conn: &mut DbConn,
     group_id: &str,
     party: &Party,
     fields: &MemberFields,
     except: Option<&str>,
 ) -> Result<(), DomainError> {
-    if fields.left_on.is_some() {
-        return Ok(());
+    let mut query = expert_group_members::table
+        .filter(expert_group_members::group_id.eq(group_id.to_owned()))
+        .filter(
+            expert_group_members::left_on
+                .is_null()
+                .or(expert_group_members::left_on.ge(fields.joined_on)),
+        )
+        .select(MemberRow::as_select())
+        .into_boxed();
+    if let Some(left_on) = fields.left_on {
+        query = query.filter(expert_group_members::joined_on.le(left_on));
     }
-    let open = || {
-        let mut query = expert_group_members::table
-            .filter(expert_group_members::group_id.eq(group_id.to_owned()))
-            .filter(expert_group_members::left_on.is_null())
-            .select(expert_group_members::id)
-            .into_boxed();
-        if let Some(except) = except {
-            query = query.filter(expert_group_members::id.ne(except.to_owned()));
-        }
-        query
+    if let Some(except) = except {
+        query = query.filter(expert_group_members::id.ne(except.to_owned()));
+    }
+    let overlapping = query
+        .order(expert_group_members::id.asc())
+        .load::<MemberRow>(conn)?
+        .into_iter()
+        .map(MemberRow::into_member)
+        .collect::<Result<Vec<_>, _>>()?;
+    let span = |seat: &GroupMember| match seat.fields.left_on {
+        Some(left_on) => format!("from {} to {left_on}", seat.fields.joined_on),
+        None => format!("from {} with no end", seat.fields.joined_on),
     };
-    let same_party = match party {
-        Party::Organisation(id) => open()
-            .filter(expert_group_members::organisation_id.eq(id.clone()))
-            .first::<String>(conn)
-            .optional()?,
-        Party::Contact(id) => open()
-            .filter(expert_group_members::contact_id.eq(id.clone()))
-            .first::<String>(conn)
-            .optional()?,
-    };
-    if let Some(existing) = same_party {
+    if let Some(seat) = overlapping.iter().find(|seat| seat.party == *party) {
         return Err(DomainError::Conflict {
             message: format!(
-                "already a member of this group (membership {existing}); end it with left_on first"
+                "already a member of this group {} (membership {}); memberships of one member \
+                 may not overlap: set that one's left_on before this one's joined_on",
+                span(seat),
+                seat.id
             ),
-            errors: Vec::new(),
+            errors: vec![FieldError::new(
+                "joined_on",
+                "overlap",
+                "overlaps another membership of the same member",
+            )],
         });
     }
     if fields.role == MemberRole::Chair
-        && let Some(chair) = open()
-            .filter(expert_group_members::role.eq(MemberRole::Chair.as_str()))
-            .first::<String>(conn)
-            .optional()?
+        && let Some(chair) = overlapping
+            .iter()
+            .find(|seat| seat.fields.role == MemberRole::Chair)
     {
         return Err(DomainError::Conflict {
             message: format!(
-                "the group already has a chair (membership {chair}); set their left_on first"
+                "the group already has a chair {} (membership {}); a group has one chair at a \
+                 time: set their left_on before this one's joined_on",
+                span(chair),
+                chair.id
             ),
             errors: vec![FieldError::new(
                 "role",
@@ -559,6 +564,25 @@ fn check_open_ended(
     }
     Ok(())
 }
+
+/// A write the migrations' trigger refused: two seats that overlap (only when something got
+/// past `check_overlaps`, so still a 409, never a 500).
+fn seat_clash(error: diesel::result::Error) -> DomainError {
+    match &error {
+        diesel::result::Error::DatabaseError(_, info) if info.message().contains(SEATS_OVERLAP) => {
+            DomainError::Conflict {
+                message: "the membership would overlap another of the same member, or another \
+                          chair's"
+                    .to_owned(),
+                errors: Vec::new(),
+            }
+        }
+        _ => DomainError::Database(error),
+    }
+}
+
+/// The message of the migrations' overlap trigger (both databases).
+const SEATS_OVERLAP: &str = "expert group seats overlap";
 
 fn find_member(
     conn: &mut DbConn,
@@ -601,7 +625,7 @@ pub fn add_member(
             });
         }
         hold_party(conn, party)?;
-        check_open_ended(conn, group_id, party, fields, None)?;
+        check_overlaps(conn, group_id, party, fields, None)?;
         let id = new_id();
         let at = now();
         diesel::insert_into(expert_group_members::table)
@@ -616,7 +640,8 @@ pub fn add_member(
                 expert_group_members::created_at.eq(at),
                 expert_group_members::updated_at.eq(at),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(seat_clash)?;
         find_member(conn, group_id, &id)
     })
 }
@@ -629,6 +654,7 @@ pub fn change_member(
     change: impl FnOnce(MemberFields) -> MemberFields,
 ) -> Result<GroupMember, DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, expert_groups, group_id)?;
         live_row(conn, group_id)?;
         let current = find_member(conn, group_id, member_id)?;
         let fields = change(current.fields.clone());
@@ -648,7 +674,7 @@ pub fn change_member(
                 errors: Vec::new(),
             });
         }
-        check_open_ended(conn, group_id, &current.party, &fields, Some(member_id))?;
+        check_overlaps(conn, group_id, &current.party, &fields, Some(member_id))?;
         diesel::update(expert_group_members::table.find(member_id))
             .set((
                 expert_group_members::role.eq(fields.role.as_str()),
@@ -656,7 +682,8 @@ pub fn change_member(
                 expert_group_members::left_on.eq(fields.left_on),
                 expert_group_members::updated_at.eq(now()),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(seat_clash)?;
         find_member(conn, group_id, member_id)
     })
 }

@@ -5,7 +5,7 @@
 
 pub mod store;
 
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 
 text_enum! {
     /// Membership tier.
@@ -70,12 +70,16 @@ impl Period {
         self.start_on <= day && day <= self.end_on
     }
 
-    /// A year from `start_on`: to the day before the same date next year.
+    /// A year from `start_on`: to the day before its anniversary (1 April → 31 March;
+    /// 1 March 2027 → 29 February 2028). The anniversary of 29 February in a common year is
+    /// 1 March, as for a birthday, so 29 February 2024 → 28 February 2025: a full year, never
+    /// a day short.
     pub fn year_from(start_on: NaiveDate) -> Self {
-        // The day before the start, a year on: 1 April → 31 March, 29 February → 28 February.
+        let next_year = start_on.year() + 1;
         let end_on = start_on
-            .pred_opt()
-            .and_then(|eve| eve.checked_add_months(Months::new(12)))
+            .with_year(next_year)
+            .or_else(|| NaiveDate::from_ymd_opt(next_year, 3, 1))
+            .and_then(|anniversary| anniversary.pred_opt())
             .unwrap_or(start_on);
         Self { start_on, end_on }
     }
@@ -268,5 +272,15 @@ mod tests {
             Period::year_from(day("2024-03-01")).end_on,
             day("2025-02-28")
         );
+        // A year that spans 29 February ends the day before the anniversary, not a day short.
+        for (start, end) in [
+            ("2027-03-01", "2028-02-29"),
+            ("2023-03-01", "2024-02-29"),
+            ("2027-12-31", "2028-12-30"),
+            ("2028-02-28", "2029-02-27"),
+            ("2028-01-01", "2028-12-31"),
+        ] {
+            assert_eq!(Period::year_from(day(start)).end_on, day(end), "{start}");
+        }
     }
 }

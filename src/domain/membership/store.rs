@@ -12,7 +12,8 @@ use super::{
     Tier, Withdrawal,
 };
 use crate::db::schema::{
-    membership_actions, membership_periods, membership_withdrawals, memberships, organisations,
+    membership_actions, membership_periods, membership_withdrawal_periods, membership_withdrawals,
+    memberships, organisations,
 };
 use crate::db::{Backend, DbConn};
 use crate::domain::{DomainError, FieldError, new_id, now, parse_stored};
@@ -136,7 +137,8 @@ pub fn history(conn: &mut DbConn, organisation_id: &str) -> Result<Vec<ActionRec
 /// Carries out `request` on the membership of `organisation_id`, checking it against the
 /// status on `today`. One transaction; the organisation's row is locked first, so concurrent
 /// actions on one membership run one after the other and periods can never overlap. The
-/// organisation's version and `updated_at` move on, so sync and ETags see the change.
+/// organisation's version and `updated_at` move on, so sync and ETags see the change; the
+/// time is taken after the lock, so the history's order is the order the actions ran in.
 pub fn act(
     conn: &mut DbConn,
     organisation_id: &str,
@@ -146,20 +148,17 @@ pub fn act(
     actor_user_id: Option<&str>,
 ) -> Result<Membership, DomainError> {
     conn.transaction(|conn| {
-        let at = now();
-        let touched = diesel::update(
-            organisations::table
-                .filter(organisations::id.eq(organisation_id))
-                .filter(organisations::deleted_at.is_null()),
-        )
-        .set((
-            organisations::version.eq(organisations::version + 1),
-            organisations::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-        if touched == 0 {
+        if !crate::domain::organisations::lock_live(conn, organisation_id)? {
             return Err(DomainError::NotFound("organisation"));
         }
+        // Stamped once the lock is held: a later action always carries a later time.
+        let at = now();
+        diesel::update(organisations::table.find(organisation_id))
+            .set((
+                organisations::version.eq(organisations::version + 1),
+                organisations::updated_at.eq(at),
+            ))
+            .execute(conn)?;
         let current = load(conn, &[organisation_id.to_owned()])?.remove(organisation_id);
         let status = current
             .as_ref()
@@ -192,12 +191,16 @@ struct Plan {
     tier: Tier,
     /// Create the membership row (apply).
     create: Option<NaiveDate>,
+    /// Move the application back to this day (an approval from before it).
+    applied_on: Option<NaiveDate>,
     joined_on: Option<NaiveDate>,
     new_period: Option<Period>,
     /// Withdraw from this day: later periods end the day before.
     withdraw_on: Option<NaiveDate>,
     /// Reinstate the open withdrawal on this day.
     reinstate_on: Option<NaiveDate>,
+    /// Cancel the open withdrawal, not yet in effect, restoring the periods it changed.
+    cancel_withdrawal: bool,
     reason: Option<String>,
 }
 
@@ -207,10 +210,12 @@ impl Plan {
             effective_on,
             tier,
             create: None,
+            applied_on: None,
             joined_on: None,
             new_period: None,
             withdraw_on: None,
             reinstate_on: None,
+            cancel_withdrawal: false,
             reason: None,
         }
     }
@@ -258,6 +263,11 @@ fn plan(
     match (request, current) {
         (Request::Apply { tier, applied_on }, None) => {
             let on = applied_on.unwrap_or(today);
+            // An application is recorded when it has been made: one dated ahead would leave
+            // a membership with no status until then, that nothing could act on.
+            if on > today {
+                return Err(invalid("applied_on", "must not be in the future"));
+            }
             let mut plan = Plan::new(on, *tier);
             plan.create = Some(on);
             Ok(plan)
@@ -277,9 +287,19 @@ fn plan(
             if status != Some(S::Pending) || !membership.periods.is_empty() {
                 return refuse("only a pending application can be approved");
             }
-            let start = start_on.unwrap_or(today).max(membership.applied_on);
-            let new = period(start, *end_on)?;
+            if membership.open_withdrawal().is_some() {
+                return refuse(
+                    "a withdrawal is scheduled; it must take effect or be reinstated first",
+                );
+            }
+            let new = period(start_on.unwrap_or(today), *end_on)?;
             let mut plan = Plan::new(new.start_on, membership.tier);
+            // A period that starts before the application (a member recorded late) is
+            // honoured: the application moves back to its start, so the membership is never
+            // without a status during its own period.
+            if new.start_on < membership.applied_on {
+                plan.applied_on = Some(new.start_on);
+            }
             plan.joined_on = Some(joined_on.unwrap_or(new.start_on));
             plan.new_period = Some(new);
             Ok(plan)
@@ -345,12 +365,54 @@ fn plan(
                     "must not be before the application",
                 ));
             }
+            // A withdrawal ends the latest period that has begun early, and removes those not
+            // yet begun; a date before that period's start would remove periods that have
+            // been held, which is history (most likely a mistyped year).
+            let latest_begun = membership
+                .periods
+                .iter()
+                .filter(|p| p.start_on <= today)
+                .max_by_key(|p| p.start_on);
+            if let Some(latest) = latest_begun.filter(|latest| on < latest.start_on) {
+                return Err(DomainError::Conflict {
+                    message: format!(
+                        "withdrawn_on {on} is before the start of the latest period ({} to {}): \
+                         a withdrawal may end that period early but never remove a period \
+                         that has begun; check the date",
+                        latest.start_on, latest.end_on
+                    ),
+                    errors: vec![FieldError::new(
+                        "withdrawn_on",
+                        "before_latest_period",
+                        format!("must not be before {}", latest.start_on),
+                    )],
+                });
+            }
             let mut plan = Plan::new(on, membership.tier);
             plan.withdraw_on = Some(on);
             plan.reason = Some(reason.clone());
             Ok(plan)
         }
         (Request::Reinstate { start_on, end_on }, Some(membership)) => {
+            if let Some(scheduled) = membership
+                .open_withdrawal()
+                .filter(|w| w.withdrawn_on > today)
+            {
+                // Not yet in effect: reinstating cancels it, as if it had never been made.
+                if start_on.is_some() || end_on.is_some() {
+                    let message = "must not be given: the withdrawal has not taken effect, so \
+                                   reinstating cancels it and restores the periods as they were";
+                    let field = if start_on.is_some() {
+                        "start_on"
+                    } else {
+                        "end_on"
+                    };
+                    return Err(invalid(field, message));
+                }
+                let mut plan = Plan::new(scheduled.withdrawn_on, membership.tier);
+                plan.cancel_withdrawal = true;
+                return Ok(plan);
+            }
             let Some(withdrawal) = membership
                 .open_withdrawal()
                 .filter(|_| status == Some(S::Withdrawn))
@@ -399,9 +461,46 @@ fn write(
                 .set(memberships::joined_on.eq(joined_on))
                 .execute(conn)?;
         }
+        if let Some(applied_on) = plan.applied_on {
+            diesel::update(mine)
+                .set(memberships::applied_on.eq(applied_on))
+                .execute(conn)?;
+        }
     }
     if let Some(on) = plan.withdraw_on {
         let theirs = membership_periods::organisation_id.eq(organisation_id);
+        let withdrawal_id = new_id();
+        diesel::insert_into(membership_withdrawals::table)
+            .values((
+                membership_withdrawals::id.eq(&withdrawal_id),
+                membership_withdrawals::organisation_id.eq(organisation_id),
+                membership_withdrawals::withdrawn_on.eq(on),
+                membership_withdrawals::reason.eq(plan.reason.clone().unwrap_or_default()),
+                membership_withdrawals::created_at.eq(at),
+            ))
+            .execute(conn)?;
+        // Kept as they are now, so a cancellation can put them back.
+        let changed: Vec<(String, NaiveDate, NaiveDate, NaiveDateTime)> = membership_periods::table
+            .filter(theirs)
+            .filter(membership_periods::end_on.ge(on))
+            .select((
+                membership_periods::id,
+                membership_periods::start_on,
+                membership_periods::end_on,
+                membership_periods::created_at,
+            ))
+            .load(conn)?;
+        for (period_id, start_on, end_on, created_at) in changed {
+            diesel::insert_into(membership_withdrawal_periods::table)
+                .values((
+                    membership_withdrawal_periods::withdrawal_id.eq(&withdrawal_id),
+                    membership_withdrawal_periods::period_id.eq(period_id),
+                    membership_withdrawal_periods::start_on.eq(start_on),
+                    membership_withdrawal_periods::end_on.eq(end_on),
+                    membership_withdrawal_periods::created_at.eq(created_at),
+                ))
+                .execute(conn)?;
+        }
         // Periods not yet started when the withdrawal takes effect go; the one running ends
         // the day before.
         diesel::delete(
@@ -419,17 +518,23 @@ fn write(
             .set(membership_periods::end_on.eq(eve))
             .execute(conn)?;
         }
-        diesel::insert_into(membership_withdrawals::table)
-            .values((
-                membership_withdrawals::id.eq(new_id()),
-                membership_withdrawals::organisation_id.eq(organisation_id),
-                membership_withdrawals::withdrawn_on.eq(on),
-                membership_withdrawals::reason.eq(plan.reason.clone().unwrap_or_default()),
-                membership_withdrawals::created_at.eq(at),
-            ))
-            .execute(conn)?;
+    }
+    if plan.cancel_withdrawal {
+        cancel_withdrawal(conn, organisation_id)?;
     }
     if let Some(on) = plan.reinstate_on {
+        // Once in effect a withdrawal can no longer be cancelled: what it changed is history.
+        diesel::delete(
+            membership_withdrawal_periods::table.filter(
+                membership_withdrawal_periods::withdrawal_id.eq_any(
+                    membership_withdrawals::table
+                        .filter(membership_withdrawals::organisation_id.eq(organisation_id))
+                        .filter(membership_withdrawals::reinstated_on.is_null())
+                        .select(membership_withdrawals::id),
+                ),
+            ),
+        )
+        .execute(conn)?;
         diesel::update(
             membership_withdrawals::table
                 .filter(membership_withdrawals::organisation_id.eq(organisation_id))
@@ -449,6 +554,47 @@ fn write(
             ))
             .execute(conn)?;
     }
+    Ok(())
+}
+
+/// Cancels the open withdrawal (one not yet in effect): the periods it shortened or removed
+/// are restored as they were, same ids, and it is marked reinstated on its own date, so it
+/// stays on record but holds on no day.
+fn cancel_withdrawal(conn: &mut DbConn, organisation_id: &str) -> Result<(), DomainError> {
+    use membership_withdrawal_periods as kept;
+    let (withdrawal_id, withdrawn_on): (String, NaiveDate) = membership_withdrawals::table
+        .filter(membership_withdrawals::organisation_id.eq(organisation_id))
+        .filter(membership_withdrawals::reinstated_on.is_null())
+        .select((
+            membership_withdrawals::id,
+            membership_withdrawals::withdrawn_on,
+        ))
+        .first(conn)?;
+    let periods: Vec<(String, NaiveDate, NaiveDate, NaiveDateTime)> = kept::table
+        .filter(kept::withdrawal_id.eq(&withdrawal_id))
+        .select((
+            kept::period_id,
+            kept::start_on,
+            kept::end_on,
+            kept::created_at,
+        ))
+        .load(conn)?;
+    for (period_id, start_on, end_on, created_at) in periods {
+        diesel::delete(membership_periods::table.find(&period_id)).execute(conn)?;
+        diesel::insert_into(membership_periods::table)
+            .values((
+                membership_periods::id.eq(&period_id),
+                membership_periods::organisation_id.eq(organisation_id),
+                membership_periods::start_on.eq(start_on),
+                membership_periods::end_on.eq(end_on),
+                membership_periods::created_at.eq(created_at),
+            ))
+            .execute(conn)?;
+    }
+    diesel::delete(kept::table.filter(kept::withdrawal_id.eq(&withdrawal_id))).execute(conn)?;
+    diesel::update(membership_withdrawals::table.find(&withdrawal_id))
+        .set(membership_withdrawals::reinstated_on.eq(withdrawn_on))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, cursor_time, escape_like, new_id, now,
-    parse_stored, taxonomies, write_versioned,
+    parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -454,8 +454,9 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Organisation, DomainError> {
 }
 
 /// Replaces the profile with what `change` makes of the current one, if `check` allows the
-/// stored version. Without a precondition a concurrent write makes it start again from the
-/// new version (never a lost update); with one, a concurrent write makes it stale.
+/// stored version. The row is locked before it is read, so concurrent writes apply one after
+/// the other, each to what the one before wrote (never a lost update, never a 412 without
+/// `If-Match`).
 pub fn update<F>(
     conn: &mut DbConn,
     id: &str,
@@ -465,35 +466,29 @@ pub fn update<F>(
 where
     F: Fn(&Organisation) -> Result<OrganisationProfile, DomainError>,
 {
-    write_versioned(conn, check, |conn| {
-        conn.transaction(|conn| {
-            let current = find(conn, id)?;
-            if !check.allows(current.version) {
-                return Err(DomainError::Stale);
-            }
-            let profile = change(&current)?;
-            if same_content(&profile, &current.profile) {
-                return Ok(Some(current));
-            }
-            check_against_store(conn, &profile, Some((id, &current.profile)))?;
-            let row = OrganisationRow::from_profile(
-                id.to_owned(),
-                &profile,
-                current.version + 1,
-                current.created_at,
-                now(),
-            );
-            let written = diesel::update(organisations::table.find(id))
-                .filter(organisations::version.eq(current.version))
-                .filter(organisations::deleted_at.is_null())
-                .set(&row)
-                .execute(conn)?;
-            if written == 0 {
-                return Ok(None);
-            }
-            write_set_fields(conn, id, &profile)?;
-            find(conn, id).map(Some)
-        })
+    conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, organisations, id)?;
+        let current = find(conn, id)?;
+        if !check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let profile = change(&current)?;
+        if same_content(&profile, &current.profile) {
+            return Ok(current);
+        }
+        check_against_store(conn, &profile, Some((id, &current.profile)))?;
+        let row = OrganisationRow::from_profile(
+            id.to_owned(),
+            &profile,
+            current.version + 1,
+            current.created_at,
+            now(),
+        );
+        diesel::update(organisations::table.find(id))
+            .set(&row)
+            .execute(conn)?;
+        write_set_fields(conn, id, &profile)?;
+        find(conn, id)
     })
 }
 
@@ -539,22 +534,19 @@ fn same_content(a: &OrganisationProfile, b: &OrganisationProfile) -> bool {
 /// Marks an organisation deleted, keeping the row as a tombstone for sync.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, organisations, id)?;
         let current = find(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
         }
         let at = now();
-        let written = diesel::update(organisations::table.find(id))
-            .filter(organisations::version.eq(current.version))
+        diesel::update(organisations::table.find(id))
             .set((
                 organisations::deleted_at.eq(at),
                 organisations::updated_at.eq(at),
                 organisations::version.eq(current.version + 1),
             ))
             .execute(conn)?;
-        if written == 0 {
-            return Err(DomainError::Stale);
-        }
         Ok(())
     })
 }

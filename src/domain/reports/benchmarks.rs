@@ -12,9 +12,7 @@ use serde::Deserialize;
 use crate::db::DbConn;
 use crate::db::schema::{benchmark_sets, benchmark_shares};
 use crate::domain::organisations::name_key;
-use crate::domain::{
-    DomainError, FieldError, Page, VersionCheck, new_id, now, taxonomies, write_versioned,
-};
+use crate::domain::{DomainError, FieldError, Page, VersionCheck, new_id, now, taxonomies};
 use crate::with_backend;
 
 const ENTITY: &str = "benchmark set";
@@ -336,59 +334,51 @@ pub fn update<F>(
 where
     F: Fn(&BenchmarkProfile) -> Result<BenchmarkProfile, DomainError>,
 {
-    write_versioned(conn, version_check, |conn| {
-        conn.transaction(|conn| {
-            let current = find(conn, id)?;
-            if !version_check.allows(current.version) {
-                return Err(DomainError::Stale);
-            }
-            let profile = change(&current.profile)?;
-            if profile == current.profile {
-                return Ok(Some(current));
-            }
-            check(conn, &profile, Some(id))?;
-            let written = diesel::update(benchmark_sets::table.find(id))
-                .filter(benchmark_sets::version.eq(current.version))
-                .set((
-                    benchmark_sets::code.eq(&profile.code),
-                    benchmark_sets::name.eq(&profile.name),
-                    benchmark_sets::name_key.eq(name_key(&profile.name)),
-                    benchmark_sets::population.eq(&profile.population),
-                    benchmark_sets::source.eq(&profile.source),
-                    benchmark_sets::year.eq(profile.year),
-                    benchmark_sets::verified.eq(profile.verified),
-                    benchmark_sets::version.eq(current.version + 1),
-                    benchmark_sets::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            if written == 0 {
-                return Ok(None);
-            }
-            write_shares(conn, id, &profile.shares)?;
-            find(conn, id).map(Some)
-        })
+    conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, benchmark_sets, id)?;
+        let current = find(conn, id)?;
+        if !version_check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let profile = change(&current.profile)?;
+        if profile == current.profile {
+            return Ok(current);
+        }
+        check(conn, &profile, Some(id))?;
+        diesel::update(benchmark_sets::table.find(id))
+            .set((
+                benchmark_sets::code.eq(&profile.code),
+                benchmark_sets::name.eq(&profile.name),
+                benchmark_sets::name_key.eq(name_key(&profile.name)),
+                benchmark_sets::population.eq(&profile.population),
+                benchmark_sets::source.eq(&profile.source),
+                benchmark_sets::year.eq(profile.year),
+                benchmark_sets::verified.eq(profile.verified),
+                benchmark_sets::version.eq(current.version + 1),
+                benchmark_sets::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        write_shares(conn, id, &profile.shares)?;
+        find(conn, id)
     })
 }
 
 /// Marks a set deleted; its id stays taken, so a default set is not seeded again.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, benchmark_sets, id)?;
         let current = find(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
         }
         let at = now();
-        let written = diesel::update(benchmark_sets::table.find(id))
-            .filter(benchmark_sets::version.eq(current.version))
+        diesel::update(benchmark_sets::table.find(id))
             .set((
                 benchmark_sets::deleted_at.eq(at),
                 benchmark_sets::updated_at.eq(at),
                 benchmark_sets::version.eq(current.version + 1),
             ))
             .execute(conn)?;
-        if written == 0 {
-            return Err(DomainError::Stale);
-        }
         Ok(())
     })
 }

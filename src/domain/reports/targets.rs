@@ -11,7 +11,6 @@ use crate::db::schema::targets;
 use crate::domain::organisations::{OrganisationKind, Region, SizeBand};
 use crate::domain::{
     DomainError, FieldError, Page, VersionCheck, new_id, now, parse_stored, taxonomies,
-    write_versioned,
 };
 
 const ENTITY: &str = "target";
@@ -207,51 +206,43 @@ pub fn update<F>(
 where
     F: Fn(&TargetProfile) -> Result<TargetProfile, DomainError>,
 {
-    write_versioned(conn, check, |conn| {
-        conn.transaction(|conn| {
-            let current = find(conn, id)?;
-            if !check.allows(current.version) {
-                return Err(DomainError::Stale);
-            }
-            let profile = change(&current.profile)?;
-            if profile == current.profile {
-                return Ok(Some(current));
-            }
-            check_code(conn, &profile)?;
-            let written = diesel::update(targets::table.find(id))
-                .filter(targets::version.eq(current.version))
-                .set((
-                    columns(&profile),
-                    targets::version.eq(current.version + 1),
-                    targets::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
-            if written == 0 {
-                return Ok(None);
-            }
-            find(conn, id).map(Some)
-        })
+    conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, targets, id)?;
+        let current = find(conn, id)?;
+        if !check.allows(current.version) {
+            return Err(DomainError::Stale);
+        }
+        let profile = change(&current.profile)?;
+        if profile == current.profile {
+            return Ok(current);
+        }
+        check_code(conn, &profile)?;
+        diesel::update(targets::table.find(id))
+            .set((
+                columns(&profile),
+                targets::version.eq(current.version + 1),
+                targets::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        find(conn, id)
     })
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, targets, id)?;
         let current = find(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
         }
         let at = now();
-        let written = diesel::update(targets::table.find(id))
-            .filter(targets::version.eq(current.version))
+        diesel::update(targets::table.find(id))
             .set((
                 targets::deleted_at.eq(at),
                 targets::updated_at.eq(at),
                 targets::version.eq(current.version + 1),
             ))
             .execute(conn)?;
-        if written == 0 {
-            return Err(DomainError::Stale);
-        }
         Ok(())
     })
 }

@@ -395,6 +395,7 @@ pub fn change_community(
     change: &CodeChange,
 ) -> Result<Community, DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, communities, code, title)?;
         let current = community(conn, code)?;
         diesel::update(communities::table.find(code))
             .set((
@@ -414,6 +415,7 @@ pub fn change_expertise_area(
     change: &CodeChange,
 ) -> Result<ExpertiseArea, DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, expertise_areas, code, title)?;
         let current = expertise_area(conn, code)?;
         diesel::update(expertise_areas::table.find(code))
             .set((

@@ -187,6 +187,7 @@ pub fn update(
         if change.role.is_some() || change.active.is_some() {
             lock_active_admins(conn)?;
         }
+        crate::domain::lock_row!(conn, users, id)?;
         let current = get(conn, id)?;
         if !check.allows(current.version) {
             return Err(DomainError::Stale);
@@ -208,22 +209,15 @@ pub fn update(
                 "this is the last active admin; make someone else an admin first",
             ));
         }
-        let updated = diesel::update(
-            users::table
-                .filter(users::id.eq(id))
-                .filter(users::version.eq(current.version)),
-        )
-        .set((
-            users::name.eq(&name),
-            users::role.eq(role.as_str()),
-            users::active.eq(active),
-            users::version.eq(current.version + 1),
-            users::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-        if updated == 0 {
-            return Err(DomainError::Stale);
-        }
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set((
+                users::name.eq(&name),
+                users::role.eq(role.as_str()),
+                users::active.eq(active),
+                users::version.eq(current.version + 1),
+                users::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
         if current.active && !active {
             sessions::revoke_all(conn, id, RevokeReason::Deactivated, None)?;
         }
@@ -270,6 +264,7 @@ pub fn set_password(
     keep: Option<&str>,
 ) -> Result<(), DomainError> {
     conn.transaction(|conn| {
+        crate::domain::lock_row!(conn, users, id)?;
         let updated = diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(password_hash),

@@ -162,7 +162,6 @@ pub fn merge(
     check: &VersionCheck,
 ) -> Result<Outcome, DomainError> {
     conn.transaction(|conn| {
-        let at = now();
         let (before, merged) = lock(conn, survivor_id, merged_ids, check)?;
         let participants: Vec<&Organisation> = std::iter::once(&before).chain(&merged).collect();
         check_choices(&participants, choices)?;
@@ -170,6 +169,8 @@ pub fn merge(
         let holdings = Holdings::load(conn, &all_ids)?;
         let plan = plan(&participants, &holdings, choices)?;
         let touched = Touched::new(survivor_id, &holdings);
+        touched.lock(conn, merged_ids)?;
+        let at = now();
 
         let mut writer = Writer {
             survivor_id,

@@ -23,10 +23,13 @@ pub(super) struct Seat {
 }
 
 impl Seat {
-    /// Whether two seats are held on some common day (`left_on` is the first day away).
+    /// Whether two seats are held on some common day (`left_on` is the last day held), as
+    /// the expert groups' own rule counts it.
     pub(super) fn overlaps(&self, other: &Seat) -> bool {
-        let end = |seat: &Seat| seat.left_on.unwrap_or(NaiveDate::MAX);
-        self.joined_on < end(other) && other.joined_on < end(self)
+        crate::domain::expert_groups::spans_overlap(
+            (self.joined_on, self.left_on),
+            (other.joined_on, other.left_on),
+        )
     }
 }
 
@@ -247,8 +250,8 @@ mod tests {
             left_on: left.map(day),
         };
         let early = seat("2024-01-01", Some("2024-06-01"));
-        assert!(!early.overlaps(&seat("2024-06-01", None)));
-        assert!(early.overlaps(&seat("2024-05-31", None)));
+        assert!(!early.overlaps(&seat("2024-06-02", None)));
+        assert!(early.overlaps(&seat("2024-06-01", None)));
         assert!(seat("2024-01-01", None).overlaps(&seat("2030-01-01", None)));
     }
 }

@@ -55,6 +55,26 @@ impl Touched {
         }
     }
 
+    /// Locks the contacts and groups whose versions move on, and the responses that move
+    /// (see `lock_row!`), so the merge's time is taken after every writer of them is done.
+    pub(super) fn lock(&self, conn: &mut DbConn, merged_ids: &[String]) -> Result<(), DomainError> {
+        let contact_ids: Vec<&String> = self.contacts.keys().collect();
+        diesel::update(contacts::table.filter(contacts::id.eq_any(contact_ids)))
+            .set(contacts::version.eq(contacts::version))
+            .execute(conn)?;
+        let group_ids: Vec<&String> = self.expert_groups.keys().collect();
+        diesel::update(expert_groups::table.filter(expert_groups::id.eq_any(group_ids)))
+            .set(expert_groups::version.eq(expert_groups::version))
+            .execute(conn)?;
+        diesel::update(
+            consultation_responses::table
+                .filter(consultation_responses::organisation_id.eq_any(merged_ids)),
+        )
+        .set(consultation_responses::version.eq(consultation_responses::version))
+        .execute(conn)?;
+        Ok(())
+    }
+
     /// Contacts and groups show their affiliations and seats, so their versions move on
     /// for ETags and sync.
     pub(super) fn bump_versions(

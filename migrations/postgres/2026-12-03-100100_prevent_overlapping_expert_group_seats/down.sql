@@ -1,0 +1,2 @@
+DROP TRIGGER expert_group_members_no_overlap ON expert_group_members;
+DROP FUNCTION expert_group_members_no_overlap();

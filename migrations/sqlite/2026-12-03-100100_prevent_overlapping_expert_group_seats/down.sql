@@ -1,0 +1,2 @@
+DROP TRIGGER expert_group_members_no_overlap_update;
+DROP TRIGGER expert_group_members_no_overlap_insert;
