@@ -29,7 +29,7 @@ use crate::domain::consultations::store::{self, Invitee, ResponseFilter};
 use crate::domain::consultations::{
     Attribution, Consultation, ConsultationFilter, ConsultationKind, ConsultationProfile,
     ConsultationSort, ConsultationStatus, HistoryEntry, Invitation, ListedConsultation,
-    Participation, Party, Response, ResponseFields,
+    Participation, Party, Response, ResponseFields, anonymous_responses_disclosed,
 };
 use crate::domain::{DomainError, FieldError, now};
 use crate::error::ApiError;
@@ -1058,8 +1058,9 @@ pub async fn create_response(
 
 /// List a consultation's responses
 ///
-/// Anonymous responses show no respondent to viewers and API keys. `Accept: text/csv`
-/// streams them as CSV.
+/// Anonymous responses show no respondent to viewers and API keys, and are left out for
+/// them while the invitees who did not answer by name are too few to hide among (see
+/// the README's Consultations). `Accept: text/csv` streams them as CSV.
 #[utoipa::path(
     tag = TAG,
     params(("id" = uuid::Uuid, Path, description = "Consultation id"), ResponseListParams),
@@ -1081,19 +1082,21 @@ pub async fn list_responses(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
-    let (filter, after, limit) = by_id_query(&req, |params| ResponseFilter {
+    let (mut filter, after, limit) = by_id_query(&req, |params| ResponseFilter {
         attended: params.boolean("attended"),
         attribution: params.single_with("attribution", |raw| {
             raw.parse::<Attribution>().map_err(|e| e.to_string())
         }),
+        named_only: false,
     })?;
     let sees = principal.sees_anonymous_responses();
+    let (checked, threshold) = (id.clone(), state.suppression_threshold);
+    filter.named_only = !state
+        .db
+        .run(move |conn| store::anonymous_responses_disclosed_to(conn, &checked, sees, threshold))
+        .await?;
     if format == Format::Csv {
-        let checked = id.clone();
-        state
-            .db
-            .run(move |conn| store::find(conn, &checked))
-            .await?;
+        // The disclosure check above has already answered 404 for an unknown consultation.
         return csv::attachment(
             state.db.clone(),
             "responses.csv",
@@ -1164,20 +1167,29 @@ pub async fn get_response(
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     let (id, response_id) = (path_id(&path.0)?, path_id(&path.1)?);
+    let (sees, threshold) = (
+        principal.sees_anonymous_responses(),
+        state.suppression_threshold,
+    );
     let response = state
         .db
-        .run(move |conn| store::response(conn, &id, &response_id))
+        .run(move |conn| {
+            let response = store::response(conn, &id, &response_id)?;
+            // A response the caller may not learn of is as good as absent.
+            if response.fields.attribution == Attribution::Anonymous
+                && !store::anonymous_responses_disclosed_to(conn, &id, sees, threshold)?
+            {
+                return Err(DomainError::NotFound("response"));
+            }
+            Ok(response)
+        })
         .await?;
     if not_modified(&req, response.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(response.version)))
             .finish());
     }
-    Ok(response_response(
-        StatusCode::OK,
-        response,
-        principal.sees_anonymous_responses(),
-    ))
+    Ok(response_response(StatusCode::OK, response, sees))
 }
 
 /// Update a response
@@ -1248,15 +1260,17 @@ pub struct InvitedCounts {
     pub contacts: i64,
 }
 
+/// Null, with the participation's `suppressed`, where they would single out an anonymous
+/// respondent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RespondedCounts {
-    pub total: i64,
+    pub total: Option<i64>,
     /// Responses from organisations (with or without the contact who wrote them).
-    pub organisations: i64,
+    pub organisations: Option<i64>,
     /// Responses from people in their own right.
-    pub contacts: i64,
+    pub contacts: Option<i64>,
     /// Of all responses, those given anonymously.
-    pub anonymous: i64,
+    pub anonymous: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1266,11 +1280,16 @@ pub struct ParticipationResponse {
     pub invited: InvitedCounts,
     pub responded: RespondedCounts,
     /// Responses marked as attended (events and roundtables).
-    pub attended: i64,
+    pub attended: Option<i64>,
     /// Invitees who responded, over invitees (0 to 1); null when nobody was invited.
     pub response_rate: Option<f64>,
     /// Invited organisations that responded, over invited organisations; null when none.
     pub organisation_response_rate: Option<f64>,
+    /// True when the figures that count responses (`responded`, `attended` and the rates)
+    /// are withheld: for a viewer or API key, fewer invitees of a kind than
+    /// `REPORT_SUPPRESSION_THRESHOLD` (but some) have no named response, so those figures
+    /// could tell which of them answered anonymously.
+    pub suppressed: bool,
 }
 
 fn rate(part: i64, whole: i64) -> Option<f64> {
@@ -1278,8 +1297,11 @@ fn rate(part: i64, whole: i64) -> Option<f64> {
 }
 
 impl ParticipationResponse {
-    fn new(consultation_id: String, p: Participation) -> Self {
+    /// The figures as a caller sees them: all of them when `disclosed`, else only the
+    /// invitations, which the caller can list anyway.
+    fn new(consultation_id: String, p: Participation, disclosed: bool) -> Self {
         let invited = p.invited_organisations + p.invited_contacts;
+        let shown = |n: i64| disclosed.then_some(n);
         Self {
             consultation_id,
             invited: InvitedCounts {
@@ -1288,25 +1310,28 @@ impl ParticipationResponse {
                 contacts: p.invited_contacts,
             },
             responded: RespondedCounts {
-                total: p.responded_organisations + p.responded_contacts,
-                organisations: p.responded_organisations,
-                contacts: p.responded_contacts,
-                anonymous: p.anonymous_responses,
+                total: shown(p.responded_organisations + p.responded_contacts),
+                organisations: shown(p.responded_organisations),
+                contacts: shown(p.responded_contacts),
+                anonymous: shown(p.anonymous_responses),
             },
-            attended: p.attended,
-            response_rate: rate(p.invitees_responded, invited),
+            attended: shown(p.attended),
+            response_rate: rate(p.invitees_responded, invited).filter(|_| disclosed),
             organisation_response_rate: rate(
                 p.invited_organisations_responded,
                 p.invited_organisations,
-            ),
+            )
+            .filter(|_| disclosed),
+            suppressed: !disclosed,
         }
     }
 }
 
 /// Participation in a consultation
 ///
-/// Who was invited, who responded, who attended, and the response rates. Counts never name
-/// anyone, so anonymous responses are counted for every caller.
+/// Who was invited, who responded, who attended, and the response rates. For viewers and
+/// API keys the figures that count responses are withheld (`suppressed`) while they could
+/// single out an anonymous respondent; staff and admins always get them.
 #[utoipa::path(
     tag = TAG,
     params(("id" = uuid::Uuid, Path, description = "Consultation id")),
@@ -1321,6 +1346,7 @@ impl ParticipationResponse {
 pub async fn consultation_participation(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let counted = id.clone();
@@ -1328,7 +1354,12 @@ pub async fn consultation_participation(
         .db
         .run(move |conn| store::participation(conn, &counted))
         .await?;
-    Ok(HttpResponse::Ok().json(ParticipationResponse::new(id, participation)))
+    let disclosed = anonymous_responses_disclosed(
+        principal.sees_anonymous_responses(),
+        participation.hidden,
+        state.suppression_threshold,
+    );
+    Ok(HttpResponse::Ok().json(ParticipationResponse::new(id, participation, disclosed)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

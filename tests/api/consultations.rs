@@ -605,6 +605,7 @@ db_test!(
         assert_eq!(figures["attended"], 1);
         assert_rate(&figures["response_rate"], 3.0 / 5.0);
         assert_rate(&figures["organisation_response_rate"], 2.0 / 4.0);
+        assert_eq!(figures["suppressed"], false, "staff see every figure");
 
         let list = data(&app.get(&format!("/api/v1/consultations/{consultation}/invitations")).await);
         let row = |who: &str| list.iter().find(|r| r["organisation_id"] == who || r["contact_id"] == who).unwrap().clone();
@@ -702,6 +703,11 @@ db_test!(
         let writer = contact(&app, "Bethan", "Price").await;
         invited(&app, &consultation, json!({"organisation_id": named_org})).await;
         invited(&app, &consultation, json!({"organisation_id": hidden_org})).await;
+        // Four more invitees who do not answer: the anonymous one hides among five.
+        for n in 0..4 {
+            let quiet = organisation(&app, &format!("Quiet Trust {n}")).await;
+            invited(&app, &consultation, json!({"organisation_id": quiet})).await;
+        }
         response(&app, &consultation, json!({"organisation_id": named_org, "summary": "Named evidence."})).await;
         let hidden = response(&app, &consultation, json!({"organisation_id": hidden_org, "contact_id": writer, "attribution": "anonymous", "summary": "Hidden evidence."})).await;
         response(&app, &consultation, json!({"organisation_id": uninvited_org, "attribution": "anonymous"})).await;
@@ -870,5 +876,149 @@ db_test!(
         let path = format!("/api/v1/reports/participation?consultation={consultation}&dimension=kind");
         assert_eq!(app.as_(Some(&viewer)).get(&path).await.json()["organisations"], 1);
         assert_eq!(app.get(&path).await.json()["organisations"], 2);
+    }
+);
+
+/// Everything a viewer or key can read of `consultation` that could tell who answered: the
+/// participation figures, the responses (JSON and CSV, and those asked for as anonymous),
+/// the invitations' answers, each invitee's own history and the participation report.
+async fn what_a_reader_sees(
+    app: &TestApp,
+    credential: &str,
+    consultation: &str,
+    invitees: &[String],
+) -> Value {
+    let caller = app.as_(Some(credential));
+    let base = format!("/api/v1/consultations/{consultation}");
+    let mut participation = caller.get(&format!("{base}/participation")).await.json();
+    participation
+        .as_object_mut()
+        .unwrap()
+        .remove("consultation_id");
+    let responses = data(&caller.get(&format!("{base}/responses")).await);
+    let anonymous = data(
+        &caller
+            .get(&format!("{base}/responses?attribution=anonymous"))
+            .await,
+    );
+    let (_, csv_rows, _) = csv_as(app, credential, &format!("{base}/responses")).await;
+    let invitations = data(&caller.get(&format!("{base}/invitations")).await);
+    let answers: Vec<Value> = invitees
+        .iter()
+        .map(|who| {
+            let row = invitations
+                .iter()
+                .find(|r| r["organisation_id"] == who.as_str() || r["contact_id"] == who.as_str())
+                .unwrap();
+            json!([row["responded"], row["attended"]])
+        })
+        .collect();
+    let mut histories = Vec::new();
+    for who in invitees {
+        let path = format!("/api/v1/organisations/{who}/consultations");
+        let entries = caller.get(&path).await;
+        if entries.status == StatusCode::NOT_FOUND {
+            continue; // a contact
+        }
+        let entry = data(&entries)
+            .into_iter()
+            .find(|e| e["consultation"]["id"] == consultation)
+            .unwrap();
+        histories.push(json!([
+            entry["responded"],
+            entry["attended"],
+            entry["submitted_at"].is_null()
+        ]));
+    }
+    let mut report = caller
+        .get(&format!(
+            "/api/v1/reports/participation?consultation={consultation}&dimension=kind"
+        ))
+        .await
+        .json();
+    report.as_object_mut().unwrap().remove("consultation_id");
+    json!({
+        "participation": participation,
+        "responses": responses.len(),
+        "anonymous": anonymous.len(),
+        "csv": csv_rows.len(),
+        "answers": answers,
+        "histories": histories,
+        "report": report,
+    })
+}
+
+db_test!(
+    async fn an_anonymous_respondent_among_too_few_invitees_cannot_be_told_from_one_who_did_not_answer(app) {
+        // The case: A and B answer by name, C anonymously; and a twin where C never
+        // answers. A viewer or key must not be able to tell the two apart from anything.
+        let anonymous = consultation(&app, "Consultation with an anonymous answer", "open").await;
+        let silent = consultation(&app, "Consultation without it", "open").await;
+        let orgs = vec![
+            organisation(&app, "Alpha Trust").await,
+            organisation(&app, "Bravo Trust").await,
+            organisation(&app, "Charlie Trust").await,
+        ];
+        for consultation in [&anonymous, &silent] {
+            for org in &orgs {
+                invited(&app, consultation, json!({"organisation_id": org})).await;
+            }
+            response(&app, consultation, json!({"organisation_id": orgs[0], "attended": true})).await;
+            response(&app, consultation, json!({"organisation_id": orgs[1]})).await;
+        }
+        let hidden = response(&app, &anonymous, json!({"organisation_id": orgs[2], "attribution": "anonymous", "attended": true})).await;
+
+        let viewer = app.token_for("viewer").await;
+        let key = app.api_key(&["consultations:read", "organisations:read", "reports:read"]).await;
+        for credential in [&viewer, &key] {
+            let seen = what_a_reader_sees(&app, credential, &anonymous, &orgs).await;
+            assert_eq!(seen, what_a_reader_sees(&app, credential, &silent, &orgs).await);
+            let figures = &seen["participation"];
+            assert_eq!(figures["invited"], json!({"total": 3, "organisations": 3, "contacts": 0}), "the invitations are no secret");
+            assert_eq!(figures["responded"], json!({"total": null, "organisations": null, "contacts": null, "anonymous": null}));
+            assert_eq!((figures["attended"].clone(), figures["response_rate"].clone(), figures["organisation_response_rate"].clone()), (json!(null), json!(null), json!(null)));
+            assert_eq!(figures["suppressed"], true);
+            assert_eq!(seen["responses"], 2, "only the named answers");
+            assert_eq!(seen["anonymous"], 0);
+            assert_eq!(seen["csv"], 2);
+            let single = format!("/api/v1/consultations/{anonymous}/responses/{}", id(&hidden));
+            app.as_(Some(credential)).get(&single).await.problem(404);
+        }
+        // Staff and admins see everything.
+        let figures = app.get(&format!("/api/v1/consultations/{anonymous}/participation")).await.json();
+        assert_eq!(figures["responded"], json!({"total": 3, "organisations": 3, "contacts": 0, "anonymous": 1}));
+        assert_eq!(figures["suppressed"], false);
+        assert_eq!(app.get(&format!("/api/v1/consultations/{anonymous}/responses/{}", id(&hidden))).await.status, StatusCode::OK);
+
+        // Two more invited organisations who do not answer: C now hides among three, still
+        // too few. Two more: among five, and the figures are shown.
+        let mut more = Vec::new();
+        for n in 0..4 {
+            more.push(organisation(&app, &format!("Quiet Trust {n}")).await);
+        }
+        for (count, org) in more.iter().enumerate() {
+            invited(&app, &anonymous, json!({"organisation_id": org})).await;
+            let figures = app.as_(Some(&viewer)).get(&format!("/api/v1/consultations/{anonymous}/participation")).await.json();
+            assert_eq!(figures["suppressed"], count < 3, "{} candidates: {figures}", count + 2);
+        }
+        let figures = app.as_(Some(&key)).get(&format!("/api/v1/consultations/{anonymous}/participation")).await.json();
+        assert_eq!(figures["responded"], json!({"total": 3, "organisations": 3, "contacts": 0, "anonymous": 1}));
+        assert_rate(&figures["organisation_response_rate"], 0.4286);
+        assert_eq!(data(&app.as_(Some(&key)).get(&format!("/api/v1/consultations/{anonymous}/responses")).await).len(), 3);
+
+        // The figures tell an organisation's answer from a person's: a person invited without
+        // a named answer is one candidate of their kind, so the figures are withheld again...
+        let person = contact(&app, "Amara", "Okafor").await;
+        let people = group(&app, "People group").await;
+        join(&app, &people, json!({"contact_id": person, "role": "member"})).await;
+        invited(&app, &anonymous, json!({"expert_group_id": people})).await;
+        let figures = app.as_(Some(&viewer)).get(&format!("/api/v1/consultations/{anonymous}/participation")).await.json();
+        assert_eq!(figures["suppressed"], true, "{figures}");
+        assert_eq!(data(&app.as_(Some(&viewer)).get(&format!("/api/v1/consultations/{anonymous}/responses")).await).len(), 2);
+        // ...until they answer by name: nobody of their kind is left to hide among.
+        response(&app, &anonymous, json!({"contact_id": person})).await;
+        let figures = app.as_(Some(&viewer)).get(&format!("/api/v1/consultations/{anonymous}/participation")).await.json();
+        assert_eq!(figures["suppressed"], false, "{figures}");
+        assert_eq!(figures["responded"]["contacts"], 1);
     }
 );

@@ -532,3 +532,58 @@ db_test!(
         assert_eq!(app.get(&format!("{path}&disclosure=open")).await.status, StatusCode::BAD_REQUEST);
     }
 );
+
+db_test!(
+    async fn a_count_of_people_is_exact_only_where_the_caller_can_list_them(app) {
+        // Two people and an organisation sit on a group; the group is invited to a
+        // consultation and all three answer by name.
+        let org = organisation(&app, json!({"name": "Oak Voices", "kind": "local_charity"})).await;
+        let people = [person(&app, 0).await, person(&app, 1).await];
+        let group = expert_group(&app).await;
+        let members = format!("/api/v1/expert-groups/{group}/members");
+        created(&app.post_json(&members, &json!({"organisation_id": org, "role": "chair", "joined_on": "2025-01-01"})).await);
+        for someone in &people {
+            created(&app.post_json(&members, &json!({"contact_id": someone, "role": "member", "joined_on": "2025-01-01"})).await);
+        }
+        let consultation = consultation(&app).await;
+        let base = format!("/api/v1/consultations/{consultation}");
+        created(&app.post_json(&format!("{base}/invitations"), &json!({"expert_group_id": group})).await);
+        for body in [json!({"organisation_id": org}), json!({"contact_id": people[0]}), json!({"contact_id": people[1]})] {
+            created(&app.post_json(&format!("{base}/responses"), &body).await);
+        }
+
+        let viewer = app.token_for("viewer").await;
+        let key = app.api_key(&["groups:read", "consultations:read", "reports:read"]).await;
+        let reports_only = app.api_key(&["reports:read"]).await;
+        for credential in [&app.admin_token, &viewer, &key] {
+            let caller = app.as_(Some(credential));
+            // Record views: whoever may call them can list the two people, so they are exact.
+            let listed = ok(&caller.get(&members).await)["data"].as_array().unwrap().len();
+            assert_eq!(listed, 3);
+            assert_eq!(ok(&caller.get(&format!("/api/v1/expert-groups/{group}")).await)["current_member_count"], 3);
+            let invitations = ok(&caller.get(&format!("{base}/invitations")).await)["data"].as_array().unwrap().len();
+            let named = ok(&caller.get(&format!("{base}/responses")).await)["data"].as_array().unwrap().len();
+            assert_eq!((invitations, named), (3, 3));
+            let figures = ok(&caller.get(&format!("{base}/participation")).await);
+            assert_eq!(figures["invited"], json!({"total": 3, "organisations": 1, "contacts": 2}));
+            assert_eq!(figures["responded"], json!({"total": 3, "organisations": 1, "contacts": 2, "anonymous": 0}));
+            assert_eq!(figures["suppressed"], false);
+        }
+        // Reports count people in aggregate: two are withheld whoever asks, in every audience.
+        for credential in [&app.admin_token, &viewer, &key, &reports_only] {
+            let caller = app.as_(Some(credential));
+            for population in [format!("expert_group={group}"), format!("consultation={consultation}")] {
+                for audience in ["internal", "public"] {
+                    let path = report_path("participation", &format!("{population}&as_of={AS_OF}&disclosure={audience}"));
+                    let report = ok(&caller.get(&path).await);
+                    assert_eq!((report["individuals"].clone(), report["individuals_suppressed"].clone()), (json!(null), json!(true)), "{path}");
+                    assert_eq!(report["total"], json!(null), "{path}");
+                }
+            }
+        }
+        // A key that cannot list the people gets no exact count of them elsewhere either.
+        let caller = app.as_(Some(&reports_only));
+        assert_eq!(caller.get(&members).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(caller.get(&format!("{base}/participation")).await.status, StatusCode::FORBIDDEN);
+    }
+);

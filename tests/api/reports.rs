@@ -1268,3 +1268,78 @@ db_test!(
         app.get(&format!("/api/v1/reports/composition/trend?{}", thirteen.join("&"))).await.problem(400);
     }
 );
+
+/// A second seat for the same member in `group` from `joined_on` (the first still held on that
+/// day): through the API while the store allows it, else written straight to the table, as
+/// seats recorded before overlapping seats were refused would be. `false` when the database
+/// itself refuses two seats at once, so the case cannot arise.
+async fn second_seat(app: &TestApp, group: &str, party: (&str, &str), joined_on: &str) -> bool {
+    let members = format!("/api/v1/expert-groups/{group}/members");
+    let added = app
+        .post_json(
+            &members,
+            &json!({party.0: party.1, "role": "member", "joined_on": joined_on}),
+        )
+        .await;
+    if added.status == StatusCode::CREATED {
+        return true;
+    }
+    assert_eq!(added.status, StatusCode::CONFLICT, "{}", added.text());
+    use diesel::prelude::*;
+    use diesel::sql_types::{Date, Text};
+    let database = convene::db::Database::connect(&app.db.url, 1).unwrap();
+    let mut conn = database.connection().unwrap();
+    let column = if party.0 == "organisation_id" {
+        "organisation_id"
+    } else {
+        "contact_id"
+    };
+    diesel::sql_query(format!(
+        "INSERT INTO expert_group_members (id, group_id, {column}, role, joined_on, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'member', $4, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    ))
+    .bind::<Text, _>(uuid::Uuid::now_v7().to_string())
+    .bind::<Text, _>(group)
+    .bind::<Text, _>(party.1)
+    .bind::<Date, _>(joined_on.parse::<chrono::NaiveDate>().unwrap())
+    .execute(&mut *conn)
+    .is_ok()
+}
+
+db_test!(
+    async fn a_group_counts_people_not_seats(app) {
+        let (consultation, group, [oak, pine, _]) = participation_fixture(&app).await;
+        let members = format!("/api/v1/expert-groups/{group}/members");
+        let mut people = Vec::new();
+        for n in 0..5 {
+            people.push(person(&app, n).await);
+        }
+        // The first person and Oak chair until 31 March, then stay on as members from that day.
+        created(&app.post_json(&members, &json!({"contact_id": people[0], "role": "chair", "joined_on": "2026-01-01", "left_on": "2026-03-31"})).await);
+        created(&app.post_json(&members, &json!({"organisation_id": oak, "role": "co_chair", "joined_on": "2026-01-01", "left_on": "2026-03-31"})).await);
+        for someone in &people[1..] {
+            created(&app.post_json(&members, &json!({"contact_id": someone, "role": "member", "joined_on": "2026-01-01"})).await);
+        }
+        created(&app.post_json(&members, &json!({"organisation_id": pine, "role": "member", "joined_on": "2026-01-01"})).await);
+        let person_twice = second_seat(&app, &group, ("contact_id", &people[0]), "2026-03-31").await;
+        let oak_twice = second_seat(&app, &group, ("organisation_id", &oak), "2026-03-31").await;
+        let report = ok(&app.get(&format!("/api/v1/reports/participation?expert_group={group}&as_of=2026-03-31")).await);
+        assert_eq!(report["individuals"], 5, "five people, whatever seats they hold (two seats held: {person_twice})");
+        assert_eq!(report["organisations"], 2, "Oak once (two seats held: {oak_twice})");
+        assert_eq!(report["total"], 7);
+        // After the change of role each holds one seat: the same people.
+        let later = ok(&app.get(&format!("/api/v1/reports/participation?expert_group={group}&as_of=2026-06-30")).await);
+        assert_eq!((later["individuals"].clone(), later["organisations"].clone()), (json!(5), json!(2)));
+
+        // A consultation counts each respondent once: a person who writes their organisation's
+        // response and also answers in their own right is one person and one organisation.
+        let respond = format!("/api/v1/consultations/{consultation}/responses");
+        created(&app.post_json(&respond, &json!({"organisation_id": oak, "contact_id": people[0]})).await);
+        for someone in &people {
+            created(&app.post_json(&respond, &json!({"contact_id": someone})).await);
+        }
+        app.post_json(&respond, &json!({"contact_id": people[0]})).await.problem(409);
+        let report = ok(&app.get(&format!("/api/v1/reports/participation?consultation={consultation}&as_of=2026-06-30")).await);
+        assert_eq!((report["individuals"].clone(), report["organisations"].clone()), (json!(5), json!(1)));
+    }
+);

@@ -144,6 +144,36 @@ pub struct ResponseFields {
     pub submitted_at: NaiveDateTime,
 }
 
+/// The invitees whose answer a caller who may not see anonymous responses cannot see
+/// (invited, without a named response), by kind: for such a caller, the candidates an
+/// anonymous response could have come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HiddenInvitees {
+    pub organisations: i64,
+    pub contacts: i64,
+}
+
+/// Whether a caller may learn of a consultation's anonymous responses: that they exist, how
+/// many there are, of which kind, and the figures that count them (responded, attended, the
+/// response rates). Staff and admins always may. Anyone else only while every anonymous
+/// respondent hides among at least `threshold` candidates of its kind (the figures tell an
+/// organisation's response from a person's), or among none, when every invitee of that kind
+/// answered by name and an anonymous answer can only come from someone not invited.
+///
+/// The rule reads only what such a caller can already see (the invitations, and which of
+/// them answered by name), never the anonymous responses themselves: otherwise a withheld
+/// figure would tell that there is something to hide.
+pub fn anonymous_responses_disclosed(
+    sees_anonymous: bool,
+    hidden: HiddenInvitees,
+    threshold: i64,
+) -> bool {
+    sees_anonymous
+        || [hidden.organisations, hidden.contacts]
+            .into_iter()
+            .all(|candidates| candidates == 0 || candidates >= threshold)
+}
+
 /// Who was invited and who answered, in figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Participation {
@@ -156,6 +186,7 @@ pub struct Participation {
     pub invitees_responded: i64,
     pub invited_organisations_responded: i64,
     pub attended: i64,
+    pub hidden: HiddenInvitees,
 }
 
 /// One line of an organisation's consultation history.
@@ -170,4 +201,32 @@ pub struct HistoryEntry {
     pub invited_at: Option<NaiveDateTime>,
     pub via_group_id: Option<String>,
     pub response: Option<(Attribution, Option<bool>, NaiveDateTime)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hidden(organisations: i64, contacts: i64) -> HiddenInvitees {
+        HiddenInvitees {
+            organisations,
+            contacts,
+        }
+    }
+
+    #[test]
+    fn anonymous_responses_are_disclosed_only_among_enough_candidates_of_each_kind() {
+        assert!(
+            anonymous_responses_disclosed(true, hidden(1, 1), 5),
+            "staff see all"
+        );
+        assert!(anonymous_responses_disclosed(false, hidden(0, 0), 5));
+        assert!(anonymous_responses_disclosed(false, hidden(5, 0), 5));
+        assert!(anonymous_responses_disclosed(false, hidden(0, 9), 5));
+        assert!(anonymous_responses_disclosed(false, hidden(5, 5), 5));
+        assert!(!anonymous_responses_disclosed(false, hidden(1, 0), 5));
+        assert!(!anonymous_responses_disclosed(false, hidden(4, 20), 5));
+        assert!(!anonymous_responses_disclosed(false, hidden(20, 4), 5));
+        assert!(anonymous_responses_disclosed(false, hidden(2, 0), 2));
+    }
 }

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 
 use super::{
     Attribution, Consultation, ConsultationFilter, ConsultationProfile, ConsultationSort,
-    ConsultationStatus, HistoryEntry, Invitation, ListedConsultation, Participation, Party,
-    Response, ResponseFields,
+    ConsultationStatus, HiddenInvitees, HistoryEntry, Invitation, ListedConsultation,
+    Participation, Party, Response, ResponseFields, anonymous_responses_disclosed,
 };
 use crate::db::DbConn;
 use crate::db::schema::{
@@ -803,6 +803,8 @@ pub fn update_response(
 pub struct ResponseFilter {
     pub attended: Option<bool>,
     pub attribution: Option<Attribution>,
+    /// Named responses only: for callers who may not learn of the anonymous ones.
+    pub named_only: bool,
 }
 
 /// A consultation's responses in the order they were recorded.
@@ -822,6 +824,9 @@ pub fn responses(
     }
     if let Some(attribution) = filter.attribution {
         query = query.filter(consultation_responses::attribution.eq(attribution.as_str()));
+    }
+    if filter.named_only {
+        query = query.filter(consultation_responses::attribution.eq(Attribution::Named.as_str()));
     }
     if let Some(after) = after {
         query = query.filter(consultation_responses::id.gt(after.to_owned()));
@@ -873,23 +878,17 @@ pub fn participation(
         .filter(res::attended.eq(true))
         .count()
         .get_result(conn)?;
-    // An invitee responded when a response carries its respondent key.
-    let answered: std::collections::HashSet<String> = responded()
-        .select(res::respondent_key)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
-    let invitees: Vec<(Option<String>, Option<String>)> = invited()
-        .select((inv::organisation_id, inv::contact_id))
-        .load(conn)?;
     let (mut invitees_responded, mut invited_organisations_responded) = (0, 0);
-    for (organisation, contact) in invitees {
-        let party = Party::from_columns(organisation, contact)?;
-        if answered.contains(&respondent_key(&party)) {
+    let mut hidden = HiddenInvitees::default();
+    for (party, answer) in answers(conn, consultation_id)? {
+        if answer.is_some() {
             invitees_responded += 1;
             if matches!(party, Party::Organisation(_)) {
                 invited_organisations_responded += 1;
             }
+        }
+        if answer != Some(Attribution::Named) {
+            hide(&mut hidden, &party);
         }
     }
     Ok(Participation {
@@ -901,7 +900,66 @@ pub fn participation(
         invitees_responded,
         invited_organisations_responded,
         attended,
+        hidden,
     })
+}
+
+/// Each invitee of a consultation with the attribution of its response, if any: an invitee
+/// responded when a response carries its respondent key.
+fn answers(
+    conn: &mut DbConn,
+    consultation_id: &str,
+) -> Result<Vec<(Party, Option<Attribution>)>, DomainError> {
+    use consultation_invitations as inv;
+    use consultation_responses as res;
+    let answered: HashMap<String, String> = res::table
+        .filter(res::consultation_id.eq(consultation_id))
+        .select((res::respondent_key, res::attribution))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    inv::table
+        .filter(inv::consultation_id.eq(consultation_id))
+        .select((inv::organisation_id, inv::contact_id))
+        .load::<(Option<String>, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(organisation, contact)| {
+            let party = Party::from_columns(organisation, contact)?;
+            let answer = answered
+                .get(&respondent_key(&party))
+                .map(|attribution| parse_stored::<Attribution>(attribution))
+                .transpose()?;
+            Ok((party, answer))
+        })
+        .collect()
+}
+
+fn hide(hidden: &mut HiddenInvitees, party: &Party) {
+    match party {
+        Party::Organisation(_) => hidden.organisations += 1,
+        Party::Contact(_) => hidden.contacts += 1,
+    }
+}
+
+/// Whether a caller may learn of the consultation's anonymous responses (see
+/// [`anonymous_responses_disclosed`]); staff and admins are answered without a query.
+pub fn anonymous_responses_disclosed_to(
+    conn: &mut DbConn,
+    consultation_id: &str,
+    sees_anonymous: bool,
+    threshold: i64,
+) -> Result<bool, DomainError> {
+    live_row(conn, consultation_id)?;
+    if sees_anonymous {
+        return Ok(true);
+    }
+    let mut hidden = HiddenInvitees::default();
+    for (party, answer) in answers(conn, consultation_id)? {
+        if answer != Some(Attribution::Named) {
+            hide(&mut hidden, &party);
+        }
+    }
+    Ok(anonymous_responses_disclosed(false, hidden, threshold))
 }
 
 /// An organisation's consultations: those it was invited to or responded to, one entry per

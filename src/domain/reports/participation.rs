@@ -49,6 +49,8 @@ pub fn participation(
         }
         Population::GroupMembers { group_id } => {
             expert_groups::store::find(conn, group_id)?;
+            // People, not seats: someone can hold two seats on one day (stepping down as chair
+            // to stay on as a member, or seats recorded before overlaps were refused).
             expert_group_members::table
                 .filter(expert_group_members::group_id.eq(group_id))
                 .filter(expert_group_members::contact_id.is_not_null())
@@ -58,7 +60,7 @@ pub fn participation(
                         .is_null()
                         .or(expert_group_members::left_on.ge(on)),
                 )
-                .count()
+                .select(diesel::dsl::count(expert_group_members::contact_id).aggregate_distinct())
                 .get_result(conn)?
         }
         Population::ActiveMembers => 0,
