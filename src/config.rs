@@ -5,6 +5,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::api::users::normalise_email;
+use crate::api::validation::{EMAIL_MAX_LENGTH, account_email};
+use crate::auth::passwords;
+
 /// The database the service talks to, chosen by the scheme of `DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -205,13 +209,26 @@ impl AuthConfig {
             ),
             None => None,
         };
-        let admin_email = get("CONVENE_ADMIN_EMAIL").map(|email| email.trim().to_lowercase());
+        let admin_email = get("CONVENE_ADMIN_EMAIL").map(|email| normalise_email(&email));
         let admin_password = get("CONVENE_ADMIN_PASSWORD").map(Secret::new);
         if admin_email.is_some() != admin_password.is_some() {
             return Err(ConfigError::new(
                 "CONVENE_ADMIN_EMAIL",
                 "and CONVENE_ADMIN_PASSWORD must be set together",
             ));
+        }
+        // The API's own rules for an account, checked here so that a value it would refuse
+        // stops start-up before the database or the key file is created.
+        if let (Some(email), Some(password)) = (&admin_email, &admin_password) {
+            if account_email(email).is_err() {
+                return Err(ConfigError::new(
+                    "CONVENE_ADMIN_EMAIL",
+                    format!("must be an email address of at most {EMAIL_MAX_LENGTH} characters"),
+                ));
+            }
+            if let Some(weakness) = passwords::weakness(password.expose(), email) {
+                return Err(ConfigError::new("CONVENE_ADMIN_PASSWORD", weakness));
+            }
         }
         Ok(Self {
             jwt_secret: secret("JWT_SECRET")?,
@@ -258,8 +275,19 @@ fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
         .map(str::trim)
         .filter(|origin| !origin.is_empty())
         .map(|origin| {
-            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
-                && !origin.ends_with('/');
+            // Checked as actix-cors will read it when the server starts, so a value it cannot
+            // use stops start-up here instead of each worker later.
+            let uri = origin.parse::<actix_web::http::Uri>().ok();
+            let valid = uri.as_ref().is_some_and(|uri| {
+                let (scheme, authority) = (uri.scheme_str(), uri.authority());
+                matches!(scheme, Some("http" | "https"))
+                    && authority.is_some_and(|a| !a.host().is_empty() && !a.as_str().contains('@'))
+                    && Some(origin)
+                        == scheme
+                            .zip(authority)
+                            .map(|(s, a)| format!("{s}://{a}"))
+                            .as_deref()
+            });
             if valid {
                 Ok(origin.to_owned())
             } else {
@@ -369,6 +397,65 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "CORS_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn refuses_a_first_admin_the_api_would_refuse() {
+        let admin = |email: &str, password: &str| {
+            config(&[
+                ("CONVENE_ADMIN_EMAIL", email),
+                ("CONVENE_ADMIN_PASSWORD", password),
+            ])
+        };
+        let long = format!("{}@example.org", "a".repeat(250));
+        for email in [
+            "notanemail",
+            "two@@example.org",
+            "a b@example.org",
+            long.as_str(),
+        ] {
+            let error = admin(email, "correct horse battery").unwrap_err();
+            assert_eq!(error.variable, "CONVENE_ADMIN_EMAIL", "{email}");
+        }
+        for password in [
+            "short",
+            "password1234",
+            "chair-of-the-alliance",
+            "aaaaaaaaaaaaaaaa",
+        ] {
+            let error = admin("Chair@Alliance.example.org", password).unwrap_err();
+            assert_eq!(error.variable, "CONVENE_ADMIN_PASSWORD", "{password}");
+            assert!(!error.to_string().contains(password), "{error}");
+        }
+        let accepted = admin(" Chair@Alliance.example.org ", "correct horse battery").unwrap();
+        assert_eq!(
+            accepted.auth.admin_email.as_deref(),
+            Some("chair@alliance.example.org")
+        );
+    }
+
+    #[test]
+    fn refuses_origins_the_cors_layer_could_not_use() {
+        for origins in [
+            "http://exa mple.org",
+            "https://admin.example.org/app",
+            "https://admin.example.org?x=1",
+            "https://user@admin.example.org",
+            "ftp://admin.example.org",
+            "https://",
+        ] {
+            let error = config(&[("CORS_ORIGINS", origins)]).unwrap_err();
+            assert_eq!(error.variable, "CORS_ORIGINS", "{origins}");
+        }
+        let accepted = config(&[(
+            "CORS_ORIGINS",
+            "https://admin.example.org, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            accepted.cors_origins,
+            ["https://admin.example.org", "http://localhost:3000"]
         );
     }
 
