@@ -105,6 +105,17 @@ pub struct AuthConfig {
     pub admin_password: Option<Secret>,
 }
 
+/// The smallest pool start-up chooses by itself: reports may hold half the pool, and the
+/// other half must still serve sign-ins and reads at once (with 2, on one CPU, two
+/// composition reports were enough to answer sign-ins with 503).
+pub const MIN_DEFAULT_POOL_SIZE: u32 = 8;
+
+/// `DATABASE_POOL_SIZE` when unset: diesel is synchronous, so about two connections per core
+/// keep the cores busy, and never fewer than `MIN_DEFAULT_POOL_SIZE`.
+pub fn default_pool_size(cpus: usize) -> u32 {
+    (u32::try_from(cpus).unwrap_or(u32::MAX).saturating_mul(2)).clamp(MIN_DEFAULT_POOL_SIZE, 256)
+}
+
 /// The shortest `JWT_SECRET` accepted: 256 bits, the HS256 key size.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -158,8 +169,7 @@ impl Config {
                     ));
                 }
             },
-            // diesel is synchronous: about two connections per core keeps both busy.
-            None => std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2),
+            None => default_pool_size(std::thread::available_parallelism().map_or(1, |n| n.get())),
         };
         let cors_origins = match get("CORS_ORIGINS") {
             Some(raw) => parse_origins(&raw)?,
@@ -340,6 +350,11 @@ mod tests {
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert!(config.cors_origins.is_empty());
         assert_eq!(config.auth.access_token_minutes, 15);
+        assert!(config.pool_size >= MIN_DEFAULT_POOL_SIZE);
+        assert_eq!(
+            [1, 2, 4, 6, 64, 1000].map(default_pool_size),
+            [8, 8, 8, 12, 128, 256]
+        );
         assert!(config.auth.jwt_secret.is_none());
     }
 

@@ -135,7 +135,7 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let state = web::Data::new(AppState::new(db, &config, &jwt_secret));
+    let state = web::Data::new(AppState::new(db.clone(), &config, &jwt_secret));
     let server = match HttpServer::new(move || build_app(state.clone())).bind(config.bind) {
         Ok(server) => server,
         Err(error) => {
@@ -151,7 +151,13 @@ fn serve() -> ExitCode {
             config.database_url
         );
     }
-    match actix_web::rt::System::new().block_on(server.run()) {
+    let result = actix_web::rt::System::new().block_on(server.run());
+    // Audit events of exports made while the database was locked may still be waiting.
+    let unwritten = db.finish_deferred_audit(std::time::Duration::from_secs(10));
+    if unwritten > 0 {
+        log::error!("{unwritten} audit records of exports could not be written before shutdown");
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("convene: server stopped: {error}");
