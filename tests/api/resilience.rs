@@ -316,6 +316,35 @@ async fn reports_leave_connections_for_sign_ins_and_reads(backend: Backend) {
         done, 4,
         "every report fits in the reports' half of the pool"
     );
+
+    // With the reports' half taken, a fifth report is told to retry and staff are not.
+    let mut taken = Vec::new();
+    for _ in 0..MIN_DEFAULT_POOL_SIZE / 2 {
+        taken.push(
+            app.state
+                .db
+                .report_slot()
+                .await
+                .expect("a free report slot"),
+        );
+    }
+    let started = Instant::now();
+    let refused = app.get(&trend).await;
+    assert_unavailable(&refused, started.elapsed());
+    let signed_in = app
+        .as_anonymous()
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": staff[0], "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
+    assert_eq!(
+        app.get("/api/v1/organisations?limit=20").await.status,
+        StatusCode::OK
+    );
+    drop(taken);
+    assert_eq!(app.get(&trend).await.status, StatusCode::OK);
 }
 
 mod reports_leave_connections_for_sign_ins_and_reads {
