@@ -5,6 +5,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::api::users::normalise_email;
+use crate::api::validation::{EMAIL_MAX_LENGTH, account_email};
+use crate::auth::passwords;
+
 /// The database the service talks to, chosen by the scheme of `DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -101,6 +105,17 @@ pub struct AuthConfig {
     pub admin_password: Option<Secret>,
 }
 
+/// The smallest pool start-up chooses by itself: reports may hold half the pool, and the
+/// other half must still serve sign-ins and reads at once (with 2, on one CPU, two
+/// composition reports were enough to answer sign-ins with 503).
+pub const MIN_DEFAULT_POOL_SIZE: u32 = 8;
+
+/// `DATABASE_POOL_SIZE` when unset: diesel is synchronous, so about two connections per core
+/// keep the cores busy, and never fewer than `MIN_DEFAULT_POOL_SIZE`.
+pub fn default_pool_size(cpus: usize) -> u32 {
+    (u32::try_from(cpus).unwrap_or(u32::MAX).saturating_mul(2)).clamp(MIN_DEFAULT_POOL_SIZE, 256)
+}
+
 /// The shortest `JWT_SECRET` accepted: 256 bits, the HS256 key size.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -154,8 +169,7 @@ impl Config {
                     ));
                 }
             },
-            // diesel is synchronous: about two connections per core keeps both busy.
-            None => std::thread::available_parallelism().map_or(4, |n| n.get() as u32 * 2),
+            None => default_pool_size(std::thread::available_parallelism().map_or(1, |n| n.get())),
         };
         let cors_origins = match get("CORS_ORIGINS") {
             Some(raw) => parse_origins(&raw)?,
@@ -205,13 +219,26 @@ impl AuthConfig {
             ),
             None => None,
         };
-        let admin_email = get("CONVENE_ADMIN_EMAIL").map(|email| email.trim().to_lowercase());
+        let admin_email = get("CONVENE_ADMIN_EMAIL").map(|email| normalise_email(&email));
         let admin_password = get("CONVENE_ADMIN_PASSWORD").map(Secret::new);
         if admin_email.is_some() != admin_password.is_some() {
             return Err(ConfigError::new(
                 "CONVENE_ADMIN_EMAIL",
                 "and CONVENE_ADMIN_PASSWORD must be set together",
             ));
+        }
+        // The API's own rules for an account, checked here so that a value it would refuse
+        // stops start-up before the database or the key file is created.
+        if let (Some(email), Some(password)) = (&admin_email, &admin_password) {
+            if account_email(email).is_err() {
+                return Err(ConfigError::new(
+                    "CONVENE_ADMIN_EMAIL",
+                    format!("must be an email address of at most {EMAIL_MAX_LENGTH} characters"),
+                ));
+            }
+            if let Some(weakness) = passwords::weakness(password.expose(), email) {
+                return Err(ConfigError::new("CONVENE_ADMIN_PASSWORD", weakness));
+            }
         }
         Ok(Self {
             jwt_secret: secret("JWT_SECRET")?,
@@ -258,8 +285,19 @@ fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
         .map(str::trim)
         .filter(|origin| !origin.is_empty())
         .map(|origin| {
-            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
-                && !origin.ends_with('/');
+            // Checked as actix-cors will read it when the server starts, so a value it cannot
+            // use stops start-up here instead of each worker later.
+            let uri = origin.parse::<actix_web::http::Uri>().ok();
+            let valid = uri.as_ref().is_some_and(|uri| {
+                let (scheme, authority) = (uri.scheme_str(), uri.authority());
+                matches!(scheme, Some("http" | "https"))
+                    && authority.is_some_and(|a| !a.host().is_empty() && !a.as_str().contains('@'))
+                    && Some(origin)
+                        == scheme
+                            .zip(authority)
+                            .map(|(s, a)| format!("{s}://{a}"))
+                            .as_deref()
+            });
             if valid {
                 Ok(origin.to_owned())
             } else {
@@ -312,6 +350,11 @@ mod tests {
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert!(config.cors_origins.is_empty());
         assert_eq!(config.auth.access_token_minutes, 15);
+        assert!(config.pool_size >= MIN_DEFAULT_POOL_SIZE);
+        assert_eq!(
+            [1, 2, 4, 6, 64, 1000].map(default_pool_size),
+            [8, 8, 8, 12, 128, 256]
+        );
         assert!(config.auth.jwt_secret.is_none());
     }
 
@@ -369,6 +412,65 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "CORS_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn refuses_a_first_admin_the_api_would_refuse() {
+        let admin = |email: &str, password: &str| {
+            config(&[
+                ("CONVENE_ADMIN_EMAIL", email),
+                ("CONVENE_ADMIN_PASSWORD", password),
+            ])
+        };
+        let long = format!("{}@example.org", "a".repeat(250));
+        for email in [
+            "notanemail",
+            "two@@example.org",
+            "a b@example.org",
+            long.as_str(),
+        ] {
+            let error = admin(email, "correct horse battery").unwrap_err();
+            assert_eq!(error.variable, "CONVENE_ADMIN_EMAIL", "{email}");
+        }
+        for password in [
+            "short",
+            "password1234",
+            "chair-of-the-alliance",
+            "aaaaaaaaaaaaaaaa",
+        ] {
+            let error = admin("Chair@Alliance.example.org", password).unwrap_err();
+            assert_eq!(error.variable, "CONVENE_ADMIN_PASSWORD", "{password}");
+            assert!(!error.to_string().contains(password), "{error}");
+        }
+        let accepted = admin(" Chair@Alliance.example.org ", "correct horse battery").unwrap();
+        assert_eq!(
+            accepted.auth.admin_email.as_deref(),
+            Some("chair@alliance.example.org")
+        );
+    }
+
+    #[test]
+    fn refuses_origins_the_cors_layer_could_not_use() {
+        for origins in [
+            "http://exa mple.org",
+            "https://admin.example.org/app",
+            "https://admin.example.org?x=1",
+            "https://user@admin.example.org",
+            "ftp://admin.example.org",
+            "https://",
+        ] {
+            let error = config(&[("CORS_ORIGINS", origins)]).unwrap_err();
+            assert_eq!(error.variable, "CORS_ORIGINS", "{origins}");
+        }
+        let accepted = config(&[(
+            "CORS_ORIGINS",
+            "https://admin.example.org, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            accepted.cors_origins,
+            ["https://admin.example.org", "http://localhost:3000"]
         );
     }
 

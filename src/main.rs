@@ -91,6 +91,11 @@ fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A key file that cannot be used stops start-up before anything is created.
+    if let Err(error) = bootstrap::check_key_file(&config) {
+        eprintln!("convene: {error}");
+        return ExitCode::FAILURE;
+    }
     let db = match Database::connect(&config.database_url, config.pool_size) {
         Ok(db) => db,
         Err(error) => {
@@ -130,20 +135,28 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let state = web::Data::new(AppState::new(db, &config, &jwt_secret));
-    log::info!(
-        "Convene listening on http://{} (database {}, docs at /docs)",
-        config.bind,
-        config.database_url
-    );
-    let server = HttpServer::new(move || build_app(state.clone())).bind(config.bind);
-    let result = match server {
-        Ok(server) => actix_web::rt::System::new().block_on(server.run()),
+    let state = web::Data::new(AppState::new(db.clone(), &config, &jwt_secret));
+    let server = match HttpServer::new(move || build_app(state.clone())).bind(config.bind) {
+        Ok(server) => server,
         Err(error) => {
             eprintln!("convene: cannot listen on {}: {error}", config.bind);
             return ExitCode::FAILURE;
         }
     };
+    // Only now, with the address held: said earlier, it would be untrue whenever the
+    // address is taken.
+    for address in server.addrs() {
+        log::info!(
+            "Convene listening on http://{address} (database {}, docs at /docs)",
+            config.database_url
+        );
+    }
+    let result = actix_web::rt::System::new().block_on(server.run());
+    // Audit events of exports made while the database was locked may still be waiting.
+    let unwritten = db.finish_deferred_audit(std::time::Duration::from_secs(10));
+    if unwritten > 0 {
+        log::error!("{unwritten} audit records of exports could not be written before shutdown");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -243,7 +256,7 @@ impl AdminOptions {
 
 fn run_admin(config: &Config, command: &str, options: &AdminOptions) -> Result<String, String> {
     let email = options.email.clone().ok_or("--email is required")?;
-    if !email.contains('@') {
+    if convene::api::validation::account_email(&email).is_err() {
         return Err("--email must be an email address".to_owned());
     }
     if command == "create-user" && (options.name.is_none() || options.role.is_none()) {

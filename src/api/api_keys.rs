@@ -54,7 +54,8 @@ pub struct ApiKeyResponse {
     pub expires_at: Option<String>,
     #[schema(format = DateTime)]
     pub revoked_at: Option<String>,
-    /// When the key was last used (to the minute).
+    /// When the key was last used (to the minute). A use while another write holds the
+    /// database is not noted; the next one is.
     #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
 }

@@ -77,8 +77,7 @@ pub fn user_response(status: StatusCode, user: User) -> HttpResponse {
 pub struct CreateUserRequest {
     #[validate(
         required(message = "is required"),
-        length(max = 254),
-        email(message = "must be an email address")
+        custom(function = rules::account_email)
     )]
     #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     pub email: Option<String>,

@@ -40,13 +40,24 @@ fn key_file(url: &DatabaseUrl) -> PathBuf {
     }
 }
 
-fn read_or_create_key(path: &Path) -> Result<Secret, StartupError> {
-    let failed = |what: &str, error: std::io::Error| {
-        StartupError(format!(
-            "cannot {what} the JWT key file {}: {error}",
-            path.display()
-        ))
-    };
+/// Checks the key file when there is one, creating nothing: start-up calls it before it
+/// creates the database, so a bad file stops it with nothing changed.
+pub fn check_key_file(config: &Config) -> Result<(), StartupError> {
+    if config.auth.jwt_secret.is_some() {
+        return Ok(());
+    }
+    read_key(&key_file(&config.database_url)).map(drop)
+}
+
+fn failed(path: &Path, what: &str, error: std::io::Error) -> StartupError {
+    StartupError(format!(
+        "cannot {what} the JWT key file {}: {error}",
+        path.display()
+    ))
+}
+
+/// The key kept in `path`, or `None` when there is no such file.
+fn read_key(path: &Path) -> Result<Option<Secret>, StartupError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let key = text.trim();
@@ -56,31 +67,34 @@ fn read_or_create_key(path: &Path) -> Result<Secret, StartupError> {
                     path.display()
                 )));
             }
+            Ok(Some(Secret::new(key)))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(failed(path, "read", error)),
+    }
+}
+
+fn read_or_create_key(path: &Path) -> Result<Secret, StartupError> {
+    if let Some(key) = read_key(path)? {
+        return Ok(key);
+    }
+    let key = random_secret();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(key.as_bytes())
+                .map_err(|error| failed(path, "write", error))?;
             Ok(Secret::new(key))
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let key = random_secret();
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            match options.open(path) {
-                Ok(mut file) => {
-                    file.write_all(key.as_bytes())
-                        .map_err(|error| failed("write", error))?;
-                    Ok(Secret::new(key))
-                }
-                // Another process created it first: use theirs.
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                    read_or_create_key(path)
-                }
-                Err(error) => Err(failed("create", error)),
-            }
-        }
-        Err(error) => Err(failed("read", error)),
+        // Another process created it first: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read_or_create_key(path),
+        Err(error) => Err(failed(path, "create", error)),
     }
 }
 
@@ -107,13 +121,9 @@ pub fn ensure_admin(
         .admin_email
         .clone()
         .unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned());
+    // `Config` has checked a configured email and password against the API's rules.
     let (password, generated) = match &config.admin_password {
-        Some(password) => {
-            if let Some(weakness) = passwords::weakness(password.expose(), &email) {
-                return Err(StartupError(format!("CONVENE_ADMIN_PASSWORD {weakness}")));
-            }
-            (password.expose().to_owned(), false)
-        }
+        Some(password) => (password.expose().to_owned(), false),
         None => (random_secret(), true),
     };
     let password_hash = passwords::hash(&password)

@@ -4,15 +4,18 @@
 pub mod backend;
 pub mod schema;
 
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseUrl;
-use crate::domain::audit;
+use crate::domain::{DomainError, audit};
 use crate::error::ApiError;
 
 /// One code path for both backends; per-backend code matches on this enum in `backend.rs`.
@@ -110,10 +113,37 @@ fn with_connect_timeout(url: &str) -> String {
 pub type DbPool = Pool<ConnectionManager>;
 pub type PooledConn = PooledConnection<ConnectionManager>;
 
+/// How long a report waits for one of its connections before it is told to retry (503).
+const REPORT_SLOT_WAIT: Duration = Duration::from_millis(1000);
+
 /// The pool plus what the rest of the service needs to know about it.
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
+    /// Connections report work may hold at once: half the pool (at least one). A report
+    /// runs for seconds on a large membership, sign-ins and reads for milliseconds; with
+    /// no cap a few reports held every connection and sign-ins waited into 503s.
+    reports: Arc<Semaphore>,
+    deferred: Arc<DeferredAudit>,
+}
+
+/// The connections report work may use for a part of the pool of their own.
+fn report_connections(pool_size: u32) -> usize {
+    (pool_size as usize / 2).max(1)
+}
+
+/// One report's right to a pooled connection, held while it runs (see `Database::reports`).
+pub struct ReportSlot {
+    _permit: OwnedSemaphorePermit,
+    reports: Arc<Semaphore>,
+}
+
+impl ReportSlot {
+    /// A second connection for work that can run in parallel, when one is free right now:
+    /// never waited for, so a report waiting for its first slot is not kept out by it.
+    pub fn another(&self) -> Option<OwnedSemaphorePermit> {
+        self.reports.clone().try_acquire_owned().ok()
+    }
 }
 
 impl Database {
@@ -141,7 +171,62 @@ impl Database {
             .connection_timeout(CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(|e| StartupError(format!("cannot open a pool on {url}: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self::with_pool(pool))
+    }
+
+    fn with_pool(pool: DbPool) -> Self {
+        let reports = Arc::new(Semaphore::new(report_connections(pool.max_size())));
+        let deferred = Arc::new(DeferredAudit {
+            sender: OnceLock::new(),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        });
+        Self {
+            pool,
+            reports,
+            deferred,
+        }
+    }
+
+    /// Records `events` of a read (an export of personal data) without making the read wait
+    /// for the write lock: written at once when the database can take them now, else by a
+    /// background writer as soon as it can, with the time they happened.
+    pub async fn record_read(
+        &self,
+        context: audit::Context,
+        events: Vec<audit::Event>,
+    ) -> Result<(), ApiError> {
+        let at = crate::domain::now();
+        let (now_context, now_events) = (context.clone(), events.clone());
+        let written = self
+            .run(move |conn| {
+                write_now(conn, |conn| {
+                    audit::store::insert_at(conn, &now_context, &now_events, at)
+                })
+            })
+            .await?;
+        if written.is_none() {
+            log::info!("the write lock is held: an audit event of a read is written later");
+            let pending = Pending {
+                context,
+                events,
+                at,
+            };
+            self.deferred.send(&self.pool, pending);
+        }
+        Ok(())
+    }
+
+    /// Waits up to `limit` for deferred audit events to be written (at shutdown); returns how
+    /// many are still waiting.
+    pub fn finish_deferred_audit(&self, limit: Duration) -> usize {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let waiting = self.deferred.waiting.load(AtomicOrdering::SeqCst);
+            if waiting == 0 || std::time::Instant::now() >= deadline {
+                return waiting;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// A pool that connects lazily, for tests that point at a database that is not there.
@@ -151,7 +236,22 @@ impl Database {
             .min_idle(Some(0))
             .connection_timeout(CHECKOUT_TIMEOUT)
             .build_unchecked(ConnectionManager::new(url.clone()));
-        Self { pool }
+        Self::with_pool(pool)
+    }
+
+    /// A slot for report work, waited for up to `REPORT_SLOT_WAIT`; then 503, so reports
+    /// queue among themselves and never for the connections kept for everything else.
+    pub async fn report_slot(&self) -> Result<ReportSlot, ApiError> {
+        let wait = tokio::time::timeout(REPORT_SLOT_WAIT, self.reports.clone().acquire_owned());
+        match wait.await {
+            Ok(Ok(permit)) => Ok(ReportSlot {
+                _permit: permit,
+                reports: self.reports.clone(),
+            }),
+            _ => Err(ApiError::unavailable(
+                "every connection reports may use is busy with other reports",
+            )),
+        }
     }
 
     /// Runs `work` on a pooled connection on the blocking thread pool (diesel is synchronous).
@@ -199,12 +299,6 @@ impl Database {
         .await
     }
 
-    /// How many connections the pool may open: work is split across connections only when
-    /// there are at least two.
-    pub fn max_connections(&self) -> u32 {
-        self.pool.max_size()
-    }
-
     /// `SELECT 1` through the pool: is the database answering right now?
     /// A connection for work outside requests: start-up and the admin commands.
     pub fn connection(&self) -> Result<PooledConn, r2d2::PoolError> {
@@ -221,10 +315,10 @@ impl Database {
 /// for another writer (SQLite refuses the upgrade at once to avoid a deadlock), so two
 /// writers of one row would see "busy" instead of one waiting and then being told it is
 /// stale. Transactions opened inside `work` become savepoints, as with `transaction`.
-fn write_transaction<T>(
+fn write_transaction<T, E: From<diesel::result::Error>>(
     conn: &mut DbConn,
-    work: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    work: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     fn sqlite(conn: &mut DbConn) -> Option<&mut SqliteConnection> {
         match conn {
@@ -253,6 +347,116 @@ fn write_transaction<T>(
             AnsiTransactionManager::rollback_transaction(c)?;
             Err(error)
         }
+    }
+}
+
+/// Runs `work` as a write transaction only if it can have its locks at once: `Ok(None)`
+/// when another writer holds them (SQLite's write lock; on PostgreSQL a row or table lock),
+/// so a read that writes something on the side never waits behind a long import.
+pub fn write_now<T>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, DomainError>,
+) -> Result<Option<T>, DomainError> {
+    let outcome = match conn {
+        DbConn::Sqlite(_) => {
+            conn.batch_execute("PRAGMA busy_timeout = 0;")?;
+            let outcome = write_transaction(conn, work);
+            conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"))?;
+            outcome
+        }
+        // `SET LOCAL` ends with the transaction; 0 would mean "wait for ever".
+        DbConn::Postgres(_) => conn.transaction(|conn| {
+            conn.batch_execute("SET LOCAL lock_timeout = 1;")?;
+            work(conn)
+        }),
+    };
+    match outcome {
+        Err(DomainError::Database(diesel::result::Error::DatabaseError(_, info)))
+            if is_lock_held(info.message()) =>
+        {
+            Ok(None)
+        }
+        outcome => outcome.map(Some),
+    }
+}
+
+/// Messages of a lock that another connection holds (SQLite, then PostgreSQL).
+fn is_lock_held(message: &str) -> bool {
+    [
+        "database is locked",
+        "database is busy",
+        "canceling statement due to lock timeout",
+        "could not obtain lock",
+    ]
+    .iter()
+    .any(|pattern| message.contains(pattern))
+}
+
+/// Audit events of reads that could not be written at once, on their way to the database.
+struct Pending {
+    context: audit::Context,
+    events: Vec<audit::Event>,
+    at: chrono::NaiveDateTime,
+}
+
+/// A thread that writes deferred audit events, in order, waiting for the lock as long as
+/// it takes; started at the first deferral.
+struct DeferredAudit {
+    sender: OnceLock<Mutex<mpsc::Sender<Pending>>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl DeferredAudit {
+    fn send(&self, pool: &DbPool, pending: Pending) {
+        let sender = self.sender.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel();
+            let (pool, waiting) = (pool.clone(), self.waiting.clone());
+            std::thread::Builder::new()
+                .name("deferred-audit".to_owned())
+                .spawn(move || write_deferred(&pool, &receiver, &waiting))
+                .expect("a thread for deferred audit events");
+            Mutex::new(sender)
+        });
+        self.waiting.fetch_add(1, AtomicOrdering::SeqCst);
+        let sent = sender
+            .lock()
+            .map_err(|_| ())
+            .and_then(|sender| sender.send(pending).map_err(|_| ()));
+        if sent.is_err() {
+            self.waiting.fetch_sub(1, AtomicOrdering::SeqCst);
+            log::error!("the deferred audit writer has stopped: an audit event of a read is lost");
+        }
+    }
+}
+
+fn write_deferred(pool: &DbPool, receiver: &mpsc::Receiver<Pending>, waiting: &AtomicUsize) {
+    while let Ok(pending) = receiver.recv() {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let written = pool
+                .get()
+                .map_err(|e| ApiError::unavailable(e.to_string()))
+                .and_then(|mut conn| {
+                    write_transaction(&mut conn, |conn| {
+                        audit::store::insert_at(conn, &pending.context, &pending.events, pending.at)
+                            .map_err(ApiError::from)
+                    })
+                });
+            match written {
+                Ok(()) => break,
+                Err(ApiError::Unavailable { .. }) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => {
+                    let actions: Vec<&str> =
+                        pending.events.iter().map(|e| e.action.as_str()).collect();
+                    log::error!("audit events {actions:?} of a read could not be written: {error}");
+                    break;
+                }
+            }
+        }
+        waiting.fetch_sub(1, AtomicOrdering::SeqCst);
     }
 }
 

@@ -874,27 +874,23 @@ async fn first_start_uses_the_configured_admin(backend: Backend) {
 
 fresh_database_test!(first_start_uses_the_configured_admin);
 
-async fn a_weak_admin_password_stops_the_first_start(backend: Backend) {
-    let (_db, database) = fresh_database(backend);
+/// Refused as a setting, before any database exists (see `startup.rs` for the binary).
+#[test]
+fn a_weak_admin_password_stops_the_first_start() {
     let weak = "password1234";
-    let config = config(&[
-        ("CONVENE_ADMIN_EMAIL", "chair@alliance.example.org"),
-        ("CONVENE_ADMIN_PASSWORD", weak),
-    ]);
-    let mut conn = database.connection().unwrap();
-    let Err(error) = bootstrap::ensure_admin(&mut conn, &config.auth) else {
-        panic!("a weak CONVENE_ADMIN_PASSWORD was accepted");
-    };
+    let error = Config::from_lookup(|name| match name {
+        "CONVENE_ADMIN_EMAIL" => Some("chair@alliance.example.org".to_owned()),
+        "CONVENE_ADMIN_PASSWORD" => Some(weak.to_owned()),
+        _ => None,
+    })
+    .unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("CONVENE_ADMIN_PASSWORD"), "{message}");
+    assert!(message.starts_with("CONVENE_ADMIN_PASSWORD "), "{message}");
     assert!(
         !message.contains(weak),
         "the password is not printed: {message}"
     );
-    assert_eq!(store::count(&mut conn).unwrap(), 0, "nobody was created");
 }
-
-fresh_database_test!(a_weak_admin_password_stops_the_first_start);
 
 #[test]
 fn the_jwt_key_is_generated_once_beside_the_sqlite_database_for_its_owner_only() {

@@ -164,8 +164,13 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with_pool(backend, 4).await
+    }
+
+    /// A server whose pool holds `pool_size` connections.
+    pub async fn spawn_with_pool(backend: Backend, pool_size: u32) -> Self {
         let db = TestDatabase::create(backend);
-        let database = Database::connect(&db.url, 4).expect("the test database opens");
+        let database = Database::connect(&db.url, pool_size).expect("the test database opens");
         Self::serve(database, db).await
     }
 

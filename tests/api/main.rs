@@ -30,5 +30,6 @@ mod reports;
 mod resilience;
 mod sessions;
 mod snapshots;
+mod startup;
 mod sync;
 mod taxonomies;

@@ -9,6 +9,7 @@ use super::views::{
 };
 use crate::api::list::QueryParams;
 use crate::app::AppState;
+use crate::db::ReportSlot;
 use crate::domain::reports::composition::{self, Counts, Half, Population};
 use crate::domain::reports::disclosure::{Audience, Disclosure};
 use crate::domain::reports::snapshots::ReportKind;
@@ -79,9 +80,10 @@ fn uuid(what: &'static str) -> impl Fn(&str) -> Result<String, String> {
 }
 
 /// The composition of the active members on `on`: its two halves counted at once on two
-/// pooled connections (one after the other when the pool has only one), then laid out.
+/// pooled connections when the report can have a second one, else one after the other.
 async fn active_composition(
     state: &AppState,
+    slot: &ReportSlot,
     on: NaiveDate,
     dimensions: Vec<Dimension>,
 ) -> Result<Composition, ApiError> {
@@ -99,14 +101,16 @@ async fn active_composition(
             )
         })
     };
-    let counts = if state.db.max_connections() >= 2 {
-        let (attributes, communities) =
-            futures_util::future::try_join(half(Half::Attributes), half(Half::Communities)).await?;
-        attributes.merge(communities)
-    } else {
-        half(Half::Attributes)
+    let counts = match slot.another() {
+        Some(_second) => {
+            let (attributes, communities) =
+                futures_util::future::try_join(half(Half::Attributes), half(Half::Communities))
+                    .await?;
+            attributes.merge(communities)
+        }
+        None => half(Half::Attributes)
             .await?
-            .merge(half(Half::Communities).await?)
+            .merge(half(Half::Communities).await?),
     };
     state
         .db
@@ -239,19 +243,20 @@ impl ReportRequest {
 
     /// Computes the report (SQL aggregation on pooled connections) and publishes it.
     pub async fn run(self, state: &AppState) -> Result<Report, ApiError> {
+        let slot = state.db.report_slot().await?;
         let grace = state.grace;
         let disclosure = Disclosure::new(self.audience, state.suppression_threshold);
         Ok(match self.params {
             Params::Composition { on, dimensions } => {
                 Report::Composition(CompositionResponse::new(
-                    active_composition(state, on, dimensions).await?,
+                    active_composition(state, &slot, on, dimensions).await?,
                     disclosure,
                 ))
             }
             Params::CompositionTrend { dates, dimensions } => {
                 let mut compositions = Vec::with_capacity(dates.len());
                 for on in dates {
-                    let counted = active_composition(state, on, dimensions.clone()).await?;
+                    let counted = active_composition(state, &slot, on, dimensions.clone()).await?;
                     compositions.push(CompositionResponse::new(counted, disclosure));
                 }
                 Report::CompositionTrend(CompositionTrend {
@@ -281,7 +286,8 @@ impl ReportRequest {
                     })
                     .await?;
                 let needed = gaps::dimensions_needed(dimension, &targets);
-                let published = disclosure.publish(active_composition(state, on, needed).await?);
+                let published =
+                    disclosure.publish(active_composition(state, &slot, on, needed).await?);
                 let rows = gaps::gaps(&published, set.as_ref(), dimension, &targets);
                 Report::Gaps(GapsResponse {
                     as_of: published.as_of,

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 
 use super::Scope;
 use super::{ApiKey, NewApiKey};
-use crate::db::DbConn;
 use crate::db::schema::{api_key_scopes, api_keys};
+use crate::db::{DbConn, write_now};
 use crate::domain::{DomainError, new_id, now, parse_stored};
 
 const ENTITY: &str = "API key";
@@ -131,7 +131,7 @@ pub fn revoke(conn: &mut DbConn, id: &str) -> Result<(), DomainError> {
 }
 
 /// The id and scopes of the usable key whose secret has this digest: not revoked, not
-/// expired. Notes the use.
+/// expired. Notes the use, when that can be done without waiting.
 pub fn authenticate(
     conn: &mut DbConn,
     secret_digest: &str,
@@ -151,10 +151,15 @@ pub fn authenticate(
     let Some((id, last_used_at)) = row else {
         return Ok(None);
     };
+    // Bookkeeping, not the read: skipped while another writer holds the lock (a long import
+    // on SQLite), so a key's reads never wait for it; a later use writes it.
     if last_used_at.is_none_or(|last| at - last >= LAST_USED_RESOLUTION) {
-        diesel::update(api_keys::table.find(&id))
-            .set(api_keys::last_used_at.eq(at))
-            .execute(conn)?;
+        write_now(conn, |conn| {
+            diesel::update(api_keys::table.find(&id))
+                .set(api_keys::last_used_at.eq(at))
+                .execute(conn)
+                .map_err(DomainError::from)
+        })?;
     }
     let scopes = api_key_scopes::table
         .filter(api_key_scopes::api_key_id.eq(&id))
