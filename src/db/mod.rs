@@ -191,8 +191,7 @@ impl Database {
                         "a write recorded no audit event; it was rolled back",
                     ));
                 }
-                let (context, events) = log.into_events();
-                audit::store::insert(conn, &context, &events)?;
+                log.flush(conn)?;
                 Ok(value)
             })
         })

@@ -243,3 +243,72 @@ db_test!(
         assert_eq!(bad["report"]["errors"][0]["column"], "email");
     }
 );
+
+/// Whether a row or cell problem at `row` in `column` is in a rejected import's report.
+fn reported(problem: &Value, row: u64, column: &str) -> bool {
+    problem["report"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["row"] == row && e["column"] == column)
+}
+
+db_test!(
+    async fn a_nul_in_any_cell_is_a_row_error_before_anything_is_matched(app) {
+        app.create_organisation(&json!({"name": "Matched", "kind": "other", "charity_number": "1161226"})).await;
+        app.post_json("/api/v1/contacts", &json!({"given_name": "A", "family_name": "B", "email": "a@example.org"})).await;
+        let before = every_text_value(&app);
+        for (what, file, column) in [
+            ("organisations", &b"name,kind\nnul\0name,other\n"[..], "name"),
+            ("organisations", b"name,charity_number\nMatched,1161\0226\n", "charity_number"),
+            ("organisations", b"name,company_number\nMatched,0987\0\n", "company_number"),
+            ("organisations", b"name,description\nMatched,a\0b\n", "description"),
+            ("contacts", b"given_name,family_name,email\nA,B,a\0@example.org\n", "email"),
+        ] {
+            for query in ["?dry_run=true", ""] {
+                let problem = import(&app, what, query, file).await.problem(422);
+                assert!(reported(&problem, 2, column), "{what} {column}{query}: {problem}");
+                assert!(problem["report"]["errors"][0]["message"].as_str().unwrap().contains("NUL"));
+            }
+        }
+        // The other rows are still checked, and every problem is reported together.
+        let problem = import(&app, "organisations", "", b"name,kind\nnul\0name,other\nGood,other\nBad,spaceship\n").await.problem(422);
+        let rows: Vec<(u64, &str)> = problem["report"]["errors"].as_array().unwrap().iter()
+            .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
+        assert_eq!(rows, vec![(2, "name"), (4, "kind")]);
+        assert_eq!(every_text_value(&app), before, "nothing was written");
+    }
+);
+
+db_test!(
+    async fn an_unclosed_quote_and_an_id_that_names_nothing_are_row_errors(app) {
+        let before = every_text_value(&app);
+        // The quote on row 3 would swallow the rest of the file into one name.
+        let problem = import(&app, "organisations", "", b"name,kind\nFirst,other\n\"Second,other\nThird,other\n").await.problem(422);
+        assert!(reported(&problem, 3, "name"), "{problem}");
+        assert!(problem["report"]["errors"][0]["message"].as_str().unwrap().contains("quote"));
+        assert_eq!(every_text_value(&app), before);
+
+        let stored = app.create_organisation(&json!({"name": "Stored", "kind": "other"})).await;
+        let id = stored["id"].as_str().unwrap();
+        let deleted = app.create_organisation(&json!({"name": "Deleted", "kind": "other"})).await;
+        let deleted = deleted["id"].as_str().unwrap();
+        assert_eq!(app.delete(&format!("/api/v1/organisations/{deleted}"), None).await.status, StatusCode::NO_CONTENT);
+        let before = every_text_value(&app);
+        let file = format!("id,name,kind\nnot-a-uuid,Made Up,other\n{deleted},Deleted,other\n0193a000-0000-7000-8000-000000000000,Elsewhere,other\n{id},Stored,other\n");
+        let problem = import(&app, "organisations", "", file.as_bytes()).await.problem(422);
+        let rows: Vec<(u64, &str)> = problem["report"]["errors"].as_array().unwrap().iter()
+            .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
+        assert_eq!(rows, vec![(2, "id"), (3, "id"), (4, "id")], "{problem}");
+        assert_eq!(every_text_value(&app), before, "no record was made for any of them");
+        // An id written in capitals (as a spreadsheet may) still names its record.
+        let report = ok(&import(&app, "organisations", "", format!("id,name\n{},Stored\n", id.to_uppercase()).as_bytes()).await);
+        assert_eq!((report["unchanged"].as_u64(), report["results"][0]["matched_by"].as_str()), (Some(1), Some("id")));
+
+        let contact = app.post_json("/api/v1/contacts", &json!({"given_name": "A", "family_name": "B"})).await.json();
+        let problem = import(&app, "contacts", "", b"id,given_name,family_name\n12345,A,B\n").await.problem(422);
+        assert!(reported(&problem, 2, "id"), "{problem}");
+        let file = format!("id,given_name,family_name\n{},A,C\n", contact["id"].as_str().unwrap());
+        assert_eq!(ok(&import(&app, "contacts", "", file.as_bytes()).await)["updated"], 1);
+    }
+);

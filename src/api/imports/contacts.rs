@@ -60,7 +60,7 @@ impl Importer for Contacts {
         table: &Table,
         cells: &[String],
     ) -> Result<Option<(String, MatchRule)>, DomainError> {
-        let rules = [("id", MatchRule::Id), ("email", MatchRule::Email)];
+        let rules = [("email", MatchRule::Email)];
         super::first_match(conn, table, cells, &rules, imports::contact)
     }
 

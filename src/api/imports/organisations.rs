@@ -175,7 +175,6 @@ impl Importer for Organisations {
         cells: &[String],
     ) -> Result<Option<(String, MatchRule)>, DomainError> {
         let rules = [
-            ("id", MatchRule::Id),
             ("charity_number", MatchRule::CharityNumber),
             ("company_number", MatchRule::CompanyNumber),
             ("name", MatchRule::Name),

@@ -14,7 +14,16 @@ pub const ERASED: &str = "[erased]";
 
 /// Writes `events` with `context`; all carry the same time, as they are one change.
 pub fn insert(conn: &mut DbConn, context: &Context, events: &[Event]) -> Result<(), DomainError> {
-    let at = now();
+    insert_at(conn, context, events, now())
+}
+
+/// Writes `events` as having happened `at`.
+pub fn insert_at(
+    conn: &mut DbConn,
+    context: &Context,
+    events: &[Event],
+    at: NaiveDateTime,
+) -> Result<(), DomainError> {
     for event in events {
         diesel::insert_into(audit_events::table)
             .values((
