@@ -312,3 +312,58 @@ db_test!(
         assert_eq!(ok(&import(&app, "contacts", "", file.as_bytes()).await)["updated"], 1);
     }
 );
+
+/// A list's own CSV export, through the API.
+async fn export(app: &TestApp, what: &str) -> Vec<u8> {
+    let response = app
+        .send(
+            app.request(Method::GET, &format!("/api/v1/{what}?limit=500"))
+                .insert_header(("accept", "text/csv")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.text().into_bytes()
+}
+
+db_test!(
+    async fn a_lists_own_csv_export_imports_again_every_row_unchanged(app) {
+        let awkward = [
+            json!({"name": "=Formula Friends", "kind": "grassroots_group", "size_band": "small", "phone": "+44 161 496 0000",
+                   "description": "-minus first, then \"quotes\", commas; and\nlines", "website": "https://formula.example.org",
+                   "email": "hello@formula.example.org", "charity_number": "1161226", "postcode": "M1 1AE",
+                   "geography_scope": "regional", "regions": ["north_west", "london"], "expertise": ["racial_justice", "participation_voice"],
+                   "leadership": {"reply_status": "answered", "communities": ["DEI010100", "EXT020000"]},
+                   "mission": {"reply_status": "prefer_not_to_say"}, "lived_experience_led": true}),
+            json!({"name": "@Handle Collective", "kind": "other", "description": "'=already quoted", "phone": "+44 (0)20 7946 0000"}),
+            json!({"name": "+Plus Trust", "kind": "local_charity", "description": "'plain apostrophe", "lived_experience_led": false}),
+            json!({"name": "-Minus Group", "kind": "other", "company_number": "09876543", "mission": {"reply_status": "answered", "communities": ["DEI070200"]}}),
+        ];
+        for body in &awkward {
+            app.create_organisation(body).await;
+        }
+        for body in [
+            json!({"given_name": "=Ada", "family_name": "-Lovelace", "email": "ada@example.org", "phone": "+44 161 496 0001", "job_title": "@Chair", "pronouns": "she/her"}),
+            json!({"given_name": "+Ben", "family_name": "'=Quoted", "job_title": "-", "pronouns": "'they"}),
+            json!({"given_name": "Cleo", "family_name": "Plain"}),
+        ] {
+            assert_eq!(app.post_json("/api/v1/contacts", &body).await.status, StatusCode::CREATED, "{body}");
+        }
+        let organisations = export(&app, "organisations").await;
+        assert!(String::from_utf8_lossy(&organisations).contains("'+44 161 496 0000"), "the export defuses");
+        let contacts = export(&app, "contacts").await;
+        let before = every_text_value(&app);
+        for query in ["?dry_run=true", ""] {
+            let report = ok(&import(&app, "organisations", query, &organisations).await);
+            assert_eq!((report["unchanged"].as_u64(), report["updated"].as_u64(), report["created"].as_u64()),
+                       (Some(4), Some(0), Some(0)), "{report}");
+            assert_eq!(report["matched_by"], json!({"id": 4}));
+            let report = ok(&import(&app, "contacts", query, &contacts).await);
+            assert_eq!((report["unchanged"].as_u64(), report["updated"].as_u64(), report["created"].as_u64()),
+                       (Some(3), Some(0), Some(0)), "{report}");
+        }
+        let after: Vec<_> = every_text_value(&app).into_iter().filter(|(column, _)| !column.starts_with("audit_events.")).collect();
+        let before: Vec<_> = before.into_iter().filter(|(column, _)| !column.starts_with("audit_events.")).collect();
+        assert_eq!(after, before, "nothing but the import's own audit event changed");
+    }
+);

@@ -84,6 +84,8 @@ trait Importer {
     const ENTITY: &'static str;
     /// The columns of the resource's list CSV; a file may have these and `external_id`.
     const LIST_COLUMNS: &'static [&'static str];
+    /// The columns the list's CSV defuses against formula injection, undone on import.
+    const DEFUSED: &'static [&'static str];
 
     fn columns() -> Vec<&'static str> {
         let mut columns = Self::LIST_COLUMNS.to_vec();
@@ -251,13 +253,26 @@ fn import<I: Importer>(
         errors: Vec::new(),
     };
     for table::Row { number: row, cells } in table.rows() {
-        let cells = match cells {
+        let mut cells = match cells {
             Ok(cells) => cells,
             Err(problems) => {
                 report.errors.extend(problems);
                 continue;
             }
         };
+        // The list's own export comes back as it was: `'+44 161…` is `+44 161…` again.
+        for (cell, column) in cells.iter_mut().zip(&table.columns) {
+            if I::DEFUSED.contains(&column.as_str()) {
+                let text = crate::api::csv::undefuse(cell);
+                if text.len() != cell.len() {
+                    *cell = text.to_owned();
+                }
+            }
+        }
+        // Once any row is bad nothing is written, and only problems are reported.
+        if !report.errors.is_empty() {
+            report.results = Vec::new();
+        }
         let cells = cells.as_slice();
         let external_id = table.cell(cells, "external_id").filter(|v| !v.is_empty());
         if let Some(value) = external_id
