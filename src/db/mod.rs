@@ -275,6 +275,7 @@ fn prepare(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error + Send + S
     }
     crate::domain::taxonomies::seed_defaults(conn)?;
     crate::domain::reports::benchmarks::seed_defaults(conn)?;
+    crate::domain::contacts::store::key_emails(conn)?;
     Ok(())
 }
 

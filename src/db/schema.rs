@@ -235,6 +235,7 @@ diesel::table! {
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         erased_at -> Nullable<Timestamp>,
+        email_match_key -> Nullable<Text>,
     }
 }
 

@@ -3,6 +3,7 @@
 //! spreadsheet encodings, limits, and the audit trail.
 
 use actix_web::http::{Method, StatusCode};
+use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::audit::every_text_value;
@@ -365,5 +366,32 @@ db_test!(
         let after: Vec<_> = every_text_value(&app).into_iter().filter(|(column, _)| !column.starts_with("audit_events.")).collect();
         let before: Vec<_> = before.into_iter().filter(|(column, _)| !column.starts_with("audit_events.")).collect();
         assert_eq!(after, before, "nothing but the import's own audit event changed");
+    }
+);
+
+db_test!(
+    async fn an_email_is_one_address_whether_its_domain_is_in_unicode_or_punycode(app) {
+        let created = app.post_json("/api/v1/contacts", &json!({"given_name": "Jürgen", "family_name": "Brück", "email": "Jurgen@Bücher.example"})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        let created = created.json();
+        assert_eq!(created["email"], "Jurgen@Bücher.example", "kept as written");
+        let again = app.post_json("/api/v1/contacts", &json!({"given_name": "J", "family_name": "B", "email": "jurgen@xn--bcher-kva.example"})).await;
+        assert_eq!(again.problem(409)["errors"][0]["field"], "email");
+        let other = app.post_json("/api/v1/contacts", &json!({"given_name": "K", "family_name": "B", "email": "k@xn--bcher-kva.example"})).await.json();
+        let id = other["id"].as_str().unwrap();
+        let moved = app.patch_json(&format!("/api/v1/contacts/{id}"), &json!({"email": "JURGEN@BÜCHER.EXAMPLE"}), None).await;
+        assert_eq!(moved.status, StatusCode::CONFLICT, "{}", moved.text());
+
+        let report = ok(&import(&app, "contacts", "", "given_name,family_name,email\nJürgen,Brück,jurgen@xn--bcher-kva.example\n".as_bytes()).await);
+        assert_eq!((report["results"][0]["matched_by"].as_str(), report["results"][0]["id"].as_str()), (Some("email"), created["id"].as_str()), "{report}");
+        assert_eq!(report["created"], 0);
+
+        // A contact stored before emails were compared this way gets its key at start-up.
+        let mut conn = app.state.db.connection().unwrap();
+        diesel::sql_query("UPDATE contacts SET email_match_key = NULL").execute(&mut *conn).unwrap();
+        assert!(convene::domain::contacts::store::key_emails(&mut conn).unwrap() >= 2);
+        drop(conn);
+        let again = app.post_json("/api/v1/contacts", &json!({"given_name": "J", "family_name": "B", "email": "jurgen@xn--bcher-kva.example"})).await;
+        again.problem(409);
     }
 );
