@@ -261,7 +261,7 @@ db_test!(
         let before = every_text_value(&app);
         for (what, file, column) in [
             ("organisations", &b"name,kind\nnul\0name,other\n"[..], "name"),
-            ("organisations", b"name,charity_number\nMatched,1161\0226\n", "charity_number"),
+            ("organisations", b"name,charity_number\nMatched,1161\x00226\n", "charity_number"),
             ("organisations", b"name,company_number\nMatched,0987\0\n", "company_number"),
             ("organisations", b"name,description\nMatched,a\0b\n", "description"),
             ("contacts", b"given_name,family_name,email\nA,B,a\0@example.org\n", "email"),
