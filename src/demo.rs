@@ -1014,6 +1014,7 @@ fn batched(
                 contacts::family_name.eq(family),
                 contacts::name_key.eq(format!("{family} {given}").to_lowercase()),
                 contacts::email_key.eq(email.clone()),
+                contacts::email_match_key.eq(email.clone()),
                 contacts::email.eq(email),
                 contacts::job_title.eq(*dice.pick(ROLES)),
                 contacts::created_at.eq(at),

@@ -11,7 +11,7 @@ use validator::Validate;
 
 use crate::api::body::{JsonBody, field_errors, nullable, present, required};
 use crate::api::conditional::{etag, not_modified, version_check};
-use crate::api::csv::{self, defuse};
+use crate::api::csv;
 use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
 use crate::api::path_id;
 use crate::api::schemas::{Tombstone, timestamp};
@@ -425,6 +425,16 @@ pub(crate) const CSV_HEADER: &[&str] = &[
     "deleted_at",
 ];
 
+/// The free-text columns the list's CSV defuses (and an import undoes).
+pub(crate) const CSV_DEFUSED: &[&str] = &[
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "job_title",
+    "pronouns",
+];
+
 fn csv_record(entry: ListedContact) -> Vec<String> {
     match entry {
         ListedContact::Deleted { id, deleted_at, .. } => {
@@ -435,7 +445,7 @@ fn csv_record(entry: ListedContact) -> Vec<String> {
         }
         ListedContact::Live(contact) => {
             let today = Utc::now().date_naive();
-            let opt = |value: &Option<String>| defuse(value.as_deref().unwrap_or_default());
+            let opt = |value: &Option<String>| value.clone().unwrap_or_default();
             let p = &contact.profile;
             let organisations: Vec<&str> = contact
                 .affiliations
@@ -449,10 +459,10 @@ fn csv_record(entry: ListedContact) -> Vec<String> {
                 .filter(|c| c.granted)
                 .map(|c| c.purpose.as_str())
                 .collect();
-            vec![
+            let mut row = vec![
                 contact.id.clone(),
-                defuse(&p.given_name),
-                defuse(&p.family_name),
+                p.given_name.clone(),
+                p.family_name.clone(),
                 opt(&p.email),
                 opt(&p.phone),
                 opt(&p.job_title),
@@ -462,7 +472,9 @@ fn csv_record(entry: ListedContact) -> Vec<String> {
                 timestamp(contact.created_at),
                 timestamp(contact.updated_at),
                 String::new(),
-            ]
+            ];
+            csv::defuse_columns(CSV_HEADER, CSV_DEFUSED, &mut row);
+            row
         }
     }
 }

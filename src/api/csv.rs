@@ -112,13 +112,44 @@ fn rows(rows: impl Iterator<Item = Vec<String>>) -> web::Bytes {
     web::Bytes::from(writer.into_inner().unwrap_or_default())
 }
 
-/// Spreadsheets run a cell that starts with = + - @ as a formula: free text is defused with a
-/// leading apostrophe (OWASP's advice for CSV injection).
+/// Spreadsheets run a cell that starts with = + - @ (or a tab or carriage return) as a
+/// formula: free text is defused with a leading apostrophe (OWASP's advice for CSV
+/// injection). Text that already starts with apostrophes before such a character gets one
+/// more, so that `undefuse` can always tell an added apostrophe from the text's own.
 pub fn defuse(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_owned(),
+    if needs_apostrophe(text) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
     }
+}
+
+/// Defuses the cells of `row` (laid out as `header`) in the `defused` columns: a list's
+/// export and its import name the same columns, so the import undoes exactly this.
+pub fn defuse_columns(header: &[&str], defused: &[&str], row: &mut [String]) {
+    for (cell, column) in row.iter_mut().zip(header) {
+        if defused.contains(column) {
+            *cell = defuse(cell);
+        }
+    }
+}
+
+/// The text `defuse` was given, from what it wrote: an import of the list's own CSV reads
+/// the cells the export defused with this, so that an export imports again unchanged.
+pub fn undefuse(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(text) if needs_apostrophe(text) => text,
+        _ => cell,
+    }
+}
+
+/// Whether `defuse` adds an apostrophe: the text starts, after any apostrophes of its own,
+/// with a character a spreadsheet reads as the start of a formula.
+fn needs_apostrophe(text: &str) -> bool {
+    matches!(
+        text.trim_start_matches('\'').chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+    )
 }
 
 /// A date cell: `2026-03-31`, or empty.
@@ -129,4 +160,42 @@ pub fn date(value: Option<chrono::NaiveDate>) -> String {
 /// A yes/no cell: `true`, `false`, or empty when unknown (or withheld).
 pub fn flag(value: Option<bool>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefuse_gives_back_whatever_defuse_was_given() {
+        for text in [
+            "",
+            "plain",
+            "=SUM(A1)",
+            "+44 161 496 0000",
+            "-5",
+            "@handle",
+            "\tindent",
+            "\rx",
+            "'quoted'",
+            "'=already",
+            "''+twice",
+            "'",
+            "''",
+            "it's",
+            "a=b",
+            " =spaced",
+        ] {
+            assert_eq!(undefuse(&defuse(text)), text, "{text:?}");
+        }
+        assert_eq!(defuse("+44"), "'+44");
+        assert_eq!(defuse("'=x"), "''=x");
+        assert_eq!(defuse("'x"), "'x");
+        // An apostrophe before anything else is the text's own.
+        assert_eq!(undefuse("'tis"), "'tis");
+        // Every defused cell starts with an apostrophe, so no spreadsheet runs it.
+        for text in ["=1", "+1", "-1", "@1", "'=1"] {
+            assert!(defuse(text).starts_with('\''));
+        }
+    }
 }

@@ -16,7 +16,7 @@ use validator::{Validate, ValidationError, ValidationErrors};
 
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::{etag, not_modified, version_check};
-use crate::api::csv::{self, defuse};
+use crate::api::csv;
 use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
 use crate::api::membership::{MembershipSummary, MembershipView};
 use crate::api::path_id;
@@ -970,6 +970,9 @@ pub(crate) const CSV_HEADER: &[&str] = &[
     "merged_into",
 ];
 
+/// The free-text columns the list's CSV defuses (and an import undoes).
+pub(crate) const CSV_DEFUSED: &[&str] = &["name", "website", "email", "phone", "description"];
+
 fn csv_record(entry: Listed, view: MembershipView) -> Vec<String> {
     let opt = |value: Option<String>| value.unwrap_or_default();
     let time = |at: NaiveDateTime| timestamp(at);
@@ -998,18 +1001,18 @@ fn csv_record(entry: Listed, view: MembershipView) -> Vec<String> {
             let membership = membership
                 .as_ref()
                 .and_then(|membership| MembershipSummary::new(membership, view));
-            vec![
+            let mut row = vec![
                 id,
-                defuse(&p.name),
+                p.name,
                 p.kind.to_string(),
                 opt(p.size_band.map(|v| v.to_string())),
                 opt(p.charity_number),
                 opt(p.company_number),
-                defuse(&opt(p.website)),
-                defuse(&opt(p.email)),
-                defuse(&opt(p.phone)),
+                opt(p.website),
+                opt(p.email),
+                opt(p.phone),
                 opt(p.postcode),
-                defuse(&opt(p.description)),
+                opt(p.description),
                 opt(p.geography_scope.map(|v| v.to_string())),
                 strings(p.regions).join(";"),
                 p.expertise.join(";"),
@@ -1027,7 +1030,9 @@ fn csv_record(entry: Listed, view: MembershipView) -> Vec<String> {
                 time(updated_at),
                 String::new(),
                 String::new(),
-            ]
+            ];
+            csv::defuse_columns(CSV_HEADER, CSV_DEFUSED, &mut row);
+            row
         }
     }
 }

@@ -291,8 +291,7 @@ impl Database {
                         "a write recorded no audit event; it was rolled back",
                     ));
                 }
-                let (context, events) = log.into_events();
-                audit::store::insert(conn, &context, &events)?;
+                log.flush(conn)?;
                 Ok(value)
             })
         })
@@ -480,6 +479,7 @@ fn prepare(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error + Send + S
     }
     crate::domain::taxonomies::seed_defaults(conn)?;
     crate::domain::reports::benchmarks::seed_defaults(conn)?;
+    crate::domain::contacts::store::key_emails(conn)?;
     Ok(())
 }
 

@@ -247,6 +247,7 @@ diesel::table! {
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         erased_at -> Nullable<Timestamp>,
+        email_match_key -> Nullable<Text>,
     }
 }
 

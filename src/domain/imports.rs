@@ -101,7 +101,8 @@ pub fn organisation(
     })
 }
 
-/// The live contact `rule` finds for `value`: by id or by email (ignoring case).
+/// The live contact `rule` finds for `value`: by id or by email (ignoring case, and the
+/// domain's Unicode or ASCII form).
 pub fn contact(
     conn: &mut DbConn,
     rule: MatchRule,
@@ -117,7 +118,7 @@ pub fn contact(
             .first(conn)
             .optional()?,
         MatchRule::Email => live
-            .filter(contacts::email_key.eq(value.to_lowercase()))
+            .filter(contacts::email_match_key.eq(super::contacts::email_match_key(value)))
             .first(conn)
             .optional()?,
         _ => None,

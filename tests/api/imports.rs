@@ -3,6 +3,7 @@
 //! spreadsheet encodings, limits, and the audit trail.
 
 use actix_web::http::{Method, StatusCode};
+use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::audit::every_text_value;
@@ -241,5 +242,156 @@ db_test!(
         assert!(actions.contains(&"import"), "{actions:?}");
         let bad = import(&app, "contacts", "", b"given_name,family_name,email\nA,B,not-an-email\n").await.problem(422);
         assert_eq!(bad["report"]["errors"][0]["column"], "email");
+    }
+);
+
+/// Whether a row or cell problem at `row` in `column` is in a rejected import's report.
+fn reported(problem: &Value, row: u64, column: &str) -> bool {
+    problem["report"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["row"] == row && e["column"] == column)
+}
+
+db_test!(
+    async fn a_nul_in_any_cell_is_a_row_error_before_anything_is_matched(app) {
+        app.create_organisation(&json!({"name": "Matched", "kind": "other", "charity_number": "1161226"})).await;
+        app.post_json("/api/v1/contacts", &json!({"given_name": "A", "family_name": "B", "email": "a@example.org"})).await;
+        let before = every_text_value(&app);
+        for (what, file, column) in [
+            ("organisations", &b"name,kind\nnul\0name,other\n"[..], "name"),
+            ("organisations", b"name,charity_number\nMatched,1161\x00226\n", "charity_number"),
+            ("organisations", b"name,company_number\nMatched,0987\0\n", "company_number"),
+            ("organisations", b"name,description\nMatched,a\0b\n", "description"),
+            ("contacts", b"given_name,family_name,email\nA,B,a\0@example.org\n", "email"),
+        ] {
+            for query in ["?dry_run=true", ""] {
+                let problem = import(&app, what, query, file).await.problem(422);
+                assert!(reported(&problem, 2, column), "{what} {column}{query}: {problem}");
+                assert!(problem["report"]["errors"][0]["message"].as_str().unwrap().contains("NUL"));
+            }
+        }
+        // The other rows are still checked, and every problem is reported together.
+        let problem = import(&app, "organisations", "", b"name,kind\nnul\0name,other\nGood,other\nBad,spaceship\n").await.problem(422);
+        let rows: Vec<(u64, &str)> = problem["report"]["errors"].as_array().unwrap().iter()
+            .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
+        assert_eq!(rows, vec![(2, "name"), (4, "kind")]);
+        assert_eq!(every_text_value(&app), before, "nothing was written");
+    }
+);
+
+db_test!(
+    async fn an_unclosed_quote_and_an_id_that_names_nothing_are_row_errors(app) {
+        let before = every_text_value(&app);
+        // The quote on row 3 would swallow the rest of the file into one name.
+        let problem = import(&app, "organisations", "", b"name,kind\nFirst,other\n\"Second,other\nThird,other\n").await.problem(422);
+        assert!(reported(&problem, 3, "name"), "{problem}");
+        assert!(problem["report"]["errors"][0]["message"].as_str().unwrap().contains("quote"));
+        assert_eq!(every_text_value(&app), before);
+
+        let stored = app.create_organisation(&json!({"name": "Stored", "kind": "other"})).await;
+        let id = stored["id"].as_str().unwrap();
+        let deleted = app.create_organisation(&json!({"name": "Deleted", "kind": "other"})).await;
+        let deleted = deleted["id"].as_str().unwrap();
+        assert_eq!(app.delete(&format!("/api/v1/organisations/{deleted}"), None).await.status, StatusCode::NO_CONTENT);
+        let before = every_text_value(&app);
+        let file = format!("id,name,kind\nnot-a-uuid,Made Up,other\n{deleted},Deleted,other\n0193a000-0000-7000-8000-000000000000,Elsewhere,other\n{id},Stored,other\n");
+        let problem = import(&app, "organisations", "", file.as_bytes()).await.problem(422);
+        let rows: Vec<(u64, &str)> = problem["report"]["errors"].as_array().unwrap().iter()
+            .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
+        assert_eq!(rows, vec![(2, "id"), (3, "id"), (4, "id")], "{problem}");
+        assert_eq!(every_text_value(&app), before, "no record was made for any of them");
+        // An id written in capitals (as a spreadsheet may) still names its record.
+        let report = ok(&import(&app, "organisations", "", format!("id,name\n{},Stored\n", id.to_uppercase()).as_bytes()).await);
+        assert_eq!((report["unchanged"].as_u64(), report["results"][0]["matched_by"].as_str()), (Some(1), Some("id")));
+
+        let contact = app.post_json("/api/v1/contacts", &json!({"given_name": "A", "family_name": "B"})).await.json();
+        let problem = import(&app, "contacts", "", b"id,given_name,family_name\n12345,A,B\n").await.problem(422);
+        assert!(reported(&problem, 2, "id"), "{problem}");
+        let file = format!("id,given_name,family_name\n{},A,C\n", contact["id"].as_str().unwrap());
+        assert_eq!(ok(&import(&app, "contacts", "", file.as_bytes()).await)["updated"], 1);
+    }
+);
+
+/// A list's own CSV export, through the API.
+async fn export(app: &TestApp, what: &str) -> Vec<u8> {
+    let response = app
+        .send(
+            app.request(Method::GET, &format!("/api/v1/{what}?limit=500"))
+                .insert_header(("accept", "text/csv")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.text().into_bytes()
+}
+
+db_test!(
+    async fn a_lists_own_csv_export_imports_again_every_row_unchanged(app) {
+        let awkward = [
+            json!({"name": "=Formula Friends", "kind": "grassroots_group", "size_band": "small", "phone": "+44 161 496 0000",
+                   "description": "-minus first, then \"quotes\", commas; and\nlines", "website": "https://formula.example.org",
+                   "email": "hello@formula.example.org", "charity_number": "1161226", "postcode": "M1 1AE",
+                   "geography_scope": "regional", "regions": ["north_west", "london"], "expertise": ["racial_justice", "participation_voice"],
+                   "leadership": {"reply_status": "answered", "communities": ["DEI010100", "EXT020000"]},
+                   "mission": {"reply_status": "prefer_not_to_say"}, "lived_experience_led": true}),
+            json!({"name": "@Handle Collective", "kind": "other", "description": "'=already quoted", "phone": "+44 (0)20 7946 0000"}),
+            json!({"name": "+Plus Trust", "kind": "local_charity", "description": "'plain apostrophe", "lived_experience_led": false}),
+            json!({"name": "-Minus Group", "kind": "other", "company_number": "09876543", "mission": {"reply_status": "answered", "communities": ["DEI070200"]}}),
+        ];
+        for body in &awkward {
+            app.create_organisation(body).await;
+        }
+        for body in [
+            json!({"given_name": "=Ada", "family_name": "-Lovelace", "email": "ada@example.org", "phone": "+44 161 496 0001", "job_title": "@Chair", "pronouns": "she/her"}),
+            json!({"given_name": "+Ben", "family_name": "'=Quoted", "job_title": "-", "pronouns": "'they"}),
+            json!({"given_name": "Cleo", "family_name": "Plain"}),
+        ] {
+            assert_eq!(app.post_json("/api/v1/contacts", &body).await.status, StatusCode::CREATED, "{body}");
+        }
+        let organisations = export(&app, "organisations").await;
+        assert!(String::from_utf8_lossy(&organisations).contains("'+44 161 496 0000"), "the export defuses");
+        let contacts = export(&app, "contacts").await;
+        let before = every_text_value(&app);
+        for query in ["?dry_run=true", ""] {
+            let report = ok(&import(&app, "organisations", query, &organisations).await);
+            assert_eq!((report["unchanged"].as_u64(), report["updated"].as_u64(), report["created"].as_u64()),
+                       (Some(4), Some(0), Some(0)), "{report}");
+            assert_eq!(report["matched_by"], json!({"id": 4}));
+            let report = ok(&import(&app, "contacts", query, &contacts).await);
+            assert_eq!((report["unchanged"].as_u64(), report["updated"].as_u64(), report["created"].as_u64()),
+                       (Some(3), Some(0), Some(0)), "{report}");
+        }
+        let after: Vec<_> = every_text_value(&app).into_iter().filter(|(column, _)| !column.starts_with("audit_events.")).collect();
+        let before: Vec<_> = before.into_iter().filter(|(column, _)| !column.starts_with("audit_events.")).collect();
+        assert_eq!(after, before, "nothing but the import's own audit event changed");
+    }
+);
+
+db_test!(
+    async fn an_email_is_one_address_whether_its_domain_is_in_unicode_or_punycode(app) {
+        let created = app.post_json("/api/v1/contacts", &json!({"given_name": "Jürgen", "family_name": "Brück", "email": "Jurgen@Bücher.example"})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        let created = created.json();
+        assert_eq!(created["email"], "Jurgen@Bücher.example", "kept as written");
+        let again = app.post_json("/api/v1/contacts", &json!({"given_name": "J", "family_name": "B", "email": "jurgen@xn--bcher-kva.example"})).await;
+        assert_eq!(again.problem(409)["errors"][0]["field"], "email");
+        let other = app.post_json("/api/v1/contacts", &json!({"given_name": "K", "family_name": "B", "email": "k@xn--bcher-kva.example"})).await.json();
+        let id = other["id"].as_str().unwrap();
+        let moved = app.patch_json(&format!("/api/v1/contacts/{id}"), &json!({"email": "JURGEN@BÜCHER.EXAMPLE"}), None).await;
+        assert_eq!(moved.status, StatusCode::CONFLICT, "{}", moved.text());
+
+        let report = ok(&import(&app, "contacts", "", "given_name,family_name,email\nJürgen,Brück,jurgen@xn--bcher-kva.example\n".as_bytes()).await);
+        assert_eq!((report["results"][0]["matched_by"].as_str(), report["results"][0]["id"].as_str()), (Some("email"), created["id"].as_str()), "{report}");
+        assert_eq!(report["created"], 0);
+
+        // A contact stored before emails were compared this way gets its key at start-up.
+        let mut conn = app.state.db.connection().unwrap();
+        diesel::sql_query("UPDATE contacts SET email_match_key = NULL").execute(&mut *conn).unwrap();
+        assert!(convene::domain::contacts::store::key_emails(&mut conn).unwrap() >= 2);
+        drop(conn);
+        let again = app.post_json("/api/v1/contacts", &json!({"given_name": "J", "family_name": "B", "email": "jurgen@xn--bcher-kva.example"})).await;
+        again.problem(409);
     }
 );

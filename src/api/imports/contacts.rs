@@ -50,6 +50,7 @@ impl Importer for Contacts {
     const ENTITY: &'static str = entity::CONTACT;
     /// The list's own CSV columns (its read-only ones are ignored), and `external_id`.
     const LIST_COLUMNS: &'static [&'static str] = crate::api::contacts::CSV_HEADER;
+    const DEFUSED: &'static [&'static str] = crate::api::contacts::CSV_DEFUSED;
 
     fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
         Ok(imports::contact(conn, MatchRule::Id, id)?.is_some())
@@ -60,7 +61,7 @@ impl Importer for Contacts {
         table: &Table,
         cells: &[String],
     ) -> Result<Option<(String, MatchRule)>, DomainError> {
-        let rules = [("id", MatchRule::Id), ("email", MatchRule::Email)];
+        let rules = [("email", MatchRule::Email)];
         super::first_match(conn, table, cells, &rules, imports::contact)
     }
 

@@ -9,6 +9,7 @@ mod organisations;
 pub mod table;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -83,6 +84,8 @@ trait Importer {
     const ENTITY: &'static str;
     /// The columns of the resource's list CSV; a file may have these and `external_id`.
     const LIST_COLUMNS: &'static [&'static str];
+    /// The columns the list's CSV defuses against formula injection, undone on import.
+    const DEFUSED: &'static [&'static str];
 
     fn columns() -> Vec<&'static str> {
         let mut columns = Self::LIST_COLUMNS.to_vec();
@@ -93,8 +96,8 @@ trait Importer {
     /// Whether record `id` is stored and not deleted.
     fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError>;
 
-    /// The stored record this row describes, and which rule found it (`external_id` is
-    /// tried by the driver first; `id` and the others here).
+    /// The stored record this row describes, and which rule found it (`id` and
+    /// `external_id` are tried by the driver first; the others here).
     fn find(
         conn: &mut DbConn,
         table: &Table,
@@ -124,7 +127,7 @@ trait Importer {
 }
 
 /// The record the first of `rules` (column, rule) that has a value in the row finds, using
-/// `lookup`; an `id` that is not a UUID is not looked up.
+/// `lookup`.
 fn first_match(
     conn: &mut DbConn,
     table: &Table,
@@ -136,9 +139,6 @@ fn first_match(
         let Some(value) = table.cell(cells, column).filter(|v| !v.is_empty()) else {
             continue;
         };
-        if rule == MatchRule::Id && uuid::Uuid::parse_str(value).is_err() {
-            continue;
-        }
         if let Some(id) = lookup(conn, rule, value)? {
             return Ok(Some((id, rule)));
         }
@@ -195,7 +195,46 @@ fn request<T: serde::de::DeserializeOwned + validator::Validate>(
     crate::api::body::parse(&bytes)
 }
 
-/// Runs the import of `table` in one transaction; any bad row or `dry_run` rolls it back.
+/// How many audit events an import holds before writing them (in its transaction).
+const EVENTS_HELD: usize = 500;
+
+/// The record a row's `id` cell names, when it has one: an id that is not a UUID, or that
+/// names no live record, is a problem of the row (never a new record with another id).
+fn by_id<I: Importer>(
+    conn: &mut DbConn,
+    row: usize,
+    value: &str,
+) -> Result<Result<String, CellProblem>, ApiError> {
+    let Ok(id) = uuid::Uuid::parse_str(value) else {
+        return Ok(Err(CellProblem::new(
+            row,
+            "id",
+            value,
+            format!(
+                "is not an id (as the list's CSV gives it); leave it empty to match the row by \
+                 its other columns or to create a new {}",
+                I::ENTITY
+            ),
+        )));
+    };
+    let id = id.hyphenated().to_string();
+    if I::is_live(conn, &id)? {
+        return Ok(Ok(id));
+    }
+    Ok(Err(CellProblem::new(
+        row,
+        "id",
+        value,
+        format!(
+            "no {} has this id (it may have been deleted, or be from another database); \
+             leave it empty to match the row by its other columns or to create a new one",
+            I::ENTITY
+        ),
+    )))
+}
+
+/// Runs the import of `table`, the rows read one at a time, in the caller's transaction;
+/// the report says what was done, or what is wrong (then the caller rolls back).
 fn import<I: Importer>(
     conn: &mut DbConn,
     log: &mut Log,
@@ -205,57 +244,96 @@ fn import<I: Importer>(
     let mut report = ImportReport {
         dry_run,
         encoding: table.encoding,
-        rows: table.rows.len(),
+        rows: table.rows,
         created: 0,
         updated: 0,
         unchanged: 0,
         matched_by: BTreeMap::new(),
-        results: Vec::new(),
+        results: Vec::with_capacity(table.rows),
         errors: Vec::new(),
     };
-    for (row, cells) in &table.rows {
+    for table::Row { number: row, cells } in table.rows() {
+        let mut cells = match cells {
+            Ok(cells) => cells,
+            Err(problems) => {
+                report.errors.extend(problems);
+                continue;
+            }
+        };
+        // The list's own export comes back as it was: `'+44 161…` is `+44 161…` again.
+        for (cell, column) in cells.iter_mut().zip(&table.columns) {
+            if I::DEFUSED.contains(&column.as_str()) {
+                let text = crate::api::csv::undefuse(cell);
+                if text.len() != cell.len() {
+                    *cell = text.to_owned();
+                }
+            }
+        }
+        // Once any row is bad nothing is written, and only problems are reported.
+        if !report.errors.is_empty() {
+            report.results = Vec::new();
+        }
+        let cells = cells.as_slice();
         let external_id = table.cell(cells, "external_id").filter(|v| !v.is_empty());
         if let Some(value) = external_id
             && (value.chars().count() > 100 || value.chars().any(char::is_control))
         {
             report.errors.push(CellProblem::new(
-                *row,
+                row,
                 "external_id",
                 value,
                 "must be at most 100 characters on one line",
             ));
             continue;
         }
-        let found = match external_id {
-            Some(value) => match crate::domain::imports::by_external_id(conn, I::ENTITY, value)? {
-                Some(id) if I::is_live(conn, &id)? => Some((id, MatchRule::ExternalId)),
-                _ => None,
+        let found = match table.cell(cells, "id").filter(|v| !v.is_empty()) {
+            Some(value) => match by_id::<I>(conn, row, value)? {
+                Ok(id) => Some((id, MatchRule::Id)),
+                Err(problem) => {
+                    report.errors.push(problem);
+                    continue;
+                }
             },
             None => None,
+        };
+        let found = match (found, external_id) {
+            (Some(found), _) => Some(found),
+            (None, Some(value)) => {
+                match crate::domain::imports::by_external_id(conn, I::ENTITY, value)? {
+                    Some(id) if I::is_live(conn, &id)? => Some((id, MatchRule::ExternalId)),
+                    _ => None,
+                }
+            }
+            (None, None) => None,
         };
         let found = match found {
             Some(found) => Some(found),
             None => I::find(conn, table, cells)?,
         };
         // Each row in its own savepoint, so a refused row leaves the rest of the
-        // transaction usable (PostgreSQL aborts a transaction at its first error).
+        // transaction usable (PostgreSQL aborts a transaction at its first error). A dry
+        // run records no audit events: they would only be rolled back.
         let written = conn.transaction(|conn| {
             let result = match &found {
                 None => I::create(conn, table, cells).map(|(id, after)| {
-                    log.record(Event {
-                        action: "import.create".to_owned(),
-                        ..Event::created(I::ENTITY, &id, &after)
-                    });
+                    if !dry_run {
+                        log.record(Event {
+                            action: "import.create".to_owned(),
+                            ..Event::created(I::ENTITY, &id, &after)
+                        });
+                    }
                     (id, Outcome::Created)
                 }),
                 Some((id, _)) => I::update(conn, table, cells, id).map(|(before, after)| {
                     if before == after {
                         (id.clone(), Outcome::Unchanged)
                     } else {
-                        log.record(Event {
-                            action: "import.update".to_owned(),
-                            ..Event::updated(I::ENTITY, id, &before, &after)
-                        });
+                        if !dry_run {
+                            log.record(Event {
+                                action: "import.update".to_owned(),
+                                ..Event::updated(I::ENTITY, id, &before, &after)
+                            });
+                        }
                         (id.clone(), Outcome::Updated)
                     }
                 }),
@@ -282,12 +360,14 @@ fn import<I: Importer>(
                 if let Some(rule) = matched_by {
                     *report.matched_by.entry(rule.to_string()).or_default() += 1;
                 }
-                report.results.push(RowResult {
-                    row: *row,
-                    outcome,
-                    id,
-                    matched_by,
-                });
+                if report.errors.is_empty() {
+                    report.results.push(RowResult {
+                        row,
+                        outcome,
+                        id,
+                        matched_by,
+                    });
+                }
             }
             Err(RowError::Fields(errors)) => {
                 for error in errors {
@@ -295,15 +375,27 @@ fn import<I: Importer>(
                     let value = table.cell(cells, &column).unwrap_or_default();
                     report
                         .errors
-                        .push(CellProblem::new(*row, &column, value, error.message));
+                        .push(CellProblem::new(row, &column, value, error.message));
                 }
             }
             Err(RowError::Fatal(error)) => return Err(error),
         }
+        if log.pending() >= EVENTS_HELD {
+            log.flush(conn)?;
+        }
     }
     if !report.errors.is_empty() {
-        report.results.clear();
-        let detail = format!(
+        report.results = Vec::new();
+    }
+    Ok(report)
+}
+
+/// The 422 of an import that wrote nothing, carrying its report.
+fn rejected(report: &ImportReport) -> ApiError {
+    let detail = if report.errors.is_empty() {
+        "a dry run; nothing was written".to_owned()
+    } else {
+        format!(
             "{} problems in {} rows; nothing was written",
             report.errors.len(),
             report
@@ -312,31 +404,8 @@ fn import<I: Importer>(
                 .map(|e| e.row)
                 .collect::<std::collections::BTreeSet<_>>()
                 .len()
-        );
-        return Err(rejected(detail, &report));
-    }
-    if dry_run {
-        return Err(rejected(
-            "a dry run; nothing was written".to_owned(),
-            &report,
-        ));
-    }
-    log.record(
-        Event::unnamed("import", I::ENTITY)
-            .detail("rows", serde_json::Value::Null, report.rows.into())
-            .detail("created", serde_json::Value::Null, report.created.into())
-            .detail("updated", serde_json::Value::Null, report.updated.into())
-            .detail(
-                "unchanged",
-                serde_json::Value::Null,
-                report.unchanged.into(),
-            ),
-    );
-    Ok(report)
-}
-
-/// The error that rolls an import back while carrying its report out.
-fn rejected(detail: String, report: &ImportReport) -> ApiError {
+        )
+    };
     ApiError::ImportRejected {
         detail,
         report: serde_json::to_value(report).unwrap_or_default(),
@@ -374,7 +443,8 @@ async fn read_body(
     if declared.is_some_and(|length| length > limit) {
         return Err(table::too_large(limit));
     }
-    let mut body = Vec::new();
+    // Reserved at once for a declared length, so a large file is not copied as it grows.
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
@@ -403,7 +473,7 @@ async fn run<I: Importer>(
     let dry_run = params.boolean("dry_run").unwrap_or(false);
     params.finish()?;
     let bytes = read_body(&req, payload, state.import_body_limit).await?;
-    let table = web::block(move || table::read(&bytes, &I::columns()))
+    let table = web::block(move || table::read(bytes, &I::columns()))
         .await
         .map_err(|e| ApiError::internal(format!("reading the file failed: {e}")))?;
     let table = match table {
@@ -425,24 +495,54 @@ async fn run<I: Importer>(
                 results: Vec::new(),
                 errors: problems,
             };
-            let detail = "the file cannot be imported as it is; nothing was written";
-            return Err(rejected(detail.to_owned(), &report));
+            return Err(ApiError::ImportRejected {
+                detail: "the file cannot be imported as it is; nothing was written".to_owned(),
+                report: serde_json::to_value(&report).unwrap_or_default(),
+            });
         }
     };
+    // A report that must not be committed (a dry run, or bad rows) leaves the transaction
+    // through this slot, so that the rollback's error need not carry it.
+    let unwritten = Arc::new(Mutex::new(None));
     let outcome = state
         .db
-        .write(context, move |conn, log| {
-            import::<I>(conn, log, &table, dry_run)
+        .write(context, {
+            let unwritten = unwritten.clone();
+            move |conn, log| {
+                let report = import::<I>(conn, log, &table, dry_run)?;
+                drop(table);
+                if dry_run || !report.errors.is_empty() {
+                    let rows = report.rows;
+                    *unwritten.lock().unwrap_or_else(PoisonError::into_inner) = Some(report);
+                    return Err(ApiError::Conflict {
+                        detail: format!("the import of {rows} rows was rolled back"),
+                        errors: Vec::new(),
+                    });
+                }
+                log.record(
+                    Event::unnamed("import", I::ENTITY)
+                        .detail("rows", serde_json::Value::Null, report.rows.into())
+                        .detail("created", serde_json::Value::Null, report.created.into())
+                        .detail("updated", serde_json::Value::Null, report.updated.into())
+                        .detail(
+                            "unchanged",
+                            serde_json::Value::Null,
+                            report.unchanged.into(),
+                        ),
+                );
+                Ok(report)
+            }
         })
         .await;
-    match outcome {
-        Ok(report) => Ok(HttpResponse::Ok().json(report)),
-        Err(ApiError::ImportRejected { report, .. })
-            if dry_run && report["errors"].as_array().is_some_and(Vec::is_empty) =>
-        {
-            Ok(HttpResponse::Ok().json(report))
-        }
-        Err(error) => Err(error),
+    let unwritten = unwritten
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match (outcome, unwritten) {
+        (Ok(report), _) => Ok(HttpResponse::Ok().json(report)),
+        (Err(_), Some(report)) if report.errors.is_empty() => Ok(HttpResponse::Ok().json(report)),
+        (Err(_), Some(report)) => Err(rejected(&report)),
+        (Err(error), None) => Err(error),
     }
 }
 

@@ -164,6 +164,7 @@ impl Importer for Organisations {
     /// The list's own CSV columns (its read-only ones are ignored, so an export imports
     /// again), and `external_id`.
     const LIST_COLUMNS: &'static [&'static str] = crate::api::organisations::CSV_HEADER;
+    const DEFUSED: &'static [&'static str] = crate::api::organisations::CSV_DEFUSED;
 
     fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
         Ok(imports::organisation(conn, MatchRule::Id, id)?.is_some())
@@ -175,7 +176,6 @@ impl Importer for Organisations {
         cells: &[String],
     ) -> Result<Option<(String, MatchRule)>, DomainError> {
         let rules = [
-            ("id", MatchRule::Id),
             ("charity_number", MatchRule::CharityNumber),
             ("company_number", MatchRule::CompanyNumber),
             ("name", MatchRule::Name),

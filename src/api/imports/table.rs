@@ -3,6 +3,8 @@
 //! older Excel writes); commas or tabs; Windows line endings; and the empty columns and rows a
 //! spreadsheet leaves at its edges. Headings are matched without regard to case or spaces.
 
+use std::collections::BTreeMap;
+
 use crate::error::ApiError;
 
 /// The most data rows one import takes.
@@ -40,13 +42,27 @@ impl CellProblem {
     }
 }
 
-/// The file read: its headings (known columns only, normalised) and rows of cells, each
-/// with its row number.
+/// The file read: its headings (known columns only, normalised) and its text, whose rows are
+/// read one at a time (`Table::rows`) so that a large file is never held as cells too.
 #[derive(Debug)]
 pub struct Table {
     pub encoding: Encoding,
     pub columns: Vec<String>,
-    pub rows: Vec<(usize, Vec<String>)>,
+    /// How many data rows the file has (empty rows are not counted).
+    pub rows: usize,
+    text: String,
+    delimiter: u8,
+    /// Where each of `columns` is in a record.
+    positions: Vec<usize>,
+    /// The problems of single rows, found before any row is matched: such a row is reported
+    /// and never looked up (a NUL cannot even be compared by PostgreSQL).
+    problems: BTreeMap<usize, Vec<CellProblem>>,
+}
+
+/// One data row: its number in the file, and its cells (one per column) or its problems.
+pub struct Row {
+    pub number: usize,
+    pub cells: Result<Vec<String>, Vec<CellProblem>>,
 }
 
 impl Table {
@@ -59,22 +75,75 @@ impl Table {
     pub fn has(&self, column: &str) -> bool {
         self.columns.iter().any(|c| c == column)
     }
+
+    /// The data rows in file order, read from the text as they are asked for.
+    pub fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+        let mut record = csv::StringRecord::new();
+        let mut reader = self.reader();
+        let mut number = 0;
+        std::iter::from_fn(move || {
+            loop {
+                let read = reader.read_record(&mut record);
+                if matches!(read, Ok(false)) {
+                    return None;
+                }
+                number += 1;
+                if number == 1 {
+                    continue;
+                }
+                if let Some(problems) = self.problems.get(&number) {
+                    return Some(Row {
+                        number,
+                        cells: Err(problems.clone()),
+                    });
+                }
+                // A record that could not be read is a problem of its row (above).
+                if read.is_err() || record.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                let cells = self
+                    .positions
+                    .iter()
+                    .map(|&p| record.get(p).unwrap_or_default().trim().to_owned())
+                    .collect();
+                return Some(Row {
+                    number,
+                    cells: Ok(cells),
+                });
+            }
+        })
+    }
+
+    fn reader(&self) -> csv::Reader<&[u8]> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(self.delimiter)
+            .from_reader(self.text.as_bytes())
+    }
 }
 
-/// The text of `bytes`, and how it was encoded.
-fn decode(bytes: &[u8]) -> (String, Encoding) {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return (String::from_utf8_lossy(rest).into_owned(), Encoding::Utf8);
+/// The text of `bytes`, and how it was encoded (UTF-8 is taken as it is, not copied).
+fn decode(mut bytes: Vec<u8>) -> (String, Encoding) {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+        return match String::from_utf8(bytes) {
+            Ok(text) => (text, Encoding::Utf8),
+            Err(error) => (
+                String::from_utf8_lossy(error.as_bytes()).into_owned(),
+                Encoding::Utf8,
+            ),
+        };
     }
     let utf16 = |rest: &[u8], little: bool| {
-        let units: Vec<u16> = rest
-            .chunks_exact(2)
-            .map(|pair| match little {
-                true => u16::from_le_bytes([pair[0], pair[1]]),
-                false => u16::from_be_bytes([pair[0], pair[1]]),
-            })
+        let units = rest.chunks_exact(2).map(|pair| match little {
+            true => u16::from_le_bytes([pair[0], pair[1]]),
+            false => u16::from_be_bytes([pair[0], pair[1]]),
+        });
+        let text: String = char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
             .collect();
-        (String::from_utf16_lossy(&units), Encoding::Utf16)
+        (text, Encoding::Utf16)
     };
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         return utf16(rest, true);
@@ -82,10 +151,10 @@ fn decode(bytes: &[u8]) -> (String, Encoding) {
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
         return utf16(rest, false);
     }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => (text.to_owned(), Encoding::Utf8),
-        Err(_) => (
-            bytes.iter().map(|&b| windows_1252(b)).collect(),
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, Encoding::Utf8),
+        Err(error) => (
+            error.as_bytes().iter().map(|&b| windows_1252(b)).collect(),
             Encoding::Windows1252,
         ),
     }
@@ -125,8 +194,10 @@ pub enum ReadError {
     Problems(Vec<CellProblem>),
 }
 
-/// Reads `bytes` as a table of `known` columns.
-pub fn read(bytes: &[u8], known: &[&str]) -> Result<Table, ReadError> {
+/// Reads `bytes` as a table of `known` columns: the headings, and every row once to count
+/// the rows and find the problems of single rows (values under no heading, NUL characters,
+/// a quote never closed); the cells are read again, row by row, by `Table::rows`.
+pub fn read(bytes: Vec<u8>, known: &[&str]) -> Result<Table, ReadError> {
     let (text, encoding) = decode(bytes);
     let first_line = text.lines().next().unwrap_or_default();
     let delimiter = if !first_line.contains(',') && first_line.contains('\t') {
@@ -134,11 +205,17 @@ pub fn read(bytes: &[u8], known: &[&str]) -> Result<Table, ReadError> {
     } else {
         b','
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
+    let mut table = Table {
+        encoding,
+        columns: Vec::new(),
+        rows: 0,
+        text,
+        delimiter,
+        positions: Vec::new(),
+        problems: BTreeMap::new(),
+    };
+    let unclosed_quote = ends_in_quotes(table.text.as_bytes(), delimiter);
+    let mut reader = table.reader();
     let mut records = reader.records();
     let problem = |row, column: &str, value: &str, message: &str| {
         ReadError::Problems(vec![CellProblem::new(row, column, value, message)])
@@ -182,13 +259,18 @@ pub fn read(bytes: &[u8], known: &[&str]) -> Result<Table, ReadError> {
             "the heading row has no headings",
         ));
     }
-    let mut rows = Vec::new();
+    let mut row_problems: BTreeMap<usize, Vec<CellProblem>> = BTreeMap::new();
+    let mut rows = 0;
+    let mut last = None;
+    let mut last_read = 0;
     for (index, record) in records.enumerate() {
         let row = index + 2;
+        last_read = row;
+        let mut found = Vec::new();
         let record = match record {
             Ok(record) => record,
             Err(error) => {
-                problems.push(CellProblem::new(
+                row_problems.entry(row).or_default().push(CellProblem::new(
                     row,
                     "",
                     "",
@@ -197,45 +279,100 @@ pub fn read(bytes: &[u8], known: &[&str]) -> Result<Table, ReadError> {
                 continue;
             }
         };
-        let cells: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
         // Spreadsheets leave empty rows at the end, and sometimes between.
-        if cells.iter().all(String::is_empty) {
+        if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        if rows.len() == MAX_ROWS {
+        if rows == MAX_ROWS {
             return Err(ReadError::TooManyRows);
         }
-        for (position, cell) in cells.iter().enumerate() {
+        rows += 1;
+        for (position, cell) in record.iter().enumerate() {
+            let cell = cell.trim();
             let heading = headings
                 .get(position)
                 .map(String::as_str)
                 .unwrap_or_default();
             if heading.is_empty() && !cell.is_empty() {
-                problems.push(CellProblem::new(
+                found.push(CellProblem::new(
                     row,
                     "",
                     cell,
                     format!("is in column {} which has no heading", position + 1),
                 ));
+            } else if cell.contains('\0') {
+                // PostgreSQL cannot store or even compare text with a NUL.
+                found.push(CellProblem::new(
+                    row,
+                    heading,
+                    &cell.replace('\0', "\u{FFFD}"),
+                    "contains a NUL character (shown as \u{FFFD}), which cannot be stored",
+                ));
             }
         }
-        // Keep the cells of headed columns only, in heading order.
-        let kept: Vec<String> = headings
-            .iter()
-            .enumerate()
-            .filter(|(_, heading)| !heading.is_empty())
-            .map(|(position, _)| cells.get(position).cloned().unwrap_or_default())
-            .collect();
-        rows.push((row, kept));
+        last = Some((row, record.len()));
+        if !found.is_empty() {
+            row_problems.insert(row, found);
+        }
+    }
+    if let (true, Some((row, fields))) = (unclosed_quote, last)
+        && row == last_read
+    {
+        // The quote opened in the row's last cell, which then ran to the end of the file.
+        let heading = headings
+            .get(fields - 1)
+            .map(String::as_str)
+            .unwrap_or_default();
+        row_problems.entry(row).or_default().push(CellProblem::new(
+            row,
+            heading,
+            "",
+            "has a quote (\") that is never closed, so the rest of the file was read into this \
+             cell; close it, or write a quote inside a quoted cell as two (\"\")",
+        ));
     }
     if !problems.is_empty() {
+        problems.extend(row_problems.into_values().flatten());
         return Err(ReadError::Problems(problems));
     }
-    Ok(Table {
-        encoding,
-        columns: headings.into_iter().filter(|h| !h.is_empty()).collect(),
-        rows,
-    })
+    drop(reader);
+    table.rows = rows;
+    table.positions = headings
+        .iter()
+        .enumerate()
+        .filter(|(_, heading)| !heading.is_empty())
+        .map(|(position, _)| position)
+        .collect();
+    table.columns = headings.into_iter().filter(|h| !h.is_empty()).collect();
+    table.problems = row_problems;
+    Ok(table)
+}
+
+/// Whether `text` ends inside a quoted cell, read as the csv crate reads it (which takes such
+/// a cell to the end of the file without a word): a quote opens a quoted cell only as its
+/// first character, and inside one a quote closes it unless doubled.
+fn ends_in_quotes(text: &[u8], delimiter: u8) -> bool {
+    enum State {
+        CellStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::CellStart;
+    for &byte in text {
+        let ends_cell = byte == delimiter || byte == b'\n' || byte == b'\r';
+        state = match state {
+            State::CellStart | State::Unquoted if ends_cell => State::CellStart,
+            State::CellStart if byte == b'"' => State::Quoted,
+            State::CellStart | State::Unquoted => State::Unquoted,
+            State::Quoted if byte == b'"' => State::QuoteInQuoted,
+            State::Quoted => State::Quoted,
+            State::QuoteInQuoted if byte == b'"' => State::Quoted,
+            State::QuoteInQuoted if ends_cell => State::CellStart,
+            State::QuoteInQuoted => State::Unquoted,
+        };
+    }
+    matches!(state, State::Quoted)
 }
 
 /// The error for a body over the import limit.
@@ -249,13 +386,68 @@ mod tests {
 
     const KNOWN: &[&str] = &["name", "kind"];
 
+    fn cells(table: &Table) -> Vec<(usize, Vec<String>)> {
+        table
+            .rows()
+            .map(|row| (row.number, row.cells.expect("a good row")))
+            .collect()
+    }
+
+    /// Each row's problems, as (row, column, message start).
+    fn problems(table: &Table) -> Vec<(usize, String)> {
+        table
+            .rows()
+            .flat_map(|row| row.cells.err().unwrap_or_default())
+            .map(|p| (p.row, p.column))
+            .collect()
+    }
+
+    #[test]
+    fn a_nul_in_any_cell_is_a_problem_of_its_row_and_other_rows_read_on() {
+        let table = read(
+            b"name,kind\nnul\0name,other\nGood,other\n,x\0\n".to_vec(),
+            KNOWN,
+        )
+        .unwrap();
+        assert_eq!(table.rows, 3);
+        assert_eq!(
+            problems(&table),
+            vec![(2, "name".to_owned()), (4, "kind".to_owned())]
+        );
+        let good: Vec<usize> = table
+            .rows()
+            .filter(|r| r.cells.is_ok())
+            .map(|r| r.number)
+            .collect();
+        assert_eq!(good, vec![3]);
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_a_problem_of_the_row_it_opens_in() {
+        let table = read(b"name,kind\nA,other\n\"B,other\nC,other\n".to_vec(), KNOWN).unwrap();
+        assert_eq!(problems(&table), vec![(3, "name".to_owned())]);
+        // Quotes that close, doubled quotes and quotes inside unquoted cells are all fine.
+        for good in [
+            "name,kind\n\"A, \"\"the\"\" one\",other\n",
+            "name,kind\nO\"Brien\",other\n",
+            "name,kind\n\"A\nB\",\"other\"\r\n",
+            "name,kind\n\"A\"x,other",
+        ] {
+            let table = read(good.as_bytes().to_vec(), KNOWN).unwrap();
+            assert!(problems(&table).is_empty(), "{good:?}");
+        }
+        assert!(ends_in_quotes(b"a\t\"b", b'\t'));
+        assert!(!ends_in_quotes(b"a,\"b\"\"\"", b','));
+    }
+
     #[test]
     fn a_spreadsheet_file_reads_as_its_user_meant() {
         let file = b"\xEF\xBB\xBFName , KIND,,\r\nCaf\xC3\xA9 Voices,other,,\r\n,,,\r\n";
-        let table = read(file, KNOWN).unwrap();
+        let table = read(file.to_vec(), KNOWN).unwrap();
         assert_eq!(table.columns, vec!["name", "kind"]);
+        assert_eq!(table.rows, 1);
         assert_eq!(
-            table.rows,
+            cells(&table),
             vec![(2, vec!["Café Voices".to_owned(), "other".to_owned()])]
         );
         assert_eq!(table.encoding, Encoding::Utf8);
@@ -263,19 +455,24 @@ mod tests {
 
     #[test]
     fn windows_1252_and_tabs_are_understood() {
-        let table = read(b"name\tkind\r\nO\x92Brien \x96 Trust\tother\r\n", KNOWN).unwrap();
+        let table = read(
+            b"name\tkind\r\nO\x92Brien \x96 Trust\tother\r\n".to_vec(),
+            KNOWN,
+        )
+        .unwrap();
         assert_eq!(table.encoding, Encoding::Windows1252);
-        assert_eq!(table.rows[0].1[0], "O’Brien – Trust");
+        assert_eq!(cells(&table)[0].1[0], "O’Brien – Trust");
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
             .chain("name\nÅsa\n".encode_utf16().flat_map(u16::to_le_bytes))
             .collect();
-        assert_eq!(read(&utf16, KNOWN).unwrap().rows[0].1[0], "Åsa");
+        assert_eq!(cells(&read(utf16, KNOWN).unwrap())[0].1[0], "Åsa");
     }
 
     #[test]
     fn unknown_headings_and_values_under_no_heading_are_all_reported() {
-        let Err(ReadError::Problems(problems)) = read(b"name,colour,name,\nA,red,B,stray\n", KNOWN)
+        let Err(ReadError::Problems(problems)) =
+            read(b"name,colour,name,\nA,red,B,stray\n".to_vec(), KNOWN)
         else {
             panic!("the file is refused");
         };
@@ -284,6 +481,6 @@ mod tests {
             .map(|p| (p.row, p.column.as_str()))
             .collect();
         assert_eq!(found, vec![(1, "colour"), (1, "name"), (2, "")]);
-        assert!(read(b"", KNOWN).is_err());
+        assert!(read(Vec::new(), KNOWN).is_err());
     }
 }

@@ -202,11 +202,16 @@ pub fn snapshot(record: &impl serde::Serialize) -> Value {
     serde_json::to_value(record).unwrap_or(Value::Null)
 }
 
-/// The events of one write, kept until the write commits them.
+/// The events of one write, kept until the write commits them (or, for a long write such as
+/// an import, written in its transaction as it goes: `flush`).
 #[derive(Debug)]
 pub struct Log {
     context: Context,
     events: Vec<Event>,
+    /// Events already written by `flush`.
+    written: usize,
+    /// The time every event of the write carries, fixed at its first flush.
+    at: Option<NaiveDateTime>,
 }
 
 impl Log {
@@ -214,6 +219,8 @@ impl Log {
         Self {
             context,
             events: Vec::new(),
+            written: 0,
+            at: None,
         }
     }
 
@@ -225,12 +232,27 @@ impl Log {
         &self.context
     }
 
+    /// Whether the write has recorded no event at all (written or not).
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.events.is_empty() && self.written == 0
     }
 
-    pub fn into_events(self) -> (Context, Vec<Event>) {
-        (self.context, self.events)
+    /// Events recorded and not yet written.
+    pub fn pending(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Writes the events recorded so far. Run in the write's transaction, they commit or
+    /// roll back with it, as if written at the end; meanwhile they are not held in memory.
+    pub fn flush(
+        &mut self,
+        conn: &mut crate::db::DbConn,
+    ) -> Result<(), crate::domain::DomainError> {
+        let at = *self.at.get_or_insert_with(crate::domain::now);
+        store::insert_at(conn, &self.context, &self.events, at)?;
+        self.written += self.events.len();
+        self.events.clear();
+        Ok(())
     }
 }
 

@@ -46,6 +46,7 @@ pub fn erase(conn: &mut DbConn, id: &str) -> Result<Erased, DomainError> {
                 contacts::name_key.eq(""),
                 contacts::email.eq(None::<String>),
                 contacts::email_key.eq(None::<String>),
+                contacts::email_match_key.eq(None::<String>),
                 contacts::phone.eq(None::<String>),
                 contacts::job_title.eq(None::<String>),
                 contacts::pronouns.eq(None::<String>),

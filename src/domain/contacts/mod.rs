@@ -114,3 +114,17 @@ pub struct ContactFilter {
 pub fn name_key(profile: &ContactProfile) -> String {
     format!("{} {}", profile.family_name, profile.given_name).to_lowercase()
 }
+
+/// What two emails are compared on: the local part lower-cased and the domain in its ASCII
+/// (IDNA) form, so `Ana@Bücher.example` and `ana@xn--bcher-kva.example` are one address. The
+/// address itself is kept as the person wrote it.
+pub fn email_match_key(email: &str) -> String {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return email.to_lowercase();
+    };
+    let domain = idna::domain_to_ascii_cow(domain.as_bytes(), idna::AsciiDenyList::EMPTY)
+        .map(|ascii| ascii.into_owned())
+        // A domain IDNA refuses is compared as written (validation has passed it).
+        .unwrap_or_else(|_| domain.to_lowercase());
+    format!("{}@{domain}", local.to_lowercase())
+}
