@@ -987,7 +987,7 @@ pub async fn export_contact(
                 groups::memberships_of(conn, &party, Tenure::All, None, EXPORT_MEMBERSHIPS)?;
             let responses = crate::domain::consultations::store::responses_of_contact(conn, &id)?;
             let events = audit::store::about_contact(conn, &id)?;
-            Ok(ContactExport {
+            Ok::<_, crate::domain::DomainError>(ContactExport {
                 exported_at: timestamp(crate::domain::now()),
                 contact: contact.into(),
                 consent_history: consents.into_iter().map(Into::into).collect(),
