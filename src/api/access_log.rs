@@ -35,7 +35,45 @@ static DOCUMENTED: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
     names
 });
 
-/// The access log middleware. Paths hold only ids and fixed words, so they are kept whole.
+/// Every fixed word of the API's paths (`api`, `v1`, `organisations`, `membership`…).
+static PATH_WORDS: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
+    let document = crate::app::openapi();
+    let mut words: BTreeSet<String> = document
+        .paths
+        .paths
+        .keys()
+        .flat_map(|path| path.split('/'))
+        .filter(|word| !word.starts_with('{'))
+        .map(str::to_owned)
+        .collect();
+    words.insert("docs".to_owned());
+    words
+});
+
+/// The path with every segment that is not a fixed word of the API, an id or a taxonomy code
+/// written `*`: a mistyped or misused path (`/contacts/ada@example.org`) may hold a person.
+fn path_without_values(path: &str) -> String {
+    let mut previous = "";
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            let code = matches!(previous, "communities" | "expertise-areas")
+                && segment.len() <= 64
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let kept = segment.is_empty()
+                || PATH_WORDS.contains(segment)
+                || uuid::Uuid::try_parse(segment).is_ok()
+                || code;
+            previous = segment;
+            if kept { segment } else { UNKNOWN }
+        })
+        .collect();
+    segments.join("/")
+}
+
+/// The access log middleware.
 pub fn logger() -> Logger {
     Logger::new("%a \"%{request}xi\" %s %b %Dms request_id=%{x-request-id}o")
         .custom_request_replace("request", |req: &ServiceRequest| {
@@ -57,6 +95,7 @@ pub fn request_line(
     version: actix_web::http::Version,
 ) -> String {
     let names = parameter_names(query);
+    let path = path_without_values(path);
     if names.is_empty() {
         format!("{method} {path} {version:?}")
     } else {
@@ -106,6 +145,32 @@ mod tests {
             Version::HTTP_11,
         );
         assert_eq!(line, "GET /api/v1/organisations?*&leadership HTTP/1.1");
+        let line = request_line(
+            "GET",
+            "/api/v1/contacts/ada.lovelace@example.org/Lovelace",
+            "",
+            Version::HTTP_11,
+        );
+        assert_eq!(line, "GET /api/v1/contacts/*/* HTTP/1.1");
+        let id = "01935c6e-7a40-7cc1-9a5e-3f1d2b8e4a10";
+        assert_eq!(
+            request_line(
+                "GET",
+                &format!("/api/v1/contacts/{id}/export"),
+                "",
+                Version::HTTP_11
+            ),
+            format!("GET /api/v1/contacts/{id}/export HTTP/1.1")
+        );
+        assert_eq!(
+            request_line(
+                "PATCH",
+                "/api/v1/taxonomies/communities/EXT010100",
+                "",
+                Version::HTTP_11
+            ),
+            "PATCH /api/v1/taxonomies/communities/EXT010100 HTTP/1.1"
+        );
         assert_eq!(
             request_line("POST", "/api/v1/organisations", "", Version::HTTP_2),
             "POST /api/v1/organisations HTTP/2.0"

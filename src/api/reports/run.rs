@@ -103,10 +103,11 @@ async fn active_composition(
     };
     let counts = match slot.another() {
         Some(_second) => {
+            // `join`, not `try_join`: the slots are given back only once both halves have let
+            // go of their connections, even when one fails.
             let (attributes, communities) =
-                futures_util::future::try_join(half(Half::Attributes), half(Half::Communities))
-                    .await?;
-            attributes.merge(communities)
+                futures_util::future::join(half(Half::Attributes), half(Half::Communities)).await;
+            attributes?.merge(communities?)
         }
         None => half(Half::Attributes)
             .await?

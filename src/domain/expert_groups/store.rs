@@ -567,7 +567,7 @@ fn check_overlaps(
 
 /// A write the migrations' trigger refused: two seats that overlap (only when something got
 /// past `check_overlaps`, so still a 409, never a 500).
-fn seat_clash(error: diesel::result::Error) -> DomainError {
+pub(crate) fn seat_clash(error: diesel::result::Error) -> DomainError {
     match &error {
         diesel::result::Error::DatabaseError(_, info) if info.message().contains(SEATS_OVERLAP) => {
             DomainError::Conflict {

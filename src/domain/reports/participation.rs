@@ -49,8 +49,8 @@ pub fn participation(
         }
         Population::GroupMembers { group_id } => {
             expert_groups::store::find(conn, group_id)?;
-            // People, not seats: someone can hold two seats on one day (stepping down as chair
-            // to stay on as a member, or seats recorded before overlaps were refused).
+            // People, not seats: seats recorded before overlaps were refused can give someone
+            // two seats on one day.
             expert_group_members::table
                 .filter(expert_group_members::group_id.eq(group_id))
                 .filter(expert_group_members::contact_id.is_not_null())

@@ -274,7 +274,9 @@ impl Writer<'_> {
             expert_group_members::organisation_id.eq(survivor_id),
             expert_group_members::updated_at.eq(at),
         ))
-        .execute(conn)?;
+        .execute(conn)
+        // Only seats stored before overlapping seats were refused can clash here unplanned.
+        .map_err(crate::domain::expert_groups::store::seat_clash)?;
         Ok(())
     }
 
