@@ -114,6 +114,16 @@ impl VersionCheck {
             Self::OneOf(versions) => versions.contains(&version),
         }
     }
+
+    /// `Stale` (412) unless the stored `version` is one `If-Match` allows: checked by every
+    /// write once it holds the row's lock.
+    pub fn require(&self, version: i64) -> Result<(), DomainError> {
+        if self.allows(version) {
+            Ok(())
+        } else {
+            Err(DomainError::Stale)
+        }
+    }
 }
 
 /// A page of entries and where the next page starts (sort key, id of the last entry).

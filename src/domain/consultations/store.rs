@@ -284,9 +284,7 @@ where
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, consultations, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let profile = change(&current.profile)?;
         if profile == current.profile {
             return Ok(current);
@@ -330,9 +328,7 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, consultations, id)?;
         let current = live_row(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let at = now();
         diesel::update(consultations::table.find(id))
             .set((
@@ -769,9 +765,7 @@ pub fn update_response(
         crate::domain::lock_row!(conn, consultation_responses, response_id)?;
         let status = live_status(conn, consultation_id)?;
         let current = find_response(conn, consultation_id, response_id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         if !matches!(
             status,
             ConsultationStatus::Open | ConsultationStatus::Closed

@@ -159,9 +159,7 @@ pub fn update(
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, contacts, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let profile = change(&current.profile)?;
         if profile == current.profile {
             return Ok(current);
@@ -191,9 +189,7 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, contacts, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let at = now();
         diesel::update(contacts::table.find(id))
             .set((

@@ -252,9 +252,7 @@ where
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, expert_groups, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let profile = change(&current.profile)?;
         if profile == current.profile {
             return Ok(current);
@@ -296,9 +294,7 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, expert_groups, id)?;
         let current = live_row(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let at = now();
         diesel::update(expert_groups::table.find(id))
             .set((

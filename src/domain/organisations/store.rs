@@ -469,9 +469,7 @@ where
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, organisations, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let profile = change(&current)?;
         if same_content(&profile, &current.profile) {
             return Ok(current);
@@ -536,9 +534,7 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, organisations, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let at = now();
         diesel::update(organisations::table.find(id))
             .set((

@@ -337,9 +337,7 @@ where
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, benchmark_sets, id)?;
         let current = find(conn, id)?;
-        if !version_check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        version_check.require(current.version)?;
         let profile = change(&current.profile)?;
         if profile == current.profile {
             return Ok(current);
@@ -368,9 +366,7 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, benchmark_sets, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let at = now();
         diesel::update(benchmark_sets::table.find(id))
             .set((

@@ -209,9 +209,7 @@ where
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, targets, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let profile = change(&current.profile)?;
         if profile == current.profile {
             return Ok(current);
@@ -232,9 +230,7 @@ pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<
     conn.transaction(|conn| {
         crate::domain::lock_row!(conn, targets, id)?;
         let current = find(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let at = now();
         diesel::update(targets::table.find(id))
             .set((

@@ -189,9 +189,7 @@ pub fn update(
         }
         crate::domain::lock_row!(conn, users, id)?;
         let current = get(conn, id)?;
-        if !check.allows(current.version) {
-            return Err(DomainError::Stale);
-        }
+        check.require(current.version)?;
         let role = change.role.unwrap_or(current.role);
         let active = change.active.unwrap_or(current.active);
         let name = change.name.clone().unwrap_or_else(|| current.name.clone());

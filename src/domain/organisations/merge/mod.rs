@@ -306,9 +306,7 @@ fn lock(
         .execute(conn)?;
     }
     let survivor = store::find(conn, survivor_id)?;
-    if !check.allows(survivor.version - 1) {
-        return Err(DomainError::Stale);
-    }
+    check.require(survivor.version - 1)?;
     let mut merged = Vec::new();
     let mut missing = Vec::new();
     for (index, id) in merged_ids.iter().enumerate() {
