@@ -11,6 +11,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::DbError;
 use crate::domain::{DomainError, FieldError};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -48,7 +49,7 @@ pub struct Problem {
     pub errors_omitted: Option<usize>,
     /// A rejected import's report: every bad row, column and value (see the import operations).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::api::imports::ImportReport>)]
     pub report: Option<serde_json::Value>,
 }
 
@@ -370,7 +371,21 @@ impl From<DomainError> for ApiError {
                 errors,
             },
             DomainError::Stale => Self::PreconditionFailed,
+            DomainError::Unrecorded => Self::internal(DomainError::Unrecorded.to_string()),
             DomainError::Database(error) => error.into(),
+            DomainError::Db(error) => error.into(),
+        }
+    }
+}
+
+/// The database layer's failures: no connection in time is a 503 (retry), a failed blocking
+/// task a logged 500, a query's error as below.
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(detail) => Self::unavailable(detail),
+            DbError::Task(_) => Self::internal(error.to_string()),
+            DbError::Query(error) => error.into(),
         }
     }
 }
@@ -386,11 +401,7 @@ impl From<diesel::result::Error> for ApiError {
                 detail: "the request conflicts with an existing record".to_owned(),
                 errors: Vec::new(),
             },
-            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _)
-            | Error::DatabaseError(Kind::SerializationFailure, _) => {
-                Self::unavailable(without_values(&error.to_string()))
-            }
-            Error::DatabaseError(_, info) if is_transient(info.message()) => {
+            _ if crate::db::is_transient(&error) => {
                 Self::unavailable(without_values(&error.to_string()))
             }
             _ => Self::internal(without_values(&error.to_string())),
@@ -420,25 +431,6 @@ fn without_values(message: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Messages of failures that go away by themselves: a busy SQLite file, a PostgreSQL
-/// timeout, or a server going away under an open connection.
-fn is_transient(message: &str) -> bool {
-    const TRANSIENT: &[&str] = &[
-        "database is locked",
-        "database is busy",
-        "canceling statement due to statement timeout",
-        "canceling statement due to lock timeout",
-        "could not obtain lock",
-        "deadlock detected",
-        "terminating connection",
-        "server closed the connection",
-        "connection to server",
-        "the database system is shutting down",
-        "the database system is starting up",
-    ];
-    TRANSIENT.iter().any(|pattern| message.contains(pattern))
 }
 
 /// Why a request failed on our side, for the log only (never the response).

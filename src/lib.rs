@@ -9,3 +9,8 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+#[cfg(test)]
+mod layers;
+pub mod server;
+pub mod startup;
+pub mod state;

@@ -5,16 +5,17 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
+use convene::api::routes::openapi;
 use convene::api::users::UserResponse;
-use convene::app::{AppState, build_app, openapi};
 use convene::auth::{Role, bootstrap, passwords, secrets};
 use convene::config::Config;
-use convene::db::Database;
 use convene::demo::DemoOptions;
 use convene::domain::DomainError;
 use convene::domain::audit::{self, Context, Event, entity};
 use convene::domain::users::{NewUser, RevokeReason, store};
+use convene::startup;
+use convene::state::AppState;
 use diesel::Connection;
 
 const USAGE: &str = "usage: convene [serve | openapi | demo … | admin …]
@@ -96,7 +97,7 @@ fn serve() -> ExitCode {
         eprintln!("convene: {error}");
         return ExitCode::FAILURE;
     }
-    let db = match Database::connect(&config.database_url, config.pool_size) {
+    let db = match startup::open_database(&config.database_url, config.pool_size) {
         Ok(db) => db,
         Err(error) => {
             eprintln!("convene: {error}");
@@ -120,7 +121,7 @@ fn serve() -> ExitCode {
         .connection()
         .map_err(|e| e.to_string())
         .and_then(|mut conn| {
-            bootstrap::ensure_admin(&mut conn, &config.auth).map_err(|e| e.to_string())
+            startup::ensure_admin(&mut conn, &config.auth).map_err(|e| e.to_string())
         }) {
         Ok(Some(admin)) => match admin.generated_password {
             Some(password) => log::warn!(
@@ -136,8 +137,8 @@ fn serve() -> ExitCode {
         }
     }
     let state = web::Data::new(AppState::new(db.clone(), &config, &jwt_secret));
-    let server = match HttpServer::new(move || build_app(state.clone())).bind(config.bind) {
-        Ok(server) => server,
+    let listener = match convene::server::bind(config.bind) {
+        Ok(listener) => listener,
         Err(error) => {
             eprintln!("convene: cannot listen on {}: {error}", config.bind);
             return ExitCode::FAILURE;
@@ -145,15 +146,16 @@ fn serve() -> ExitCode {
     };
     // Only now, with the address held: said earlier, it would be untrue whenever the
     // address is taken.
-    for address in server.addrs() {
+    if let Ok(address) = listener.local_addr() {
         log::info!(
             "Convene listening on http://{address} (database {}, docs at /docs)",
             config.database_url
         );
     }
-    let result = actix_web::rt::System::new().block_on(server.run());
+    let result = actix_web::rt::System::new()
+        .block_on(async move { convene::server::serve(listener, state)?.await });
     // Audit events of exports made while the database was locked may still be waiting.
-    let unwritten = db.finish_deferred_audit(std::time::Duration::from_secs(10));
+    let unwritten = db.finish_deferred_writes(std::time::Duration::from_secs(10));
     if unwritten > 0 {
         log::error!("{unwritten} audit records of exports could not be written before shutdown");
     }
@@ -262,7 +264,7 @@ fn run_admin(config: &Config, command: &str, options: &AdminOptions) -> Result<S
     if command == "create-user" && (options.name.is_none() || options.role.is_none()) {
         return Err("create-user needs --name and --role".to_owned());
     }
-    let db = Database::connect(&config.database_url, 1).map_err(|e| e.to_string())?;
+    let db = startup::open_database(&config.database_url, 1).map_err(|e| e.to_string())?;
     let mut conn = db.connection().map_err(|e| e.to_string())?;
     let (password, generated) = options.password(&email)?;
     let hash = passwords::hash(&password).map_err(|e| e.to_string())?;
@@ -393,7 +395,7 @@ fn demo(args: &[&str]) -> ExitCode {
         }
     }
     let started = std::time::Instant::now();
-    let result = Database::connect(&config.database_url, 1)
+    let result = startup::open_database(&config.database_url, 1)
         .map_err(|e| e.to_string())
         .and_then(|db| db.connection().map_err(|e| e.to_string()))
         .and_then(|mut conn| convene::demo::fill(&mut conn, options));

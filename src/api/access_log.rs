@@ -15,7 +15,7 @@ const UNKNOWN: &str = "*";
 static DOCUMENTED: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::path::ParameterIn;
-    let document = crate::app::openapi();
+    let document = super::routes::openapi();
     let mut names = BTreeSet::new();
     for item in document.paths.paths.values() {
         let operations = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
@@ -37,7 +37,7 @@ static DOCUMENTED: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
 
 /// Every fixed word of the API's paths (`api`, `v1`, `organisations`, `membership`…).
 static PATH_WORDS: LazyLock<BTreeSet<String>> = LazyLock::new(|| {
-    let document = crate::app::openapi();
+    let document = super::routes::openapi();
     let mut words: BTreeSet<String> = document
         .paths
         .paths

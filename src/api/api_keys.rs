@@ -1,26 +1,26 @@
 //! `/api/v1/api-keys`: read-only keys for integrations, managed by admins. The key itself is
 //! shown once, in the answer to its creation; afterwards only its prefix.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use crate::api::audited;
 use crate::api::body::{JsonBody, required};
-use crate::api::list::{Cursor, QueryParams, page_response};
+use crate::api::conditional::created;
+use crate::api::list::{Cursor, FromQuery, PageParams, page_response};
 use crate::api::path_id;
 use crate::api::schemas::{scopes, timestamp};
 use crate::api::validation::{self as rules, unique_items};
-use crate::app::AppState;
 use crate::auth::{Principal, Scope, api_keys};
 use crate::domain::FieldError;
 use crate::domain::api_keys::{ApiKey, NewApiKey, store};
 use crate::domain::audit::{self, Event, entity};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "api-keys";
 const SORT: &str = "created";
@@ -98,7 +98,7 @@ pub struct CreatedApiKey {
 pub struct CreateApiKeyRequest {
     /// What the key is for, so it can be recognised and revoked later.
     #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Website member directory")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "SINGLE_LINE", example = "Website member directory")]
     pub name: Option<String>,
     #[validate(required(message = "is required"), length(min = 1, message = "needs at least one scope"), custom(function = unique_items))]
     #[schema(schema_with = scopes, required = true)]
@@ -117,29 +117,15 @@ pub struct ApiKeyList {
     pub next_cursor: Option<String>,
 }
 
-/// Paging for `GET /api-keys`, oldest first.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ApiKeyListParams {
-    /// Most entries per page (1 to 500).
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-}
-
 /// List API keys
 ///
 /// Every key, revoked and expired ones included, oldest first. Secrets are never shown.
 #[utoipa::path(
     tag = TAG,
-    params(ApiKeyListParams),
+    params(PageParams),
     responses(
         (status = 200, description = "A page of keys", body = ApiKeyList,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/api-keys")]
@@ -147,9 +133,7 @@ pub async fn list_api_keys(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    params.finish()?;
+    let page = PageParams::parse(req.query_string())?;
     let after = match page.cursor {
         Some(cursor) => Some(cursor.for_sort(SORT)?.1),
         None => None,
@@ -182,11 +166,6 @@ pub async fn list_api_keys(
     responses(
         (status = 201, description = "Created: copy `key` now", body = CreatedApiKey,
          headers(("Location" = String, description = "The new key's record"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/api-keys")]
@@ -227,12 +206,13 @@ pub async fn create_api_key(
         move |conn| store::create(conn, &new),
     )
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/api-keys/{}", key.id)))
-        .json(CreatedApiKey {
+    Ok(created(
+        format!("/api/v1/api-keys/{}", key.id),
+        CreatedApiKey {
             api_key: key.into(),
             key: generated.key,
-        }))
+        },
+    ))
 }
 
 /// Get an API key
@@ -241,9 +221,7 @@ pub async fn create_api_key(
     params(("id" = uuid::Uuid, Path, description = "API key id")),
     responses(
         (status = 200, description = "The key (without its secret)", body = ApiKeyResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/api-keys/{id}")]
@@ -264,9 +242,7 @@ pub async fn get_api_key(
     params(("id" = uuid::Uuid, Path, description = "API key id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/api-keys/{id}")]

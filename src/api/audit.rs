@@ -2,18 +2,21 @@
 //! written by every change, newest first.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::NaiveDateTime;
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::list::{QueryParams, by_id_query, next_by_id, page_response};
+use crate::api::list::{
+    Cursor, FromQuery, PageParams, by_id_after, next_by_id, page_response, query_params,
+};
 use crate::api::path_id;
-use crate::api::schemas::timestamp;
-use crate::app::AppState;
+use crate::api::schemas::{entity_types, timestamp};
 use crate::domain::FieldError;
 use crate::domain::audit::store::{self, Filter, Record};
 use crate::domain::audit::{ActorType, StoredEvent, entity};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "audit";
 
@@ -41,10 +44,21 @@ pub struct AuditEventResponse {
     /// Each changed field with its value before and after (`{"name": {"before": "A",
     /// "after": "B"}}`). Secrets are never recorded; after an erasure the person's values
     /// read `[erased]`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, FieldChange>)]
     pub changes: serde_json::Value,
     /// The `X-Request-Id` of the request that made the change.
     pub request_id: Option<String>,
+}
+
+/// One field's change in an audit event (the shape of each entry of `changes`): its value
+/// before and after, null where there was none.
+#[derive(ToSchema)]
+#[allow(dead_code)] // only its OpenAPI description is used; `changes` is sent as stored
+pub struct FieldChange {
+    #[schema(value_type = Value)]
+    pub before: serde_json::Value,
+    #[schema(value_type = Value)]
+    pub after: serde_json::Value,
 }
 
 impl From<StoredEvent> for AuditEventResponse {
@@ -73,48 +87,48 @@ pub struct AuditEventList {
     pub total: Option<i64>,
 }
 
-/// Filters of the audit trail; repeat a parameter for OR within it.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditEventParams {
-    /// `organisation`, `contact`, `expert_group`, `consultation`, `user`, `api_key`,
-    /// `session`, `community`, `expertise_area`, `benchmark`, `target`, `report_snapshot`.
-    pub entity_type: Option<Vec<String>>,
-    pub entity_id: Option<String>,
-    pub actor_type: Option<Vec<ActorType>>,
-    pub actor_id: Option<String>,
-    pub action: Option<Vec<String>>,
-    /// The events one request wrote (its `X-Request-Id`).
-    pub request_id: Option<String>,
-    /// Events at or after this time.
-    #[param(format = DateTime)]
-    pub since: Option<String>,
-    /// Events before this time.
-    #[param(format = DateTime)]
-    pub until: Option<String>,
-    /// Add `total`, the number of events matching the filters.
-    pub include_total: Option<bool>,
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
+query_params! {
+    /// Filters of the audit trail; repeat a parameter for OR within it.
+    pub struct AuditEventParams {
+        #[param(schema_with = entity_types)]
+        pub entity_type: Vec<String> = many,
+        pub entity_id: Option<String> = text,
+        #[param(value_type = Option<Vec<ActorType>>)]
+        pub actor_type: Vec<ActorType> = many,
+        pub actor_id: Option<String> = text,
+        #[param(value_type = Option<Vec<String>>)]
+        pub action: Vec<String> = many,
+        /// The events one request wrote (its `X-Request-Id`).
+        pub request_id: Option<String> = text,
+        /// Events at or after this time.
+        #[param(value_type = Option<String>, format = DateTime)]
+        pub since: Option<NaiveDateTime> = timestamp,
+        /// Events before this time.
+        #[param(value_type = Option<String>, format = DateTime)]
+        pub until: Option<NaiveDateTime> = timestamp,
+        /// Add `total`, the number of events matching the filters.
+        pub include_total: Option<bool> = boolean,
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+    }
 }
 
-fn read_filter(params: &mut QueryParams) -> Result<Filter, ApiError> {
-    let entity_type: Vec<String> = params.many("entity_type");
+fn read_filter(params: AuditEventParams) -> Result<Filter, ApiError> {
     let filter = Filter {
-        entity_id: params.text("entity_id"),
-        actor_type: params.many("actor_type"),
-        actor_id: params.text("actor_id"),
+        entity_id: params.entity_id,
+        actor_type: params.actor_type,
+        actor_id: params.actor_id,
         action: params
-            .many::<String>("action")
+            .action
             .into_iter()
             .filter(|a| a.len() <= 64)
             .collect(),
-        request_id: params.text("request_id"),
-        since: params.timestamp("since"),
-        until: params.timestamp("until"),
-        entity_type,
+        request_id: params.request_id,
+        since: params.since,
+        until: params.until,
+        entity_type: params.entity_type,
     };
     if let Some(unknown) = filter
         .entity_type
@@ -143,8 +157,6 @@ fn read_filter(params: &mut QueryParams) -> Result<Filter, ApiError> {
     responses(
         (status = 200, description = "A page of events", body = AuditEventList,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/audit-events")]
@@ -152,12 +164,11 @@ pub async fn list_audit_events(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut filter = Err(ApiError::internal("the filter was not read"));
-    let (include_total, before, limit) = by_id_query(&req, |params| {
-        filter = read_filter(params);
-        params.boolean("include_total").unwrap_or(false)
-    })?;
-    let filter = filter?;
+    let params = AuditEventParams::parse(req.query_string())?;
+    let include_total = params.include_total.unwrap_or(false);
+    let limit = params.limit;
+    let before = by_id_after(params.cursor.clone())?;
+    let filter = read_filter(params)?;
     let (page, total) = state
         .db
         .run(move |conn| {
@@ -198,7 +209,8 @@ async fn history(
     exists: fn(&mut crate::db::DbConn, &str) -> Result<bool, crate::domain::DomainError>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id)?;
-    let ((), before, limit) = by_id_query(&req, |_| ())?;
+    let page = PageParams::parse(req.query_string())?;
+    let (before, limit) = (by_id_after(page.cursor)?, page.limit);
     let page = state
         .db
         .run(move |conn| {
@@ -215,71 +227,117 @@ async fn history(
     Ok(events_page(&req, page, None))
 }
 
-/// Paging through a record's history.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryParams {
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
+// The tag is the record's, so generated clients file the history with its resource.
+#[utoipa::path(
+    tag = "organisations",
+    summary = "History of an organisation (membership actions included)",
+    description = "Every recorded change to an organisation (membership actions included), newest first; deleted records keep their history.",
+    params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
+    responses(
+        (status = 200, description = "A page of events", body = AuditEventList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 404, response = crate::api::responses::NotFound),
+    )
+)]
+#[get("/organisations/{id}/history")]
+pub async fn organisation_history(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    history(
+        state,
+        req,
+        entity::ORGANISATION,
+        &path,
+        crate::domain::organisations::ever_existed,
+    )
+    .await
 }
 
-macro_rules! history_operation {
-    ($name:ident, $path:literal, $entity:expr, $noun:literal, $exists:path) => {
-        #[doc = concat!("History of ", $noun)]
-        #[doc = ""]
-        #[doc = concat!("Every recorded change to ", $noun, ", newest first; deleted records keep their history.")]
-        #[utoipa::path(
-            tag = TAG,
-            params(("id" = uuid::Uuid, Path, description = "Record id"), HistoryParams),
-            responses(
-                (status = 200, description = "A page of events", body = AuditEventList,
-                 headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
-                (status = 400, response = crate::api::responses::BadRequest),
-                (status = 404, response = crate::api::responses::NotFound),
-                (status = 503, response = crate::api::responses::Unavailable),
-            )
-        )]
-        #[get($path)]
-        pub async fn $name(
-            state: web::Data<AppState>,
-            req: HttpRequest,
-            path: web::Path<String>,
-        ) -> Result<HttpResponse, ApiError> {
-            history(state, req, $entity, &path, $exists).await
-        }
-    };
+// The tag is the record's, so generated clients file the history with its resource.
+#[utoipa::path(
+    tag = "contacts",
+    summary = "History of a contact (with their group memberships and responses)",
+    description = "Every recorded change to a contact (with their group memberships and responses), newest first; deleted records keep their history.",
+    params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
+    responses(
+        (status = 200, description = "A page of events", body = AuditEventList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 404, response = crate::api::responses::NotFound),
+    )
+)]
+#[get("/contacts/{id}/history")]
+pub async fn contact_history(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    history(
+        state,
+        req,
+        entity::CONTACT,
+        &path,
+        crate::domain::contacts::store::ever_existed,
+    )
+    .await
 }
 
-history_operation!(
-    organisation_history,
-    "/organisations/{id}/history",
-    entity::ORGANISATION,
-    "an organisation (membership actions included)",
-    crate::domain::organisations::ever_existed
-);
-history_operation!(
-    contact_history,
-    "/contacts/{id}/history",
-    entity::CONTACT,
-    "a contact (with their group memberships and responses)",
-    crate::domain::contacts::store::ever_existed
-);
-history_operation!(
-    expert_group_history,
-    "/expert-groups/{id}/history",
-    entity::EXPERT_GROUP,
-    "an expert group (members included)",
-    crate::domain::expert_groups::store::ever_existed
-);
-history_operation!(
-    consultation_history,
-    "/consultations/{id}/history",
-    entity::CONSULTATION,
-    "a consultation (invitations and responses included)",
-    crate::domain::consultations::store::ever_existed
-);
+// The tag is the record's, so generated clients file the history with its resource.
+#[utoipa::path(
+    tag = "expert-groups",
+    summary = "History of an expert group (members included)",
+    description = "Every recorded change to an expert group (members included), newest first; deleted records keep their history.",
+    params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
+    responses(
+        (status = 200, description = "A page of events", body = AuditEventList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 404, response = crate::api::responses::NotFound),
+    )
+)]
+#[get("/expert-groups/{id}/history")]
+pub async fn expert_group_history(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    history(
+        state,
+        req,
+        entity::EXPERT_GROUP,
+        &path,
+        crate::domain::expert_groups::store::ever_existed,
+    )
+    .await
+}
+
+// The tag is the record's, so generated clients file the history with its resource.
+#[utoipa::path(
+    tag = "consultations",
+    summary = "History of a consultation (invitations and responses included)",
+    description = "Every recorded change to a consultation (invitations and responses included), newest first; deleted records keep their history.",
+    params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
+    responses(
+        (status = 200, description = "A page of events", body = AuditEventList,
+         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 404, response = crate::api::responses::NotFound),
+    )
+)]
+#[get("/consultations/{id}/history")]
+pub async fn consultation_history(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    history(
+        state,
+        req,
+        entity::CONSULTATION,
+        &path,
+        crate::domain::consultations::store::ever_existed,
+    )
+    .await
+}
 
 pub fn configure(config: &mut ServiceConfig) {
     config

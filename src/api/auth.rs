@@ -1,7 +1,6 @@
 //! `/api/v1/auth/*` and `/api/v1/me`: signing in (a short-lived access token and a rotating
 //! refresh token), refreshing, signing out, and one's own account and password.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +14,6 @@ use crate::api::schemas::timestamp;
 use crate::api::users::{
     UserResponse, check_password, hash_password, normalise_email, user_response,
 };
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::auth::passwords;
 use crate::auth::secrets::digest;
@@ -25,6 +23,7 @@ use crate::domain::users::sessions::{self, Exchange};
 use crate::domain::users::{RevokeReason, User, store};
 use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "auth";
 /// The same answer for an unknown email, a wrong password and an inactive account.
@@ -123,13 +122,8 @@ async fn verify_password(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = SessionTokens),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 401, response = crate::api::responses::Unauthorized),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
         (status = 429, response = crate::api::responses::TooManyRequests),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/auth/login")]
@@ -234,12 +228,7 @@ async fn sign_in_failed(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new pair of tokens", body = SessionTokens),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 401, response = crate::api::responses::Unauthorized),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/auth/refresh")]
@@ -304,7 +293,6 @@ pub async fn refresh(
     tag = TAG,
     responses(
         (status = 204, description = "Signed out"),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/auth/logout")]
@@ -333,7 +321,6 @@ pub async fn logout(
     responses(
         (status = 200, description = "The signed-in account", body = UserResponse,
          headers(("ETag" = String, description = "Its version"))),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/me")]
@@ -343,7 +330,7 @@ pub async fn get_me(
 ) -> Result<HttpResponse, ApiError> {
     let id = principal.user_id()?.to_owned();
     let user = state.db.run(move |conn| store::get(conn, &id)).await?;
-    Ok(user_response(StatusCode::OK, user))
+    Ok(user_response(user))
 }
 
 /// Change your password
@@ -355,12 +342,7 @@ pub async fn get_me(
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
         (status = 429, response = crate::api::responses::TooManyRequests),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/me/password")]

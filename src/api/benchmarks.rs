@@ -4,27 +4,27 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::{Validate, ValidationError};
 
-use crate::api::audited;
+use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
-use crate::api::conditional::{etag, not_modified, version_check};
-use crate::api::list::{Cursor, QueryParams, by_id_query, next_by_id, page_response};
+use crate::api::conditional::version_check;
+use crate::api::list::{Cursor, FromQuery, PageParams, by_id_after, next_by_id, page_response};
 use crate::api::path_id;
+use crate::api::resource::{self, Resource};
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
-use crate::app::AppState;
 use crate::domain::audit::{self, entity};
 use crate::domain::reports::Dimension;
 use crate::domain::reports::benchmarks::{self, BenchmarkProfile, BenchmarkSet};
 use crate::domain::reports::targets::{self, Minimum, Target, TargetProfile};
 use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "reports";
 /// The sort benchmark list cursors carry.
@@ -52,6 +52,13 @@ pub struct BenchmarkResponse {
     pub updated_at: String,
 }
 
+impl Resource for BenchmarkSet {
+    type Shown = BenchmarkResponse;
+    const SUBJECT: Subject = Subject::record(entity::BENCHMARK);
+    const PATH: &'static str = "/api/v1/benchmarks";
+    const KEY: fn(&Self) -> (&str, i64) = |r| (&r.id, r.version);
+}
+
 impl From<BenchmarkSet> for BenchmarkResponse {
     fn from(set: BenchmarkSet) -> Self {
         let p = set.profile;
@@ -68,15 +75,6 @@ impl From<BenchmarkSet> for BenchmarkResponse {
             updated_at: timestamp(set.updated_at),
         }
     }
-}
-
-fn benchmark_response(status: StatusCode, set: BenchmarkSet) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::ETAG, etag(set.version)));
-    if status == StatusCode::CREATED {
-        response.insert_header((header::LOCATION, format!("/api/v1/benchmarks/{}", set.id)));
-    }
-    response.json(BenchmarkResponse::from(set))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,18 +107,18 @@ fn valid_shares(shares: &BTreeMap<String, f64>) -> Result<(), ValidationError> {
 pub struct CreateBenchmarkRequest {
     /// A short unique name in lower snake case.
     #[validate(required(message = "is required"), regex(path = *rules::EXPERTISE_CODE_RE, message = "must be lower-case words joined by underscores"))]
-    #[schema(value_type = String, required = true, pattern = r"^[a-z][a-z0-9_]{1,62}$", example = "youth_custody_2026_01")]
+    #[schema(value_type = String, required = true, pattern = "EXPERTISE_CODE", example = "youth_custody_2026_01")]
     pub code: Option<String>,
     #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub name: Option<String>,
     /// Who the shares describe.
     #[validate(required(message = "is required"), length(min = 1, max = 500), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = "SINGLE_LINE")]
     pub population: Option<String>,
     /// Where the figures come from.
     #[validate(required(message = "is required"), length(min = 1, max = 2000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 2000, pattern = "MULTI_LINE")]
     pub source: Option<String>,
     #[validate(required(message = "is required"), range(min = 1900, max = 9999))]
     #[schema(value_type = i32, required = true, minimum = 1900, maximum = 9999)]
@@ -157,7 +155,7 @@ impl CreateBenchmarkRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateBenchmarkRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, pattern = r"^[a-z][a-z0-9_]{1,62}$")]
+    #[schema(value_type = String, pattern = "EXPERTISE_CODE")]
     pub code: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = String, min_length = 1, max_length = 200)]
@@ -218,16 +216,6 @@ impl UpdateBenchmarkRequest {
     }
 }
 
-/// Paging through benchmark sets or targets.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-}
-
 /// List benchmark sets
 ///
 /// In name order. The three defaults come from the alliance's reference data, each with its
@@ -237,8 +225,6 @@ pub struct PageParams {
     params(PageParams),
     responses(
         (status = 200, description = "A page of benchmark sets", body = BenchmarkList),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/benchmarks")]
@@ -246,9 +232,7 @@ pub async fn list_benchmarks(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    params.finish()?;
+    let page = PageParams::parse(req.query_string())?;
     let after = match page.cursor {
         Some(cursor) => Some(cursor.for_sort(BY_NAME)?),
         None => None,
@@ -276,12 +260,7 @@ pub async fn list_benchmarks(
     responses(
         (status = 201, description = "Created", body = BenchmarkResponse,
          headers(("Location" = String, description = "The new set"), ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/benchmarks")]
@@ -291,16 +270,10 @@ pub async fn create_benchmark(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let set = audited::create(
-        &state.db,
-        audit,
-        entity::BENCHMARK,
-        |set: &benchmarks::BenchmarkSet| set.id.clone(),
-        BenchmarkResponse::from,
-        move |conn| benchmarks::create(conn, &profile),
-    )
-    .await?;
-    Ok(benchmark_response(StatusCode::CREATED, set))
+    resource::create(&state.db, audit, move |conn| {
+        benchmarks::create(conn, &profile)
+    })
+    .await
 }
 
 /// Get a benchmark set
@@ -311,9 +284,7 @@ pub async fn create_benchmark(
         (status = 200, description = "The set", body = BenchmarkResponse,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/benchmarks/{id}")]
@@ -327,12 +298,7 @@ pub async fn get_benchmark(
         .db
         .run(move |conn| benchmarks::find(conn, &id))
         .await?;
-    if not_modified(&req, set.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(set.version)))
-            .finish());
-    }
-    Ok(benchmark_response(StatusCode::OK, set))
+    Ok(resource::read(&req, set))
 }
 
 /// Update a benchmark set
@@ -347,14 +313,8 @@ pub async fn get_benchmark(
     request_body(content = UpdateBenchmarkRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Updated", body = BenchmarkResponse, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/benchmarks/{id}")]
@@ -368,17 +328,10 @@ pub async fn update_benchmark(
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let set = audited::update(
-        &state.db,
-        audit,
-        entity::BENCHMARK,
-        id,
-        benchmarks::find,
-        BenchmarkResponse::from,
-        move |conn, id| benchmarks::update(conn, id, &check, |current| patch.apply(current)),
-    )
-    .await?;
-    Ok(benchmark_response(StatusCode::OK, set))
+    resource::update(&state.db, audit, id, benchmarks::find, move |conn, id| {
+        benchmarks::update(conn, id, &check, |current| patch.apply(current))
+    })
+    .await
 }
 
 /// Delete a benchmark set
@@ -390,10 +343,7 @@ pub async fn update_benchmark(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/benchmarks/{id}")]
@@ -404,12 +354,7 @@ pub async fn delete_benchmark(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let check = version_check(&req);
-    audited::soft_delete(&state.db, audit, entity::BENCHMARK, id, move |conn, id| {
-        benchmarks::soft_delete(conn, id, &check)
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    resource::delete::<BenchmarkSet>(&state.db, audit, id, &req, benchmarks::soft_delete).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -432,6 +377,13 @@ pub struct TargetResponse {
     pub updated_at: String,
 }
 
+impl Resource for Target {
+    type Shown = TargetResponse;
+    const SUBJECT: Subject = Subject::record(entity::TARGET);
+    const PATH: &'static str = "/api/v1/targets";
+    const KEY: fn(&Self) -> (&str, i64) = |r| (&r.id, r.version);
+}
+
 impl From<Target> for TargetResponse {
     fn from(target: Target) -> Self {
         let p = target.profile;
@@ -452,15 +404,6 @@ impl From<Target> for TargetResponse {
     }
 }
 
-fn target_response(status: StatusCode, target: Target) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::ETAG, etag(target.version)));
-    if status == StatusCode::CREATED {
-        response.insert_header((header::LOCATION, format!("/api/v1/targets/{}", target.id)));
-    }
-    response.json(TargetResponse::from(target))
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TargetList {
     pub data: Vec<TargetResponse>,
@@ -474,8 +417,8 @@ pub struct CreateTargetRequest {
     #[validate(required(message = "is required"))]
     #[schema(value_type = Dimension, required = true)]
     pub dimension: Option<Dimension>,
-    #[validate(required(message = "is required"), length(min = 1, max = 64), regex(path = *TARGET_CODE_RE, message = "must be a code: letters, digits and underscores"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9_]+$")]
+    #[validate(required(message = "is required"), length(min = 1, max = 64), regex(path = *rules::TARGET_CODE_RE, message = "must be a code: letters, digits and underscores"))]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64, pattern = "TARGET_CODE")]
     pub code: Option<String>,
     #[serde(default)]
     #[validate(range(min = 0.0, max = 100.0))]
@@ -487,15 +430,9 @@ pub struct CreateTargetRequest {
     pub minimum_count: Option<i32>,
     #[serde(default)]
     #[validate(length(max = 1000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
-    #[schema(
-        max_length = 1000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
-    )]
+    #[schema(max_length = 1000, pattern = "MULTI_LINE")]
     pub note: Option<String>,
 }
-
-static TARGET_CODE_RE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r"^[A-Za-z0-9_]+$").expect("a valid pattern"));
 
 impl CreateTargetRequest {
     fn into_profile(self) -> Result<TargetProfile, DomainError> {
@@ -531,7 +468,7 @@ pub struct UpdateTargetRequest {
     #[schema(value_type = Dimension)]
     pub dimension: Option<Dimension>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9_]+$")]
+    #[schema(value_type = String, min_length = 1, max_length = 64, pattern = "TARGET_CODE")]
     pub code: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 100)]
@@ -576,8 +513,6 @@ impl UpdateTargetRequest {
     params(PageParams),
     responses(
         (status = 200, description = "A page of targets", body = TargetList),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/targets")]
@@ -585,7 +520,8 @@ pub async fn list_targets(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let ((), after, limit) = by_id_query(&req, |_| ())?;
+    let page = PageParams::parse(req.query_string())?;
+    let (after, limit) = (by_id_after(page.cursor)?, page.limit);
     let (targets, next) = state
         .db
         .run(move |conn| {
@@ -611,11 +547,6 @@ pub async fn list_targets(
     responses(
         (status = 201, description = "Created", body = TargetResponse,
          headers(("Location" = String, description = "The new target"), ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/targets")]
@@ -625,16 +556,10 @@ pub async fn create_target(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let target = audited::create(
-        &state.db,
-        audit,
-        entity::TARGET,
-        |target: &targets::Target| target.id.clone(),
-        TargetResponse::from,
-        move |conn| targets::create(conn, &profile),
-    )
-    .await?;
-    Ok(target_response(StatusCode::CREATED, target))
+    resource::create(&state.db, audit, move |conn| {
+        targets::create(conn, &profile)
+    })
+    .await
 }
 
 /// Get a target
@@ -645,9 +570,7 @@ pub async fn create_target(
         (status = 200, description = "The target", body = TargetResponse,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/targets/{id}")]
@@ -658,12 +581,7 @@ pub async fn get_target(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let target = state.db.run(move |conn| targets::find(conn, &id)).await?;
-    if not_modified(&req, target.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(target.version)))
-            .finish());
-    }
-    Ok(target_response(StatusCode::OK, target))
+    Ok(resource::read(&req, target))
 }
 
 /// Update a target
@@ -678,13 +596,7 @@ pub async fn get_target(
     request_body(content = UpdateTargetRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Updated", body = TargetResponse, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/targets/{id}")]
@@ -698,17 +610,10 @@ pub async fn update_target(
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let target = audited::update(
-        &state.db,
-        audit,
-        entity::TARGET,
-        id,
-        targets::find,
-        TargetResponse::from,
-        move |conn, id| targets::update(conn, id, &check, |current| patch.apply(current)),
-    )
-    .await?;
-    Ok(target_response(StatusCode::OK, target))
+    resource::update(&state.db, audit, id, targets::find, move |conn, id| {
+        targets::update(conn, id, &check, |current| patch.apply(current))
+    })
+    .await
 }
 
 /// Delete a target
@@ -720,10 +625,7 @@ pub async fn update_target(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/targets/{id}")]
@@ -734,12 +636,7 @@ pub async fn delete_target(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let check = version_check(&req);
-    audited::soft_delete(&state.db, audit, entity::TARGET, id, move |conn, id| {
-        targets::soft_delete(conn, id, &check)
-    })
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    resource::delete::<Target>(&state.db, audit, id, &req, targets::soft_delete).await
 }
 
 pub fn configure(config: &mut ServiceConfig) {

@@ -18,8 +18,10 @@ use crate::error::ApiError;
 /// The largest request body accepted (1 MiB).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// JSON Merge Patch (RFC 7396), the media type `PATCH` bodies are documented as.
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
 /// Media types a body may be sent as: JSON, and JSON Merge Patch for `PATCH`.
-const JSON_TYPES: &[&str] = &["application/json", "application/merge-patch+json"];
+pub const JSON_TYPES: &[&str] = &["application/json", MERGE_PATCH];
 
 pub struct JsonBody<T>(pub T);
 

@@ -1,9 +1,10 @@
 //! Entity tags and conditional requests: every single resource has an `ETag` (its version),
 //! `If-None-Match` answers 304, and `If-Match` guards writes so two admins cannot silently
-//! overwrite each other.
+//! overwrite each other. Also the answers that carry a tag: 200, 201 and 304.
 
-use actix_web::HttpRequest;
 use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
 
 use crate::domain::organisations::VersionCheck;
 
@@ -56,4 +57,41 @@ pub fn not_modified(req: &HttpRequest, version: i64) -> bool {
             .split(',')
             .map(|tag| tag.trim().trim_start_matches("W/"))
             .any(|tag| tag == current)
+}
+
+/// 200 with the record's version as its `ETag`: what a read or an update answers.
+pub fn tagged(version: i64, body: impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
+/// A read: 304 (with the tag) when `If-None-Match` names the current version, otherwise
+/// 200 with the body `show` makes and its `ETag`.
+pub fn tagged_unless_current<B: Serialize>(
+    req: &HttpRequest,
+    version: i64,
+    show: impl FnOnce() -> B,
+) -> HttpResponse {
+    if not_modified(req, version) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(version)))
+            .finish();
+    }
+    tagged(version, show())
+}
+
+/// 201 with the new record's URL in `Location`, for records that have no version.
+pub fn created(location: String, body: impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(body)
+}
+
+/// 201 with the new record's version as its `ETag` and its URL in `Location`.
+pub fn created_tagged(location: String, version: i64, body: impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::ETAG, etag(version)))
+        .insert_header((header::LOCATION, location))
+        .json(body)
 }

@@ -2,37 +2,38 @@
 //! invited (organisations, or whole expert groups), who responded, who attended, and the
 //! participation figures; and `/organisations/{id}/consultations`, one member's history.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use crate::api::audited;
+use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
-use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::conditional::{created_tagged, tagged, tagged_unless_current, version_check};
 use crate::api::csv::{self, defuse};
 use crate::api::list::{
-    Cursor, Format, QueryParams, by_id_query, negotiate, next_by_id, page_response,
+    Cursor, Format, FromQuery, PageParams, by_id_after, negotiate, next_by_id, page_response,
+    query_params,
 };
 use crate::api::path_id;
+use crate::api::resource::{self, Resource};
 use crate::api::schemas::{
-    Tombstone, consultation_kinds, consultation_statuses, expertise_codes, timestamp,
+    ListEntry, Listable, consultation_kinds, consultation_statuses, expertise_codes, timestamp,
 };
 use crate::api::validation::{self as rules, unique_items};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::audit::{self, Event, entity};
 use crate::domain::consultations::store::{self, Invitee, ResponseFilter};
 use crate::domain::consultations::{
     Attribution, Consultation, ConsultationFilter, ConsultationKind, ConsultationProfile,
-    ConsultationSort, ConsultationStatus, HistoryEntry, Invitation, ListedConsultation,
-    Participation, Party, Response, ResponseFields, anonymous_responses_disclosed,
+    ConsultationSort, ConsultationStatus, HistoryEntry, Invitation, Participation, Party, Response,
+    ResponseFields, anonymous_responses_disclosed,
 };
-use crate::domain::{DomainError, FieldError, now};
+use crate::domain::{DomainError, FieldError, Gone, Listed, now};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "consultations";
 
@@ -59,6 +60,13 @@ pub struct ConsultationResponse {
     pub updated_at: String,
 }
 
+impl Resource for Consultation {
+    type Shown = ConsultationResponse;
+    const SUBJECT: Subject = Subject::record(entity::CONSULTATION);
+    const PATH: &'static str = "/api/v1/consultations";
+    const KEY: fn(&Self) -> (&str, i64) = |r| (&r.id, r.version);
+}
+
 impl From<Consultation> for ConsultationResponse {
     fn from(consultation: Consultation) -> Self {
         let p = consultation.profile;
@@ -79,23 +87,11 @@ impl From<Consultation> for ConsultationResponse {
     }
 }
 
-fn consultation_response(status: StatusCode, consultation: Consultation) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::ETAG, etag(consultation.version)));
-    if status == StatusCode::CREATED {
-        response.insert_header((
-            header::LOCATION,
-            format!("/api/v1/consultations/{}", consultation.id),
-        ));
-    }
-    response.json(ConsultationResponse::from(consultation))
-}
+/// A list entry: a consultation, or a tombstone when `include_deleted=true`.
+pub type ConsultationListEntry = ListEntry<ConsultationResponse>;
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum ConsultationListEntry {
-    Consultation(Box<ConsultationResponse>),
-    Tombstone(Tombstone),
+impl Listable for ConsultationResponse {
+    const ENTRY: &'static str = "ConsultationListEntry";
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,17 +110,14 @@ pub struct ConsultationList {
 #[serde(deny_unknown_fields)]
 pub struct CreateConsultationRequest {
     #[validate(required(message = "is required"), length(min = 1, max = 300), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 300, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 300, pattern = "SINGLE_LINE")]
     pub title: Option<String>,
     #[validate(required(message = "is required"))]
     #[schema(value_type = ConsultationKind, required = true)]
     pub kind: Option<ConsultationKind>,
     #[serde(default)]
     #[validate(length(max = 10000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
-    #[schema(
-        max_length = 10000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
-    )]
+    #[schema(max_length = 10000, pattern = "MULTI_LINE")]
     pub summary: Option<String>,
     /// Active expertise area codes (422 names an unknown or retired one).
     #[serde(default)]
@@ -145,10 +138,7 @@ pub struct CreateConsultationRequest {
     pub status: Option<ConsultationStatus>,
     #[serde(default)]
     #[validate(length(max = 2000), regex(path = *rules::WEBSITE_RE, message = "must be an http(s) address"))]
-    #[schema(
-        max_length = 2000,
-        pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$"
-    )]
+    #[schema(max_length = 2000, pattern = "WEBSITE")]
     pub external_url: Option<String>,
 }
 
@@ -187,13 +177,13 @@ impl CreateConsultationRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateConsultationRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = "SINGLE_LINE")]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = ConsultationKind)]
     pub kind: Option<ConsultationKind>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$")]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = "MULTI_LINE")]
     pub summary: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = expertise_codes)]
@@ -211,7 +201,7 @@ pub struct UpdateConsultationRequest {
     #[schema(value_type = ConsultationStatus)]
     pub status: Option<ConsultationStatus>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$")]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = "WEBSITE")]
     pub external_url: Option<Option<String>>,
 }
 
@@ -256,37 +246,37 @@ impl UpdateConsultationRequest {
     }
 }
 
-/// Filters and order for `GET /consultations`.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ConsultationListParams {
-    /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-    /// `title` by default; `updated_at` when `updated_since` is given.
-    #[param(inline)]
-    pub sort: Option<ConsultationSort>,
-    /// Add `total`, the number of matching consultations.
-    pub include_total: Option<bool>,
-    /// Only consultations changed after this instant, for incremental sync.
-    #[param(format = DateTime)]
-    pub updated_since: Option<String>,
-    /// Include deleted consultations as tombstones `{id, deleted_at}`.
-    pub include_deleted: Option<bool>,
-    #[param(schema_with = consultation_kinds)]
-    pub kind: Vec<ConsultationKind>,
-    #[param(schema_with = consultation_statuses)]
-    pub status: Vec<ConsultationStatus>,
-    #[param(schema_with = expertise_codes)]
-    pub expertise: Vec<String>,
-    /// Consultations led by this expert group; repeat for several.
-    pub lead_group: Vec<uuid::Uuid>,
-    /// Case-insensitive part of the title.
-    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
-    pub q: Option<String>,
+query_params! {
+    /// Filters and order for `GET /consultations`.
+    pub struct ConsultationListParams {
+        /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        /// `next_cursor` from the previous page.
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+        /// `title` by default; `updated_at` when `updated_since` is given.
+        #[param(inline)]
+        pub sort: Option<ConsultationSort> = parsed,
+        /// Add `total`, the number of matching consultations.
+        pub include_total: Option<bool> = boolean,
+        /// Only consultations changed after this instant, for incremental sync.
+        #[param(value_type = Option<String>, format = DateTime)]
+        pub updated_since: Option<NaiveDateTime> = timestamp,
+        /// Include deleted consultations as tombstones `{id, deleted_at}`.
+        pub include_deleted: Option<bool> = boolean,
+        #[param(schema_with = consultation_kinds)]
+        pub kind: Vec<ConsultationKind> = many,
+        #[param(schema_with = consultation_statuses)]
+        pub status: Vec<ConsultationStatus> = many,
+        #[param(schema_with = expertise_codes)]
+        pub expertise: Vec<String> = codes(&rules::EXPERTISE_CODE_RE),
+        /// Consultations led by this expert group; repeat for several.
+        pub lead_group: Vec<uuid::Uuid> = many,
+        /// Case-insensitive part of the title.
+        #[param(max_length = 200, pattern = "QUERY_TEXT")]
+        pub q: Option<String> = text,
+    }
 }
 
 const CONSULTATION_CSV_HEADER: &[&str] = &[
@@ -305,15 +295,15 @@ const CONSULTATION_CSV_HEADER: &[&str] = &[
     "deleted_at",
 ];
 
-fn consultation_csv_record(entry: ListedConsultation) -> Vec<String> {
+fn consultation_csv_record(entry: Listed<Consultation>) -> Vec<String> {
     match entry {
-        ListedConsultation::Deleted { id, deleted_at } => {
+        Listed::Deleted(Gone { id, deleted_at, .. }) => {
             let mut row = vec![String::new(); CONSULTATION_CSV_HEADER.len()];
             row[0] = id;
             row[CONSULTATION_CSV_HEADER.len() - 1] = timestamp(deleted_at);
             row
         }
-        ListedConsultation::Live(consultation) => {
+        Listed::Live(consultation) => {
             let c = ConsultationResponse::from(*consultation);
             vec![
                 c.id,
@@ -344,9 +334,6 @@ fn consultation_csv_record(entry: ListedConsultation) -> Vec<String> {
         (status = 200, description = "A page of consultations", body = ConsultationList,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
          content((ConsultationList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/consultations")]
@@ -355,32 +342,24 @@ pub async fn list_consultations(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    let sort = params.single_with("sort", |raw| {
-        raw.parse::<ConsultationSort>().map_err(|e| e.to_string())
-    });
-    let include_total = params.boolean("include_total").unwrap_or(false);
+    let params = ConsultationListParams::parse(req.query_string())?;
+    let sort = params.sort;
+    let include_total = params.include_total.unwrap_or(false);
     let filter = ConsultationFilter {
-        kinds: params.many("kind"),
-        statuses: params.many("status"),
-        expertise: params.codes("expertise", &rules::EXPERTISE_CODE_RE),
-        lead_groups: params
-            .many::<uuid::Uuid>("lead_group")
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        q: params.text("q"),
-        updated_since: params.timestamp("updated_since"),
-        include_deleted: params.boolean("include_deleted").unwrap_or(false),
+        kinds: params.kind,
+        statuses: params.status,
+        expertise: params.expertise,
+        lead_groups: params.lead_group.iter().map(ToString::to_string).collect(),
+        q: params.q,
+        updated_since: params.updated_since,
+        include_deleted: params.include_deleted.unwrap_or(false),
     };
-    params.finish()?;
     let sort = sort.unwrap_or(if filter.updated_since.is_some() {
         ConsultationSort::UpdatedAt
     } else {
         ConsultationSort::Title
     });
-    let after = match page.cursor {
+    let after = match params.cursor {
         Some(cursor) => Some(cursor.for_sort(sort.as_str())?),
         None => None,
     };
@@ -400,7 +379,7 @@ pub async fn list_consultations(
         )
         .await;
     }
-    let limit = page.limit;
+    let limit = params.limit;
     let ((entries, next), total) = state
         .db
         .run(move |conn| {
@@ -415,14 +394,7 @@ pub async fn list_consultations(
     let next_cursor = next.map(|(key, id)| Cursor::after(sort.as_str(), key, id));
     let data = entries
         .into_iter()
-        .map(|entry| match entry {
-            ListedConsultation::Live(c) => {
-                ConsultationListEntry::Consultation(Box::new((*c).into()))
-            }
-            ListedConsultation::Deleted { id, deleted_at } => {
-                ConsultationListEntry::Tombstone(Tombstone::new(id, deleted_at))
-            }
-        })
+        .map(|entry| ListEntry::new(entry, ConsultationResponse::from))
         .collect();
     Ok(page_response(
         &req,
@@ -442,11 +414,6 @@ pub async fn list_consultations(
     responses(
         (status = 201, description = "Created", body = ConsultationResponse,
          headers(("Location" = String, description = "The new consultation"), ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/consultations")]
@@ -456,16 +423,7 @@ pub async fn create_consultation(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let consultation = audited::create(
-        &state.db,
-        audit,
-        entity::CONSULTATION,
-        |consultation: &Consultation| consultation.id.clone(),
-        ConsultationResponse::from,
-        move |conn| store::create(conn, &profile),
-    )
-    .await?;
-    Ok(consultation_response(StatusCode::CREATED, consultation))
+    resource::create(&state.db, audit, move |conn| store::create(conn, &profile)).await
 }
 
 /// Get a consultation
@@ -476,9 +434,7 @@ pub async fn create_consultation(
         (status = 200, description = "The consultation", body = ConsultationResponse,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/consultations/{id}")]
@@ -489,12 +445,7 @@ pub async fn get_consultation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let consultation = state.db.run(move |conn| store::find(conn, &id)).await?;
-    if not_modified(&req, consultation.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(consultation.version)))
-            .finish());
-    }
-    Ok(consultation_response(StatusCode::OK, consultation))
+    Ok(resource::read(&req, consultation))
 }
 
 /// Update a consultation
@@ -510,14 +461,8 @@ pub async fn get_consultation(
     request_body(content = UpdateConsultationRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Updated", body = ConsultationResponse, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/consultations/{id}")]
@@ -531,17 +476,10 @@ pub async fn update_consultation(
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let consultation = audited::update(
-        &state.db,
-        audit,
-        entity::CONSULTATION,
-        id,
-        store::find,
-        ConsultationResponse::from,
-        move |conn, id| store::update(conn, id, &check, |current| patch.apply(current)),
-    )
-    .await?;
-    Ok(consultation_response(StatusCode::OK, consultation))
+    resource::update(&state.db, audit, id, store::find, move |conn, id| {
+        store::update(conn, id, &check, |current| patch.apply(current))
+    })
+    .await
 }
 
 /// Delete a consultation
@@ -555,10 +493,7 @@ pub async fn update_consultation(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/consultations/{id}")]
@@ -569,28 +504,7 @@ pub async fn delete_consultation(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let check = version_check(&req);
-    audited::soft_delete(
-        &state.db,
-        audit,
-        entity::CONSULTATION,
-        id,
-        move |conn, id| store::soft_delete(conn, id, &check),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Paging through a sub-list.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Most entries per page (1 to 500). Ignored by CSV, which streams every entry.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
+    resource::delete::<Consultation>(&state.db, audit, id, &req, store::soft_delete).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -695,13 +609,8 @@ pub struct InvitationList {
     request_body = InviteRequest,
     responses(
         (status = 201, description = "The invitations made, and those skipped", body = InviteResult),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/consultations/{id}/invitations")]
@@ -769,10 +678,7 @@ const INVITATION_CSV_HEADER: &[&str] = &[
     responses(
         (status = 200, description = "A page of invitations", body = InvitationList,
          content((InvitationList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/consultations/{id}/invitations")]
@@ -784,7 +690,8 @@ pub async fn list_invitations(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
-    let ((), after, limit) = by_id_query(&req, |_| ())?;
+    let page = PageParams::parse(req.query_string())?;
+    let (after, limit) = (by_id_after(page.cursor)?, page.limit);
     let sees = principal.sees_anonymous_responses();
     if format == Format::Csv {
         let checked = id.clone();
@@ -893,21 +800,6 @@ fn response_event(action: &'static str, before: Option<&Response>, after: &Respo
         .about_contact(after.contact_id.as_deref())
 }
 
-fn response_response(status: StatusCode, response: Response, sees: bool) -> HttpResponse {
-    let mut builder = HttpResponse::build(status);
-    builder.insert_header((header::ETAG, etag(response.version)));
-    if status == StatusCode::CREATED {
-        builder.insert_header((
-            header::LOCATION,
-            format!(
-                "/api/v1/consultations/{}/responses/{}",
-                response.consultation_id, response.id
-            ),
-        ));
-    }
-    builder.json(ResponseRecord::new(response, sees))
-}
-
 /// A response: from an organisation (`organisation_id`, optionally with the `contact_id` of
 /// the person who wrote it) or from a person in their own right (`contact_id` alone).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -921,10 +813,7 @@ pub struct CreateResponseRequest {
     pub contact_id: Option<uuid::Uuid>,
     #[serde(default)]
     #[validate(length(max = 20000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
-    #[schema(
-        max_length = 20000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
-    )]
+    #[schema(max_length = 20000, pattern = "MULTI_LINE")]
     pub summary: Option<String>,
     /// `named` (the default) or `anonymous`: an anonymous respondent is never shown to
     /// viewers or API keys.
@@ -944,7 +833,7 @@ pub struct CreateResponseRequest {
 pub struct UpdateResponseRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[validate(length(max = 20000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
-    #[schema(value_type = Option<String>, max_length = 20000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$")]
+    #[schema(value_type = Option<String>, max_length = 20000, pattern = "MULTI_LINE")]
     pub summary: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Attribution)]
@@ -969,18 +858,18 @@ pub struct ResponseList {
     pub next_cursor: Option<String>,
 }
 
-/// Filters for a consultation's responses.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ResponseListParams {
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-    /// Only those who attended (`true`) or did not (`false`).
-    pub attended: Option<bool>,
-    #[param(inline)]
-    pub attribution: Option<Attribution>,
+query_params! {
+    /// Filters for a consultation's responses.
+    pub struct ResponseListParams {
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+        /// Only those who attended (`true`) or did not (`false`).
+        pub attended: Option<bool> = boolean,
+        #[param(inline)]
+        pub attribution: Option<Attribution> = parsed,
+    }
 }
 
 const RESPONSE_CSV_HEADER: &[&str] = &[
@@ -1004,13 +893,8 @@ const RESPONSE_CSV_HEADER: &[&str] = &[
     responses(
         (status = 201, description = "Recorded", body = ResponseRecord,
          headers(("Location" = String, description = "The new response"), ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/consultations/{id}/responses")]
@@ -1053,7 +937,14 @@ pub async fn create_response(
             Ok(response)
         })
         .await?;
-    Ok(response_response(StatusCode::CREATED, response, true))
+    Ok(created_tagged(
+        format!(
+            "/api/v1/consultations/{}/responses/{}",
+            response.consultation_id, response.id
+        ),
+        response.version,
+        ResponseRecord::new(response, true),
+    ))
 }
 
 /// List a consultation's responses
@@ -1067,10 +958,7 @@ pub async fn create_response(
     responses(
         (status = 200, description = "A page of responses", body = ResponseList,
          content((ResponseList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/consultations/{id}/responses")]
@@ -1082,13 +970,13 @@ pub async fn list_responses(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
-    let (mut filter, after, limit) = by_id_query(&req, |params| ResponseFilter {
-        attended: params.boolean("attended"),
-        attribution: params.single_with("attribution", |raw| {
-            raw.parse::<Attribution>().map_err(|e| e.to_string())
-        }),
+    let params = ResponseListParams::parse(req.query_string())?;
+    let (after, limit) = (by_id_after(params.cursor)?, params.limit);
+    let mut filter = ResponseFilter {
+        attended: params.attended,
+        attribution: params.attribution,
         named_only: false,
-    })?;
+    };
     let sees = principal.sees_anonymous_responses();
     let (checked, threshold) = (id.clone(), state.suppression_threshold);
     filter.named_only = !state
@@ -1154,9 +1042,7 @@ pub async fn list_responses(
         (status = 200, description = "The response", body = ResponseRecord,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/consultations/{id}/responses/{response_id}")]
@@ -1184,12 +1070,9 @@ pub async fn get_response(
             Ok(response)
         })
         .await?;
-    if not_modified(&req, response.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(response.version)))
-            .finish());
-    }
-    Ok(response_response(StatusCode::OK, response, sees))
+    Ok(tagged_unless_current(&req, response.version, || {
+        ResponseRecord::new(response, sees)
+    }))
 }
 
 /// Update a response
@@ -1206,14 +1089,8 @@ pub async fn get_response(
     request_body(content = UpdateResponseRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Updated", body = ResponseRecord, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/consultations/{id}/responses/{response_id}")]
@@ -1250,7 +1127,10 @@ pub async fn update_response(
             Ok(after)
         })
         .await?;
-    Ok(response_response(StatusCode::OK, response, true))
+    Ok(tagged(
+        response.version,
+        ResponseRecord::new(response, true),
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1337,9 +1217,7 @@ impl ParticipationResponse {
     params(("id" = uuid::Uuid, Path, description = "Consultation id")),
     responses(
         (status = 200, description = "The figures", body = ParticipationResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/consultations/{id}/participation")]
@@ -1446,10 +1324,7 @@ const HISTORY_CSV_HEADER: &[&str] = &[
     responses(
         (status = 200, description = "A page of its consultations", body = HistoryList,
          content((HistoryList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/organisations/{id}/consultations")]
@@ -1461,7 +1336,8 @@ pub async fn organisation_consultations(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
-    let ((), after, limit) = by_id_query(&req, |_| ())?;
+    let page = PageParams::parse(req.query_string())?;
+    let (after, limit) = (by_id_after(page.cursor)?, page.limit);
     let sees = principal.sees_anonymous_responses();
     if format == Format::Csv {
         let checked = id.clone();

@@ -1,33 +1,37 @@
 //! `/api/v1/contacts`: people, their affiliations to organisations and their consent per
 //! purpose. Emails are unique among contacts that are not deleted (409 otherwise).
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::api::audited::{self, Subject};
 use crate::api::body::{JsonBody, field_errors, nullable, present, required};
-use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::conditional::{created, version_check};
 use crate::api::csv;
-use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
+use crate::api::list::{Cursor, Format, FromQuery, negotiate, page_response, query_params};
 use crate::api::path_id;
-use crate::api::schemas::{Tombstone, timestamp};
+use crate::api::resource::{self, Resource};
+use crate::api::schemas::{ListEntry, Listable, timestamp};
 use crate::api::validation as rules;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::DbConn;
-use crate::domain::DomainError;
 use crate::domain::audit::{self, Event, entity};
 use crate::domain::contacts::{
     Affiliation, AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile,
-    ContactSort, ListedContact, Purpose, store,
+    ContactSort, Purpose, store,
 };
+use crate::domain::{DomainError, Gone, Listed};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "contacts";
+
+/// A contact is a person: every event on the record is about them.
+const CONTACT: Subject = Subject::person(entity::CONTACT);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AffiliationResponse {
@@ -119,6 +123,13 @@ impl AffiliationResponse {
     }
 }
 
+impl Resource for Contact {
+    type Shown = ContactResponse;
+    const SUBJECT: Subject = CONTACT;
+    const PATH: &'static str = "/api/v1/contacts";
+    const KEY: fn(&Self) -> (&str, i64) = |r| (&r.id, r.version);
+}
+
 impl From<Contact> for ContactResponse {
     fn from(contact: Contact) -> Self {
         let today = Utc::now().date_naive();
@@ -165,36 +176,15 @@ async fn write_contact<T: Send + 'static>(
     action: &'static str,
     change: impl FnOnce(&mut DbConn, &str) -> Result<T, DomainError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    state
-        .db
-        .write(audit, move |conn, log| {
-            let before = ContactResponse::from(store::find(conn, &id)?);
-            let value = change(conn, &id)?;
-            let after = ContactResponse::from(store::find(conn, &id)?);
-            log.record(
-                Event::new(action, entity::CONTACT, &id)
-                    .changes(&audit::snapshot(&before), &audit::snapshot(&after))
-                    .about_contact(Some(&id)),
-            );
-            Ok(value)
-        })
-        .await
+    let (db, shown) = (&state.db, ContactResponse::from);
+    audited::change(db, audit, CONTACT, action, id, store::find, shown, change).await
 }
 
-fn contact_response(status: StatusCode, contact: Contact) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::ETAG, etag(contact.version)));
-    if status == StatusCode::CREATED {
-        response.insert_header((header::LOCATION, format!("/api/v1/contacts/{}", contact.id)));
-    }
-    response.json(ContactResponse::from(contact))
-}
+/// A list entry: a contact, or a tombstone when `include_deleted=true`.
+pub type ContactListEntry = ListEntry<ContactResponse>;
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum ContactListEntry {
-    Contact(Box<ContactResponse>),
-    Tombstone(Tombstone),
+impl Listable for ContactResponse {
+    const ENTRY: &'static str = "ContactListEntry";
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -209,10 +199,10 @@ pub struct ContactList {
 #[serde(deny_unknown_fields)]
 pub struct CreateContactRequest {
     #[validate(required(message = "is required"), length(min = 1, max = 100), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = "SINGLE_LINE")]
     pub given_name: Option<String>,
     #[validate(required(message = "is required"), length(min = 1, max = 100), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = "SINGLE_LINE")]
     pub family_name: Option<String>,
     /// Unique among contacts that are not deleted (case ignored): 409 otherwise.
     #[serde(default)]
@@ -221,21 +211,15 @@ pub struct CreateContactRequest {
     pub email: Option<String>,
     #[serde(default)]
     #[validate(regex(path = *rules::PHONE_RE, message = "must be a telephone number"))]
-    #[schema(pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$")]
+    #[schema(pattern = "PHONE")]
     pub phone: Option<String>,
     #[serde(default)]
     #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(
-        max_length = 200,
-        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
-    )]
+    #[schema(max_length = 200, pattern = "SINGLE_LINE")]
     pub job_title: Option<String>,
     #[serde(default)]
     #[validate(length(max = 50), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(
-        max_length = 50,
-        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
-    )]
+    #[schema(max_length = 50, pattern = "SINGLE_LINE")]
     pub pronouns: Option<String>,
 }
 
@@ -270,22 +254,22 @@ impl From<&ContactProfile> for CreateContactRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateContactRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = "SINGLE_LINE")]
     pub given_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = "SINGLE_LINE")]
     pub family_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$")]
+    #[schema(value_type = Option<String>, pattern = "PHONE")]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "SINGLE_LINE")]
     pub job_title: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = Option<String>, max_length = 50, pattern = "SINGLE_LINE")]
     pub pronouns: Option<Option<String>>,
 }
 
@@ -324,10 +308,7 @@ pub struct AddAffiliationRequest {
     pub organisation_id: Option<uuid::Uuid>,
     #[serde(default)]
     #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(
-        max_length = 200,
-        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
-    )]
+    #[schema(max_length = 200, pattern = "SINGLE_LINE")]
     pub role: Option<String>,
     /// The contact's main organisation; setting it clears it on the others.
     #[serde(default)]
@@ -345,7 +326,7 @@ pub struct AddAffiliationRequest {
 pub struct UpdateAffiliationRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = "SINGLE_LINE")]
     pub role: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = bool)]
@@ -371,7 +352,7 @@ pub struct RecordConsentRequest {
     pub granted: Option<bool>,
     /// How it was obtained or withdrawn.
     #[validate(required(message = "is required"), length(min = 1, max = 500), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Ticked the box on the events sign-up form")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 500, pattern = "SINGLE_LINE", example = "Ticked the box on the events sign-up form")]
     pub source: Option<String>,
 }
 
@@ -381,32 +362,32 @@ pub struct ConsentHistory {
     pub data: Vec<ConsentResponse>,
 }
 
-/// Filters and order for `GET /contacts`.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ContactListParams {
-    /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-    /// `name` (family then given) or `updated_at`; `updated_at` when `updated_since` is given.
-    #[param(inline)]
-    pub sort: Option<ContactSort>,
-    /// Only contacts changed after this instant, for incremental sync.
-    #[param(format = DateTime)]
-    pub updated_since: Option<String>,
-    /// Include deleted contacts as tombstones `{id, deleted_at}`.
-    pub include_deleted: Option<bool>,
-    /// Contacts currently affiliated with this organisation; repeat for several.
-    pub organisation: Vec<uuid::Uuid>,
-    /// Contacts who currently consent to this purpose (for mailing lists); repeat to need all.
-    #[param(inline)]
-    pub consent: Vec<Purpose>,
-    /// Case-insensitive part of the name or email.
-    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
-    pub q: Option<String>,
+query_params! {
+    /// Filters and order for `GET /contacts`.
+    pub struct ContactListParams {
+        /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        /// `next_cursor` from the previous page.
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+        /// `name` (family then given) or `updated_at`; `updated_at` when `updated_since` is given.
+        #[param(inline)]
+        pub sort: Option<ContactSort> = parsed,
+        /// Only contacts changed after this instant, for incremental sync.
+        #[param(value_type = Option<String>, format = DateTime)]
+        pub updated_since: Option<NaiveDateTime> = timestamp,
+        /// Include deleted contacts as tombstones `{id, deleted_at}`.
+        pub include_deleted: Option<bool> = boolean,
+        /// Contacts currently affiliated with this organisation; repeat for several.
+        pub organisation: Vec<uuid::Uuid> = many,
+        /// Contacts who currently consent to this purpose (for mailing lists); repeat to need all.
+        #[param(inline)]
+        pub consent: Vec<Purpose> = many,
+        /// Case-insensitive part of the name or email.
+        #[param(max_length = 200, pattern = "QUERY_TEXT")]
+        pub q: Option<String> = text,
+    }
 }
 
 /// The list's CSV columns; an import reads the same (see `api::imports`).
@@ -435,15 +416,15 @@ pub(crate) const CSV_DEFUSED: &[&str] = &[
     "pronouns",
 ];
 
-fn csv_record(entry: ListedContact) -> Vec<String> {
+fn csv_record(entry: Listed<Contact>) -> Vec<String> {
     match entry {
-        ListedContact::Deleted { id, deleted_at, .. } => {
+        Listed::Deleted(Gone { id, deleted_at, .. }) => {
             let mut row = vec![String::new(); CSV_HEADER.len()];
             row[0] = id;
             row[CSV_HEADER.len() - 1] = timestamp(deleted_at);
             row
         }
-        ListedContact::Live(contact) => {
+        Listed::Live(contact) => {
             let today = Utc::now().date_naive();
             let opt = |value: &Option<String>| value.clone().unwrap_or_default();
             let p = &contact.profile;
@@ -489,9 +470,6 @@ fn csv_record(entry: ListedContact) -> Vec<String> {
         (status = 200, description = "A page of contacts", body = ContactList,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
          content((ContactList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/contacts")]
@@ -501,30 +479,26 @@ pub async fn list_contacts(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    let sort = params.single_with("sort", |raw| {
-        raw.parse::<ContactSort>().map_err(|e| e.to_string())
-    });
+    let params = ContactListParams::parse(req.query_string())?;
+    let sort = params.sort;
     let filter = ContactFilter {
         organisations: params
-            .many::<uuid::Uuid>("organisation")
+            .organisation
             .iter()
             .map(ToString::to_string)
             .collect(),
-        consents: params.many::<Purpose>("consent"),
-        q: params.text("q"),
-        updated_since: params.timestamp("updated_since"),
-        include_deleted: params.boolean("include_deleted").unwrap_or(false),
+        consents: params.consent,
+        q: params.q,
+        updated_since: params.updated_since,
+        include_deleted: params.include_deleted.unwrap_or(false),
         today: None,
     };
-    params.finish()?;
     let sort = sort.unwrap_or(if filter.updated_since.is_some() {
         ContactSort::UpdatedAt
     } else {
         ContactSort::Name
     });
-    let after = match page.cursor {
+    let after = match params.cursor {
         Some(cursor) => Some(cursor.for_sort(sort.as_str())?),
         None => None,
     };
@@ -544,10 +518,10 @@ pub async fn list_contacts(
             serde_json::Value::Null,
             serde_json::Value::String(query),
         );
-        state.db.record_read(audit, vec![event]).await?;
+        audit::record_read(&state.db, audit, vec![event]).await?;
         return Ok(export.respond("contacts.csv", CSV_HEADER));
     }
-    let limit = page.limit;
+    let limit = params.limit;
     let (entries, next) = state
         .db
         .run(move |conn| store::list(conn, &filter, sort, after.as_ref(), limit))
@@ -555,12 +529,7 @@ pub async fn list_contacts(
     let next_cursor = next.map(|(key, id)| Cursor::after(sort.as_str(), key, id));
     let data = entries
         .into_iter()
-        .map(|entry| match entry {
-            ListedContact::Live(contact) => ContactListEntry::Contact(Box::new((*contact).into())),
-            ListedContact::Deleted { id, deleted_at, .. } => {
-                ContactListEntry::Tombstone(Tombstone::new(id, deleted_at))
-            }
-        })
+        .map(|entry| ListEntry::new(entry, ContactResponse::from))
         .collect();
     Ok(page_response(
         &req,
@@ -579,12 +548,7 @@ pub async fn list_contacts(
     responses(
         (status = 201, description = "Created", body = ContactResponse,
          headers(("Location" = String, description = "The new contact"), ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/contacts")]
@@ -594,22 +558,7 @@ pub async fn create_contact(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let contact = state
-        .db
-        .write(audit, move |conn, log| {
-            let contact = store::create(conn, &profile)?;
-            log.record(
-                Event::created(
-                    entity::CONTACT,
-                    &contact.id,
-                    &ContactResponse::from(contact.clone()),
-                )
-                .about_contact(Some(&contact.id)),
-            );
-            Ok(contact)
-        })
-        .await?;
-    Ok(contact_response(StatusCode::CREATED, contact))
+    resource::create(&state.db, audit, move |conn| store::create(conn, &profile)).await
 }
 
 /// Get a contact
@@ -620,9 +569,7 @@ pub async fn create_contact(
         (status = 200, description = "The contact", body = ContactResponse,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/contacts/{id}")]
@@ -633,12 +580,7 @@ pub async fn get_contact(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let contact = state.db.run(move |conn| store::find(conn, &id)).await?;
-    if not_modified(&req, contact.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(contact.version)))
-            .finish());
-    }
-    Ok(contact_response(StatusCode::OK, contact))
+    Ok(resource::read(&req, contact))
 }
 
 /// Update a contact
@@ -653,14 +595,8 @@ pub async fn get_contact(
     request_body(content = UpdateContactRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Updated", body = ContactResponse, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/contacts/{id}")]
@@ -674,11 +610,10 @@ pub async fn update_contact(
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let contact = write_contact(&state, audit, id, "update", move |conn, id| {
+    resource::update(&state.db, audit, id, store::find, move |conn, id| {
         store::update(conn, id, &check, |current| patch.apply(current))
     })
-    .await?;
-    Ok(contact_response(StatusCode::OK, contact))
+    .await
 }
 
 /// Delete a contact
@@ -692,10 +627,7 @@ pub async fn update_contact(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/contacts/{id}")]
@@ -706,16 +638,7 @@ pub async fn delete_contact(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let check = version_check(&req);
-    state
-        .db
-        .write(audit, move |conn, log| {
-            store::soft_delete(conn, &id, &check)?;
-            log.record(Event::soft_deleted(entity::CONTACT, &id).about_contact(Some(&id)));
-            Ok(())
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    resource::delete::<Contact>(&state.db, audit, id, &req, store::soft_delete).await
 }
 
 /// Add an affiliation
@@ -726,12 +649,7 @@ pub async fn delete_contact(
     responses(
         (status = 201, description = "The new affiliation", body = AffiliationResponse,
          headers(("Location" = String, description = "The new affiliation"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/contacts/{id}/affiliations")]
@@ -755,13 +673,13 @@ pub async fn add_affiliation(
             store::add_affiliation(conn, id, &organisation_id, &fields)
         })
         .await?;
-    let location = format!(
-        "/api/v1/contacts/{}/affiliations/{affiliation_id}",
-        contact.id
-    );
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .json(AffiliationResponse::of(contact, &affiliation_id)?))
+    Ok(created(
+        format!(
+            "/api/v1/contacts/{}/affiliations/{affiliation_id}",
+            contact.id
+        ),
+        AffiliationResponse::of(contact, &affiliation_id)?,
+    ))
 }
 
 /// Get an affiliation
@@ -773,9 +691,7 @@ pub async fn add_affiliation(
     ),
     responses(
         (status = 200, description = "The affiliation", body = AffiliationResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/contacts/{id}/affiliations/{affiliation_id}")]
@@ -798,12 +714,7 @@ pub async fn get_affiliation(
     request_body(content = UpdateAffiliationRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed affiliation", body = AffiliationResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/contacts/{id}/affiliations/{affiliation_id}")]
@@ -848,9 +759,7 @@ pub async fn update_affiliation(
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/contacts/{id}/affiliations/{affiliation_id}")]
@@ -876,13 +785,9 @@ pub async fn remove_affiliation(
     params(("id" = uuid::Uuid, Path, description = "Contact id")),
     request_body = RecordConsentRequest,
     responses(
-        (status = 201, description = "Recorded; the contact with its consents now in force", body = ContactResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
+        (status = 201, description = "Recorded; the contact with its consents now in force", body = ContactResponse,
+         headers(("Location" = String, description = "The contact"), ("ETag" = String, description = "The contact's new version"))),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/contacts/{id}/consents")]
@@ -903,7 +808,7 @@ pub async fn record_consent(
         store::record_consent(conn, id, purpose, granted, &source, Some(&actor))
     })
     .await?;
-    Ok(contact_response(StatusCode::CREATED, contact))
+    Ok(resource::created_answer(contact))
 }
 
 /// Consent history
@@ -912,9 +817,7 @@ pub async fn record_consent(
     params(("id" = uuid::Uuid, Path, description = "Contact id")),
     responses(
         (status = 200, description = "Every grant and withdrawal, oldest first", body = ConsentHistory),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/contacts/{id}/consents")]
@@ -963,9 +866,7 @@ const EXPORT_MEMBERSHIPS: usize = 10_000;
     params(("id" = uuid::Uuid, Path, description = "Contact id")),
     responses(
         (status = 200, description = "Everything held about the contact", body = ContactExport),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/contacts/{id}/export")]
@@ -1002,7 +903,7 @@ pub async fn export_contact(
         .await?;
     // A read: its audit record must not make it wait for the write lock (README).
     let event = Event::new("export", entity::CONTACT, &subject).about_contact(Some(&subject));
-    state.db.record_read(audit, vec![event]).await?;
+    audit::record_read(&state.db, audit, vec![event]).await?;
     Ok(HttpResponse::Ok().json(export))
 }
 
@@ -1030,10 +931,8 @@ pub struct ErasureResponse {
     params(("id" = uuid::Uuid, Path, description = "Contact id")),
     responses(
         (status = 200, description = "Erased", body = ErasureResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/contacts/{id}/erasure")]

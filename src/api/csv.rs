@@ -83,6 +83,7 @@ where
                     Next::Page(after) => match db.run(move |conn| fetch(conn, Some(after))).await {
                         Ok(fetched) => fetched,
                         Err(error) => {
+                            let error = ApiError::from(error);
                             // The status is sent: the client sees a download cut short.
                             log::error!("the CSV export {name} stopped part way: {error}");
                             return Some((Err::<web::Bytes, ApiError>(error), Next::Done));

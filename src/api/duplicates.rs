@@ -3,17 +3,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use crate::api::body::{JsonBody, required};
-use crate::api::list::{Cursor, QueryParams, page_response};
-use crate::app::AppState;
+use crate::api::list::{Cursor, FromQuery, page_response, query_params};
 use crate::auth::Principal;
 use crate::domain::audit::{self, Event, entity};
 use crate::domain::organisations::duplicates::{self, Pair, Reason};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "organisations";
 /// The sort the cursors of this list carry.
@@ -55,15 +55,16 @@ pub struct DuplicateList {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DuplicateParams {
-    /// Only pairs with this reason among theirs; repeat for any of several.
-    pub reason: Option<Vec<Reason>>,
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
+query_params! {
+    pub struct DuplicateParams {
+        /// Only pairs with this reason among theirs; repeat for any of several.
+        #[param(value_type = Option<Vec<Reason>>)]
+        pub reason: Vec<Reason> = many,
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+    }
 }
 
 /// A pair's place in the list's order, for cursors: the score (as a sortable number), then
@@ -85,8 +86,6 @@ fn position(pair: &Pair) -> (String, String) {
     responses(
         (status = 200, description = "A page of pairs", body = DuplicateList,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/organisations/duplicates")]
@@ -94,10 +93,8 @@ pub async fn list_duplicates(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    let reasons: Vec<Reason> = params.many("reason");
-    params.finish()?;
+    let page = DuplicateParams::parse(req.query_string())?;
+    let reasons = page.reason;
     let after = match page.cursor {
         Some(cursor) => Some(cursor.for_sort(SORT)?),
         None => None,
@@ -157,12 +154,7 @@ pub struct Dismissal {
     request_body = DismissRequest,
     responses(
         (status = 201, description = "Marked", body = Dismissal),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/organisations/duplicates/dismissals")]

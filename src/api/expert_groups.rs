@@ -1,32 +1,34 @@
 //! `/api/v1/expert-groups`: the groups the alliance convenes and their members over time,
 //! and `/organisations/{id}/expert-groups`, `/contacts/{id}/expert-groups` for one member's.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use crate::api::audited;
+use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, field_errors, nullable, present, required};
-use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::conditional::{created, version_check};
 use crate::api::csv::{self, defuse};
 use crate::api::list::{
-    Cursor, Format, QueryParams, by_id_query, negotiate, next_by_id, page_response,
+    Cursor, Format, FromQuery, by_id_after, negotiate, next_by_id, page_response, query_params,
 };
 use crate::api::path_id;
-use crate::api::schemas::{Tombstone, expertise_codes, group_kinds, group_statuses, timestamp};
+use crate::api::resource::{self, Resource};
+use crate::api::schemas::{
+    ListEntry, Listable, expertise_codes, group_kinds, group_statuses, timestamp,
+};
 use crate::api::validation::{self as rules, unique_items};
-use crate::app::AppState;
 use crate::domain::audit::{self, Event, entity};
 use crate::domain::expert_groups::{
     ExpertGroup, GroupFilter, GroupKind, GroupMember, GroupProfile, GroupSort, GroupStatus,
-    ListedGroup, MemberFields, MemberRole, Membership, Party, Tenure, store,
+    MemberFields, MemberRole, Membership, Party, Tenure, store,
 };
-use crate::domain::{DomainError, FieldError};
+use crate::domain::{DomainError, FieldError, Gone, Listed};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "expert-groups";
 
@@ -51,6 +53,13 @@ pub struct ExpertGroupResponse {
     pub updated_at: String,
 }
 
+impl Resource for ExpertGroup {
+    type Shown = ExpertGroupResponse;
+    const SUBJECT: Subject = Subject::record(entity::EXPERT_GROUP);
+    const PATH: &'static str = "/api/v1/expert-groups";
+    const KEY: fn(&Self) -> (&str, i64) = |r| (&r.id, r.version);
+}
+
 impl From<ExpertGroup> for ExpertGroupResponse {
     fn from(group: ExpertGroup) -> Self {
         let p = group.profile;
@@ -70,23 +79,11 @@ impl From<ExpertGroup> for ExpertGroupResponse {
     }
 }
 
-fn group_response(status: StatusCode, group: ExpertGroup) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::ETAG, etag(group.version)));
-    if status == StatusCode::CREATED {
-        response.insert_header((
-            header::LOCATION,
-            format!("/api/v1/expert-groups/{}", group.id),
-        ));
-    }
-    response.json(ExpertGroupResponse::from(group))
-}
+/// A list entry: a group, or a tombstone when `include_deleted=true`.
+pub type ExpertGroupListEntry = ListEntry<ExpertGroupResponse>;
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum ExpertGroupListEntry {
-    Group(Box<ExpertGroupResponse>),
-    Tombstone(Tombstone),
+impl Listable for ExpertGroupResponse {
+    const ENTRY: &'static str = "ExpertGroupListEntry";
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,17 +101,14 @@ pub struct ExpertGroupList {
 #[serde(deny_unknown_fields)]
 pub struct CreateExpertGroupRequest {
     #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub name: Option<String>,
     #[validate(required(message = "is required"))]
     #[schema(value_type = GroupKind, required = true)]
     pub kind: Option<GroupKind>,
     #[serde(default)]
     #[validate(length(max = 5000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters other than line breaks and tabs"))]
-    #[schema(
-        max_length = 5000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
-    )]
+    #[schema(max_length = 5000, pattern = "MULTI_LINE")]
     pub purpose: Option<String>,
     /// Active expertise area codes (422 names an unknown or retired one).
     #[serde(default)]
@@ -164,13 +158,13 @@ impl CreateExpertGroupRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateExpertGroupRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = GroupKind)]
     pub kind: Option<GroupKind>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 5000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$")]
+    #[schema(value_type = Option<String>, max_length = 5000, pattern = "MULTI_LINE")]
     pub purpose: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = expertise_codes)]
@@ -216,35 +210,35 @@ impl UpdateExpertGroupRequest {
     }
 }
 
-/// Filters and order for `GET /expert-groups`.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExpertGroupListParams {
-    /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-    /// `name` by default; `updated_at` when `updated_since` is given.
-    #[param(inline)]
-    pub sort: Option<GroupSort>,
-    /// Add `total`, the number of matching groups.
-    pub include_total: Option<bool>,
-    /// Only groups changed after this instant, for incremental sync.
-    #[param(format = DateTime)]
-    pub updated_since: Option<String>,
-    /// Include deleted groups as tombstones `{id, deleted_at}`.
-    pub include_deleted: Option<bool>,
-    #[param(schema_with = group_kinds)]
-    pub kind: Vec<GroupKind>,
-    #[param(schema_with = group_statuses)]
-    pub status: Vec<GroupStatus>,
-    #[param(schema_with = expertise_codes)]
-    pub expertise: Vec<String>,
-    /// Case-insensitive part of the name.
-    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
-    pub q: Option<String>,
+query_params! {
+    /// Filters and order for `GET /expert-groups`.
+    pub struct ExpertGroupListParams {
+        /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        /// `next_cursor` from the previous page.
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+        /// `name` by default; `updated_at` when `updated_since` is given.
+        #[param(inline)]
+        pub sort: Option<GroupSort> = parsed,
+        /// Add `total`, the number of matching groups.
+        pub include_total: Option<bool> = boolean,
+        /// Only groups changed after this instant, for incremental sync.
+        #[param(value_type = Option<String>, format = DateTime)]
+        pub updated_since: Option<NaiveDateTime> = timestamp,
+        /// Include deleted groups as tombstones `{id, deleted_at}`.
+        pub include_deleted: Option<bool> = boolean,
+        #[param(schema_with = group_kinds)]
+        pub kind: Vec<GroupKind> = many,
+        #[param(schema_with = group_statuses)]
+        pub status: Vec<GroupStatus> = many,
+        #[param(schema_with = expertise_codes)]
+        pub expertise: Vec<String> = codes(&rules::EXPERTISE_CODE_RE),
+        /// Case-insensitive part of the name.
+        #[param(max_length = 200, pattern = "QUERY_TEXT")]
+        pub q: Option<String> = text,
+    }
 }
 
 const GROUP_CSV_HEADER: &[&str] = &[
@@ -262,15 +256,15 @@ const GROUP_CSV_HEADER: &[&str] = &[
     "deleted_at",
 ];
 
-fn group_csv_record(entry: ListedGroup) -> Vec<String> {
+fn group_csv_record(entry: Listed<ExpertGroup>) -> Vec<String> {
     match entry {
-        ListedGroup::Deleted { id, deleted_at } => {
+        Listed::Deleted(Gone { id, deleted_at, .. }) => {
             let mut row = vec![String::new(); GROUP_CSV_HEADER.len()];
             row[0] = id;
             row[GROUP_CSV_HEADER.len() - 1] = timestamp(deleted_at);
             row
         }
-        ListedGroup::Live(group) => {
+        Listed::Live(group) => {
             let p = &group.profile;
             vec![
                 group.id.clone(),
@@ -300,9 +294,6 @@ fn group_csv_record(entry: ListedGroup) -> Vec<String> {
         (status = 200, description = "A page of groups", body = ExpertGroupList,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
          content((ExpertGroupList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/expert-groups")]
@@ -311,27 +302,23 @@ pub async fn list_expert_groups(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    let sort = params.single_with("sort", |raw| {
-        raw.parse::<GroupSort>().map_err(|e| e.to_string())
-    });
-    let include_total = params.boolean("include_total").unwrap_or(false);
+    let params = ExpertGroupListParams::parse(req.query_string())?;
+    let sort = params.sort;
+    let include_total = params.include_total.unwrap_or(false);
     let filter = GroupFilter {
-        kinds: params.many("kind"),
-        statuses: params.many("status"),
-        expertise: params.codes("expertise", &rules::EXPERTISE_CODE_RE),
-        q: params.text("q"),
-        updated_since: params.timestamp("updated_since"),
-        include_deleted: params.boolean("include_deleted").unwrap_or(false),
+        kinds: params.kind,
+        statuses: params.status,
+        expertise: params.expertise,
+        q: params.q,
+        updated_since: params.updated_since,
+        include_deleted: params.include_deleted.unwrap_or(false),
     };
-    params.finish()?;
     let sort = sort.unwrap_or(if filter.updated_since.is_some() {
         GroupSort::UpdatedAt
     } else {
         GroupSort::Name
     });
-    let after = match page.cursor {
+    let after = match params.cursor {
         Some(cursor) => Some(cursor.for_sort(sort.as_str())?),
         None => None,
     };
@@ -348,7 +335,7 @@ pub async fn list_expert_groups(
         )
         .await;
     }
-    let limit = page.limit;
+    let limit = params.limit;
     let ((entries, next), total) = state
         .db
         .run(move |conn| {
@@ -363,12 +350,7 @@ pub async fn list_expert_groups(
     let next_cursor = next.map(|(key, id)| Cursor::after(sort.as_str(), key, id));
     let data = entries
         .into_iter()
-        .map(|entry| match entry {
-            ListedGroup::Live(group) => ExpertGroupListEntry::Group(Box::new((*group).into())),
-            ListedGroup::Deleted { id, deleted_at } => {
-                ExpertGroupListEntry::Tombstone(Tombstone::new(id, deleted_at))
-            }
-        })
+        .map(|entry| ListEntry::new(entry, ExpertGroupResponse::from))
         .collect();
     Ok(page_response(
         &req,
@@ -388,11 +370,6 @@ pub async fn list_expert_groups(
     responses(
         (status = 201, description = "Created", body = ExpertGroupResponse,
          headers(("Location" = String, description = "The new group"), ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/expert-groups")]
@@ -402,16 +379,7 @@ pub async fn create_expert_group(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile()?;
-    let group = audited::create(
-        &state.db,
-        audit,
-        entity::EXPERT_GROUP,
-        |group: &ExpertGroup| group.id.clone(),
-        ExpertGroupResponse::from,
-        move |conn| store::create(conn, &profile),
-    )
-    .await?;
-    Ok(group_response(StatusCode::CREATED, group))
+    resource::create(&state.db, audit, move |conn| store::create(conn, &profile)).await
 }
 
 /// Get an expert group
@@ -422,9 +390,7 @@ pub async fn create_expert_group(
         (status = 200, description = "The group", body = ExpertGroupResponse,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/expert-groups/{id}")]
@@ -435,12 +401,7 @@ pub async fn get_expert_group(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let group = state.db.run(move |conn| store::find(conn, &id)).await?;
-    if not_modified(&req, group.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(group.version)))
-            .finish());
-    }
-    Ok(group_response(StatusCode::OK, group))
+    Ok(resource::read(&req, group))
 }
 
 /// Update an expert group
@@ -456,14 +417,8 @@ pub async fn get_expert_group(
     request_body(content = UpdateExpertGroupRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Updated", body = ExpertGroupResponse, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/expert-groups/{id}")]
@@ -477,17 +432,10 @@ pub async fn update_expert_group(
     let id = path_id(&path)?;
     let check = version_check(&req);
     let patch = body.0;
-    let group = audited::update(
-        &state.db,
-        audit,
-        entity::EXPERT_GROUP,
-        id,
-        store::find,
-        ExpertGroupResponse::from,
-        move |conn, id| store::update(conn, id, &check, |current| patch.apply(current)),
-    )
-    .await?;
-    Ok(group_response(StatusCode::OK, group))
+    resource::update(&state.db, audit, id, store::find, move |conn, id| {
+        store::update(conn, id, &check, |current| patch.apply(current))
+    })
+    .await
 }
 
 /// Delete an expert group
@@ -501,10 +449,7 @@ pub async fn update_expert_group(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/expert-groups/{id}")]
@@ -515,16 +460,7 @@ pub async fn delete_expert_group(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let check = version_check(&req);
-    audited::soft_delete(
-        &state.db,
-        audit,
-        entity::EXPERT_GROUP,
-        id,
-        move |conn, id| store::soft_delete(conn, id, &check),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
+    resource::delete::<ExpertGroup>(&state.db, audit, id, &req, store::soft_delete).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -607,17 +543,17 @@ pub struct GroupMemberList {
     pub next_cursor: Option<String>,
 }
 
-/// Which memberships, and which page of them.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MemberListParams {
-    /// `current` (not ended), `past` (ended) or `all`.
-    #[param(inline)]
-    pub status: Option<Tenure>,
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
+query_params! {
+    /// Which memberships, and which page of them.
+    pub struct MemberListParams {
+        /// `current` (not ended), `past` (ended) or `all`.
+        #[param(inline)]
+        pub status: Option<Tenure> = parsed,
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+    }
 }
 
 /// `status`, `limit` and `cursor` of a membership list.
@@ -625,12 +561,9 @@ fn member_list_query(
     req: &HttpRequest,
     default: Tenure,
 ) -> Result<(Tenure, Option<String>, usize), ApiError> {
-    let (tenure, after, limit) = by_id_query(req, |params| {
-        params.single_with("status", |raw| {
-            raw.parse::<Tenure>().map_err(|e| e.to_string())
-        })
-    })?;
-    Ok((tenure.unwrap_or(default), after, limit))
+    let params = MemberListParams::parse(req.query_string())?;
+    let after = by_id_after(params.cursor)?;
+    Ok((params.status.unwrap_or(default), after, params.limit))
 }
 
 const MEMBER_CSV_HEADER: &[&str] = &[
@@ -668,10 +601,7 @@ fn member_csv_record(member: GroupMember) -> Vec<String> {
     responses(
         (status = 200, description = "A page of memberships", body = GroupMemberList,
          content((GroupMemberList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/expert-groups/{id}/members")]
@@ -729,13 +659,8 @@ pub async fn list_group_members(
     responses(
         (status = 201, description = "The new membership", body = GroupMemberResponse,
          headers(("Location" = String, description = "The new membership"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/expert-groups/{id}/members")]
@@ -777,13 +702,13 @@ pub async fn add_group_member(
             Ok(member)
         })
         .await?;
-    let location = format!(
-        "/api/v1/expert-groups/{}/members/{}",
-        member.group_id, member.id
-    );
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .json(GroupMemberResponse::from(member)))
+    Ok(created(
+        format!(
+            "/api/v1/expert-groups/{}/members/{}",
+            member.group_id, member.id
+        ),
+        GroupMemberResponse::from(member),
+    ))
 }
 
 /// Get a membership
@@ -795,9 +720,7 @@ pub async fn add_group_member(
     ),
     responses(
         (status = 200, description = "The membership", body = GroupMemberResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/expert-groups/{id}/members/{member_id}")]
@@ -826,13 +749,8 @@ pub async fn get_group_member(
     request_body(content = UpdateGroupMemberRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed membership", body = GroupMemberResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/expert-groups/{id}/members/{member_id}")]
@@ -1000,10 +918,7 @@ async fn memberships_of(
     responses(
         (status = 200, description = "A page of memberships", body = GroupMembershipList,
          content((GroupMembershipList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/organisations/{id}/expert-groups")]
@@ -1025,10 +940,7 @@ pub async fn organisation_expert_groups(
     responses(
         (status = 200, description = "A page of memberships", body = GroupMembershipList,
          content((GroupMembershipList = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/contacts/{id}/expert-groups")]

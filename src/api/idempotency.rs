@@ -25,11 +25,11 @@ use utoipa::openapi::{OpenApi, Required};
 use crate::api::body::BODY_LIMIT;
 use crate::api::responses::{Conflict, ValidationFailed};
 use crate::api::routes;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::auth::secrets::hex;
 use crate::domain::idempotency::{self, Answer, Claim};
 use crate::error::{ApiError, Problem};
+use crate::state::AppState;
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 /// Sent on a replayed answer, so a client can tell it from a first one.
@@ -157,7 +157,8 @@ pub async fn idempotent(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
     let keyed = req.method() == Method::POST && req.headers().contains_key(&HEADER);
-    let operation = routes::find(req.method(), req.match_info().as_str());
+    let operations = routes::operations();
+    let operation = operations.find(req.method(), req.match_info().as_str());
     let principal = req.extensions().get::<Principal>().cloned();
     let (Some(operation), Some(principal), true) = (operation, principal, keyed) else {
         return Ok(next
@@ -210,7 +211,7 @@ pub async fn idempotent(
         }
         Ok(Claim::InFlight) => return refuse(req, ApiError::IdempotencyKeyInFlight),
         Ok(Claim::Reused) => return refuse(req, ApiError::IdempotencyKeyReused),
-        Err(error) => return refuse(req, error),
+        Err(error) => return refuse(req, error.into()),
     }
 
     let response = next.call(req).await?;

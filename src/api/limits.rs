@@ -17,10 +17,17 @@ use crate::error::ApiError;
 
 /// The longest request target (path and query) answered; longer ones are 414. Far above any
 /// list query (free text is at most 200 characters) and under the HTTP parser's own limit of
-/// 64 KiB, past which a request is refused before the service sees it.
+/// 64 KiB, past which `server::long_uri` stands in for the parser.
 pub const MAX_URI_LENGTH: usize = 16 * 1024;
 
-/// Refuses a request whose target is longer than `MAX_URI_LENGTH` before anything reads it.
+/// The header that marks a request whose line was too long for the HTTP parser and was
+/// replaced on its way in (`server::long_uri`); its value is the length of the line the
+/// client sent. A client sending it itself only gets the 414 it asked for.
+pub const LONG_LINE_HEADER: &str = "convene-uri-too-long";
+
+/// Refuses a request whose target is longer than `MAX_URI_LENGTH` before anything reads it,
+/// including one whose line was too long for the HTTP parser and was replaced on the way in
+/// (`server::long_uri`).
 pub async fn limit_uri(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -29,7 +36,8 @@ pub async fn limit_uri(
         .uri()
         .path_and_query()
         .map_or(0, |target| target.as_str().len());
-    if length > MAX_URI_LENGTH {
+    let replaced = req.headers().contains_key(LONG_LINE_HEADER);
+    if length > MAX_URI_LENGTH || replaced {
         let error = ApiError::UriTooLong {
             limit: MAX_URI_LENGTH,
         };

@@ -166,16 +166,31 @@ impl QueryParams {
         })
     }
 
-    /// The page conventions every list shares.
-    pub fn page(&mut self) -> PageRequest {
-        let limit = self
-            .single_with("limit", |raw| match raw.parse::<usize>() {
-                Ok(limit @ 1..=MAX_LIMIT) => Ok(limit),
-                _ => Err(format!("must be a whole number from 1 to {MAX_LIMIT}")),
-            })
-            .unwrap_or(DEFAULT_LIMIT);
-        let cursor = self.single_with("cursor", Cursor::decode);
-        PageRequest { limit, cursor }
+    /// A single parameter parsed with `FromStr`, whose error is reported as is.
+    pub fn parsed<T: FromStr>(&mut self, name: &str) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.single_with(name, |raw| raw.parse().map_err(|e: T::Err| e.to_string()))
+    }
+
+    /// A parameter read by `read`, for a rule of one list only.
+    pub fn with<T>(&mut self, name: &str, read: impl FnOnce(&mut Self, &str) -> T) -> T {
+        read(self, name)
+    }
+
+    /// A page size: 1 to `MAX_LIMIT`, `DEFAULT_LIMIT` when absent.
+    pub fn limit(&mut self, name: &str) -> usize {
+        self.single_with(name, |raw| match raw.parse::<usize>() {
+            Ok(limit @ 1..=MAX_LIMIT) => Ok(limit),
+            _ => Err(format!("must be a whole number from 1 to {MAX_LIMIT}")),
+        })
+        .unwrap_or(DEFAULT_LIMIT)
+    }
+
+    /// A cursor this API issued.
+    pub fn cursor(&mut self, name: &str) -> Option<Cursor> {
+        self.single_with(name, Cursor::decode)
     }
 
     /// Ends parsing: unknown parameters and every collected problem become one 400.
@@ -203,17 +218,75 @@ impl QueryParams {
     }
 }
 
+/// A query string read by the same struct that documents it (`query_params!`): each field is
+/// read under its own name, so what the document lists is exactly what is accepted.
+pub trait FromQuery: Sized {
+    /// Reads every parameter from `params`; problems are collected there.
+    fn read(params: &mut QueryParams) -> Self;
+
+    /// Reads `query`: unknown parameters and every bad one are refused in one 400.
+    fn parse(query: &str) -> Result<Self, ApiError> {
+        let mut params = QueryParams::parse(query)?;
+        let value = Self::read(&mut params);
+        params.finish()?;
+        Ok(value)
+    }
+}
+
+/// Declares an operation's query parameters once: the struct (documented by `IntoParams`, every
+/// parameter optional) and its `FromQuery::read`. Each field names the `QueryParams` reader
+/// that reads it, called with the field's name and any further arguments:
+///
+/// ```ignore
+/// query_params! {
+///     pub struct Params {
+///         /// Most entries per page.
+///         #[param(value_type = Option<u32>)]
+///         pub limit: usize = limit,
+///         pub expertise: Vec<String> = codes(&rules::EXPERTISE_CODE_RE),
+///     }
+/// }
+/// ```
+macro_rules! query_params {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[$field_meta:meta])*
+                $field_vis:vis $field:ident : $type:ty = $read:ident $( ( $($arg:expr),* $(,)? ) )?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        $vis struct $name {
+            $(
+                $(#[$field_meta])*
+                // After the field's own attributes, which win: a filter is optional unless
+                // the field says otherwise (utoipa would mark every `Vec` required).
+                #[param(required = false)]
+                $field_vis $field: $type,
+            )*
+        }
+
+        impl $crate::api::list::FromQuery for $name {
+            fn read(params: &mut $crate::api::list::QueryParams) -> Self {
+                Self {
+                    $( $field: params.$read(stringify!($field) $( $(, $arg)* )?), )*
+                }
+            }
+        }
+    };
+}
+pub(crate) use query_params;
+
 /// `2026-03-31`, in the years 0001 to 9999 (the range both databases store and order alike).
 fn parse_date(raw: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .filter(|_| crate::api::body::four_digit_year(raw))
         .ok_or_else(|| "must be a date in the years 0001 to 9999, e.g. 2026-03-31".to_owned())
-}
-
-pub struct PageRequest {
-    pub limit: usize,
-    pub cursor: Option<Cursor>,
 }
 
 /// Where the next page starts. Opaque to clients (base64url JSON); it records the sort it
@@ -282,21 +355,24 @@ impl Cursor {
 /// responses…) carry: those lists page in id order, which is creation order for UUIDv7.
 pub const BY_ID: &str = "id";
 
-/// The `limit` and `cursor` of a sub-list paged by id, and whatever else `extra` reads from
-/// its query (unknown parameters are still refused).
-pub fn by_id_query<T>(
-    req: &HttpRequest,
-    extra: impl FnOnce(&mut QueryParams) -> T,
-) -> Result<(T, Option<String>, usize), ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
-    let value = extra(&mut params);
-    params.finish()?;
-    let after = match page.cursor {
-        Some(cursor) => Some(cursor.for_sort(BY_ID)?.1),
-        None => None,
-    };
-    Ok((value, after, page.limit))
+query_params! {
+    /// Paging through a sub-list (a record's history, a group's members…).
+    pub struct PageParams {
+        /// Most entries per page (1 to 500).
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        /// `next_cursor` from the previous page.
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+    }
+}
+
+/// The id after which a page of a sub-list paged by id starts, from its `cursor`.
+pub fn by_id_after(cursor: Option<Cursor>) -> Result<Option<String>, ApiError> {
+    match cursor {
+        Some(cursor) => Ok(Some(cursor.for_sort(BY_ID)?.1)),
+        None => Ok(None),
+    }
 }
 
 /// The cursor after the last id of a sub-list page, if there is a next page.

@@ -10,11 +10,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use crate::api::body::{JsonBody, required};
-use crate::api::list::QueryParams;
+use crate::api::list::{FromQuery, query_params};
 use crate::api::path_id;
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::DomainError;
 use crate::domain::audit::{self, Event, entity};
@@ -23,6 +22,7 @@ use crate::domain::membership::{
     Tier, store,
 };
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "membership";
 
@@ -208,7 +208,7 @@ pub struct RenewRequest {
 pub struct WithdrawRequest {
     /// Why the membership ends: kept in the history.
     #[validate(required(message = "is required"), length(min = 1, max = 1000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$", example = "Merged with another member")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000, pattern = "MULTI_LINE", example = "Merged with another member")]
     pub reason: Option<String>,
     /// The first day the membership counts as withdrawn (default today); the period running
     /// then ends the day before and later ones are removed. Never before the start of the
@@ -270,6 +270,14 @@ async fn act(
     Ok(HttpResponse::Ok().json(MembershipResponse::new(membership, history, view)))
 }
 
+query_params! {
+    /// The day a membership is read on.
+    pub struct MembershipQuery {
+        /// The day to judge the status on (default today).
+        pub as_of: Option<NaiveDate> = date,
+    }
+}
+
 /// An organisation's membership
 ///
 /// Status on `as_of` (default today), every period, withdrawals and the history of actions.
@@ -277,13 +285,11 @@ async fn act(
     tag = TAG,
     params(
         ("id" = uuid::Uuid, Path, description = "Organisation id"),
-        ("as_of" = Option<NaiveDate>, Query, description = "The day to judge the status on (default today)"),
+        MembershipQuery,
     ),
     responses(
         (status = 200, description = "The membership", body = MembershipResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/organisations/{id}/membership")]
@@ -293,9 +299,7 @@ pub async fn get_membership(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let mut params = QueryParams::parse(req.query_string())?;
-    let on = params.date("as_of");
-    params.finish()?;
+    let on = MembershipQuery::parse(req.query_string())?.as_of;
     let view = MembershipView {
         on: on.unwrap_or_else(|| Utc::now().date_naive()),
         grace: state.grace,
@@ -314,102 +318,147 @@ pub async fn get_membership(
     Ok(HttpResponse::Ok().json(MembershipResponse::new(membership, history, view)))
 }
 
-macro_rules! membership_action {
-    ($name:ident, $path:literal, $body:ty, $summary:literal, $description:literal, |$request:ident| $build:expr) => {
-        #[doc = $summary]
-        #[doc = ""]
-        #[doc = $description]
-        #[utoipa::path(
-            tag = TAG,
-            params(("id" = uuid::Uuid, Path, description = "Organisation id")),
-            request_body = $body,
-            responses(
-                (status = 200, description = "The membership after the action", body = MembershipResponse),
-                (status = 400, response = crate::api::responses::BadRequest),
-                (status = 404, response = crate::api::responses::NotFound),
-                (status = 409, response = crate::api::responses::Conflict),
-                (status = 413, response = crate::api::responses::PayloadTooLarge),
-                (status = 415, response = crate::api::responses::UnsupportedMediaType),
-                (status = 422, response = crate::api::responses::ValidationFailed),
-                (status = 503, response = crate::api::responses::Unavailable),
-            )
-        )]
-        #[post($path)]
-        pub async fn $name(
-            state: web::Data<AppState>,
-            path: web::Path<String>,
-            principal: Principal,
-            audit: audit::Context,
-            body: JsonBody<$body>,
-        ) -> Result<HttpResponse, ApiError> {
-            let $request = body.0;
-            let request: Request = $build;
-            act(state, path, principal, audit, request).await
-        }
+/// Apply for membership
+///
+/// Starts a `pending` membership. 409 if the organisation already has one; 422 for an `applied_on` in the future.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = ApplyRequest,
+    responses(
+        (status = 200, description = "The membership after the action", body = MembershipResponse),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+    )
+)]
+#[post("/organisations/{id}/membership/apply")]
+pub async fn apply_membership(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    principal: Principal,
+    audit: audit::Context,
+    body: JsonBody<ApplyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = Request::Apply {
+        tier: required(body.0.tier, "tier")?,
+        applied_on: body.0.applied_on,
     };
+    act(state, path, principal, audit, request).await
 }
 
-membership_action!(
-    apply_membership,
-    "/organisations/{id}/membership/apply",
-    ApplyRequest,
-    "Apply for membership",
-    "Starts a `pending` membership. 409 if the organisation already has one; 422 for an `applied_on` in the future.",
-    |r| Request::Apply {
-        tier: required(r.tier, "tier")?,
-        applied_on: r.applied_on,
-    }
-);
+/// Approve an application
+///
+/// Adds the first period to a `pending` membership and sets `joined_on`; a `start_on` before the application moves `applied_on` back to it. 409 unless pending.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = ApproveRequest,
+    responses(
+        (status = 200, description = "The membership after the action", body = MembershipResponse),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+    )
+)]
+#[post("/organisations/{id}/membership/approve")]
+pub async fn approve_membership(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    principal: Principal,
+    audit: audit::Context,
+    body: JsonBody<ApproveRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = Request::Approve {
+        start_on: body.0.start_on,
+        end_on: body.0.end_on,
+        joined_on: body.0.joined_on,
+    };
+    act(state, path, principal, audit, request).await
+}
 
-membership_action!(
-    approve_membership,
-    "/organisations/{id}/membership/approve",
-    ApproveRequest,
-    "Approve an application",
-    "Adds the first period to a `pending` membership and sets `joined_on`; a `start_on` before the application moves `applied_on` back to it. 409 unless pending.",
-    |r| Request::Approve {
-        start_on: r.start_on,
-        end_on: r.end_on,
-        joined_on: r.joined_on,
-    }
-);
+/// Renew a membership
+///
+/// Adds the next period to a `current`, `grace` or `lapsed` membership; periods never overlap. 409 for pending (approve it) or withdrawn (reinstate it).
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = RenewRequest,
+    responses(
+        (status = 200, description = "The membership after the action", body = MembershipResponse),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+    )
+)]
+#[post("/organisations/{id}/membership/renew")]
+pub async fn renew_membership(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    principal: Principal,
+    audit: audit::Context,
+    body: JsonBody<RenewRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = Request::Renew {
+        start_on: body.0.start_on,
+        end_on: body.0.end_on,
+        tier: body.0.tier,
+    };
+    act(state, path, principal, audit, request).await
+}
 
-membership_action!(
-    renew_membership,
-    "/organisations/{id}/membership/renew",
-    RenewRequest,
-    "Renew a membership",
-    "Adds the next period to a `current`, `grace` or `lapsed` membership; periods never overlap. 409 for pending (approve it) or withdrawn (reinstate it).",
-    |r| Request::Renew {
-        start_on: r.start_on,
-        end_on: r.end_on,
-        tier: r.tier,
-    }
-);
+/// Withdraw a membership
+///
+/// Ends a membership on purpose, with a reason, from `withdrawn_on`. 409 if already withdrawn, or if `withdrawn_on` is before the start of the latest period that has begun (that would remove history).
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = WithdrawRequest,
+    responses(
+        (status = 200, description = "The membership after the action", body = MembershipResponse),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+    )
+)]
+#[post("/organisations/{id}/membership/withdraw")]
+pub async fn withdraw_membership(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    principal: Principal,
+    audit: audit::Context,
+    body: JsonBody<WithdrawRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = Request::Withdraw {
+        reason: required(body.0.reason, "reason")?,
+        withdrawn_on: body.0.withdrawn_on,
+    };
+    act(state, path, principal, audit, request).await
+}
 
-membership_action!(
-    withdraw_membership,
-    "/organisations/{id}/membership/withdraw",
-    WithdrawRequest,
-    "Withdraw a membership",
-    "Ends a membership on purpose, with a reason, from `withdrawn_on`. 409 if already withdrawn, or if `withdrawn_on` is before the start of the latest period that has begun (that would remove history).",
-    |r| Request::Withdraw {
-        reason: required(r.reason, "reason")?,
-        withdrawn_on: r.withdrawn_on,
-    }
-);
-
-membership_action!(
-    reinstate_membership,
-    "/organisations/{id}/membership/reinstate",
-    ReinstateRequest,
-    "Reinstate a withdrawn membership",
-    "Ends the withdrawal and adds a new period. A withdrawal dated ahead that has not taken effect is cancelled instead: the periods are restored exactly as they were, and the withdrawal stays on record, reinstated on its own date. 409 unless the membership is withdrawn or a withdrawal is scheduled.",
-    |r| Request::Reinstate {
-        start_on: r.start_on,
-        end_on: r.end_on,
-    }
-);
+/// Reinstate a withdrawn membership
+///
+/// Ends the withdrawal and adds a new period. A withdrawal dated ahead that has not taken effect is cancelled instead: the periods are restored exactly as they were, and the withdrawal stays on record, reinstated on its own date. 409 unless the membership is withdrawn or a withdrawal is scheduled.
+#[utoipa::path(
+    tag = TAG,
+    params(("id" = uuid::Uuid, Path, description = "Organisation id")),
+    request_body = ReinstateRequest,
+    responses(
+        (status = 200, description = "The membership after the action", body = MembershipResponse),
+        (status = 404, response = crate::api::responses::NotFound),
+        (status = 409, response = crate::api::responses::Conflict),
+    )
+)]
+#[post("/organisations/{id}/membership/reinstate")]
+pub async fn reinstate_membership(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    principal: Principal,
+    audit: audit::Context,
+    body: JsonBody<ReinstateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = Request::Reinstate {
+        start_on: body.0.start_on,
+        end_on: body.0.end_on,
+    };
+    act(state, path, principal, audit, request).await
+}
 
 pub fn configure(config: &mut ServiceConfig) {
     config

@@ -14,15 +14,15 @@ use validator::Validate;
 
 use crate::api::body::{JsonBody, required};
 use crate::api::conditional::{etag, version_check};
-use crate::api::list::QueryParams;
+use crate::api::list::{FromQuery, query_params};
 use crate::api::membership::MembershipView;
 use crate::api::organisations::OrganisationResponse;
 use crate::api::path_id;
 use crate::api::schemas::{ids_to_ids, merge_fields_to_ids};
-use crate::app::AppState;
 use crate::domain::audit::{self, Event, Log, entity, snapshot};
 use crate::domain::organisations::merge::{self, Choices, Counts, MergeField, Outcome};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "organisations";
 
@@ -105,6 +105,14 @@ pub struct MergeResult {
     pub removed: Counts,
 }
 
+query_params! {
+    /// Whether a merge is only tried.
+    pub struct MergeQuery {
+        /// Answer what the merge would do, writing nothing.
+        pub dry_run: Option<bool> = boolean,
+    }
+}
+
 /// Merge duplicate organisations into this one
 ///
 /// Folds the organisations in `merge` into this one in one transaction: contacts'
@@ -120,21 +128,15 @@ pub struct MergeResult {
     tag = TAG,
     params(
         ("id" = uuid::Uuid, Path, description = "The organisation that stays"),
-        ("dry_run" = Option<bool>, Query, description = "Answer what the merge would do, writing nothing"),
+        MergeQuery,
         ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag of the organisation that stays"),
     ),
     request_body = MergeRequest,
     responses(
         (status = 200, description = "Merged (or, with dry_run, what would be)", body = MergeResult,
          headers(("ETag" = String, description = "The new version (not with dry_run)"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, description = "Records clash: each entry of `errors` names one and the choice that resolves it; nothing was written", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/organisations/{id}/merge")]
@@ -145,9 +147,9 @@ pub async fn merge_organisations(
     body: JsonBody<MergeRequest>,
     context: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let dry_run = params.boolean("dry_run").unwrap_or(false);
-    params.finish()?;
+    let dry_run = MergeQuery::parse(req.query_string())?
+        .dry_run
+        .unwrap_or(false);
     let survivor = path_id(&path)?;
     let check = version_check(&req);
     let (merged, choices) = body.0.into_parts()?;

@@ -1,5 +1,6 @@
 //! The HTTP layer: one file per resource (DTOs, handlers, `#[utoipa::path]`), plus the
-//! conventions they share (bodies, lists, conditional requests, error responses).
+//! conventions they share (bodies, lists, conditional requests, audited single-record
+//! operations in `resource`, error responses).
 
 pub mod access_log;
 pub mod api_keys;
@@ -26,9 +27,11 @@ pub mod merge;
 pub mod organisations;
 pub mod reports;
 pub mod request_id;
+pub mod resource;
 pub mod responses;
 pub mod routes;
 pub mod schemas;
+pub mod spec;
 pub mod taxonomies;
 pub mod users;
 pub mod validation;
@@ -49,7 +52,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
 }
 
 /// The parts of the OpenAPI document that are not operations; the operations are collected
-/// from the same `.service()` calls that register the routes (see `app::build_app`).
+/// from the same `.service()` calls that register the routes (see `routes::register`).
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -67,7 +70,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
         (name = "expert-groups", description = "Issue-specific groups the alliance convenes, and their members over time"),
         (name = "consultations", description = "Consultations, calls for evidence and events: invitations, responses and participation"),
         (name = "imports", description = "Organisations and contacts from a spreadsheet (CSV), all or nothing"),
-        (name = "audit", description = "The audit trail: every change, who made it and when; each record's history"),
+        (name = "audit", description = "The audit trail: every change, who made it and when (each record's history is listed with its resource)"),
         (name = "reports", description = "Diversity-gap reporting: composition, gaps against benchmarks and targets, expertise coverage"),
         (name = "taxonomies", description = "Community codes and expertise areas organisations are coded against"),
         (name = "health", description = "Liveness and readiness"),
@@ -101,7 +104,7 @@ mod tests {
     /// The patterns clients read in the OpenAPI document are the ones the server applies.
     #[test]
     fn documented_patterns_are_the_enforced_ones() {
-        let document = serde_json::to_value(crate::app::openapi()).unwrap();
+        let document = serde_json::to_value(super::routes::openapi()).unwrap();
         let organisation = [
             ("name", rules::SINGLE_LINE),
             ("charity_number", rules::CHARITY_NUMBER),

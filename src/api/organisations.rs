@@ -2,39 +2,41 @@
 //! soft-delete organisations. The rules live in `domain::organisations`; this file maps HTTP
 //! to them and back.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
 };
-use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::{Validate, ValidationError, ValidationErrors};
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
-use crate::api::conditional::{etag, not_modified, version_check};
+use crate::api::conditional::{created_tagged, tagged, tagged_unless_current, version_check};
 use crate::api::csv;
-use crate::api::list::{Cursor, Format, QueryParams, negotiate, page_response};
+use crate::api::list::{
+    Cursor, Format, FromQuery, QueryParams, negotiate, page_response, query_params,
+};
 use crate::api::membership::{MembershipSummary, MembershipView};
 use crate::api::path_id;
 use crate::api::schemas::{
-    MAX_COMMUNITIES, MAX_EXPERTISE, community_codes, expertise_codes, geography_scopes, kinds,
-    regions, size_bands, timestamp,
+    ListEntry, Listable, MAX_COMMUNITIES, MAX_EXPERTISE, community_codes, expertise_codes,
+    geography_scopes, kinds, live_deleted_at, regions, size_bands, timestamp,
 };
 use crate::api::validation::{self as rules, unique_items};
-use crate::app::AppState;
-use crate::domain::audit::{self, Event, entity};
+use crate::domain::audit::{self, entity};
 use crate::domain::membership::{GraceWindow, MembershipStatus};
 use crate::domain::organisations::{
-    self as store, CommunityReply, GeographyScope, Listed, Organisation, OrganisationFilter,
+    self as store, CommunityReply, GeographyScope, Organisation, OrganisationFilter,
     OrganisationKind, OrganisationProfile, OrganisationSort, Position, Region, ReplyStatus,
     SizeBand, StatusFilter,
 };
-use crate::domain::{DomainError, FieldError};
+use crate::domain::{DomainError, FieldError, Gone, Listed};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "organisations";
 
@@ -157,7 +159,7 @@ pub struct CreateOrganisationRequest {
         value_type = String,
         required = true,
         max_length = 200,
-        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$",
+        pattern = "SINGLE_LINE",
         example = "Northside Peer Voices"
     )]
     pub name: Option<String>,
@@ -169,18 +171,18 @@ pub struct CreateOrganisationRequest {
     /// Charity Commission (England and Wales) register number.
     #[serde(default)]
     #[validate(regex(path = *rules::CHARITY_NUMBER_RE, message = "must be a register number of 6 or 7 digits, optionally with a -N suffix"))]
-    #[schema(pattern = r"^[0-9]{6,7}(-[0-9]{1,2})?$", example = "1161226")]
+    #[schema(pattern = "CHARITY_NUMBER", example = "1161226")]
     pub charity_number: Option<String>,
     /// Companies House number.
     #[serde(default)]
     #[validate(regex(path = *rules::COMPANY_NUMBER_RE, message = "must be 8 digits, or 2 capital letters and 6 digits"))]
-    #[schema(pattern = r"^([0-9]{8}|[A-Z]{2}[0-9]{6})$", example = "09876543")]
+    #[schema(pattern = "COMPANY_NUMBER", example = "09876543")]
     pub company_number: Option<String>,
     #[serde(default)]
     #[validate(length(max = 300), regex(path = *rules::WEBSITE_RE, message = "must be an http or https address"))]
     #[schema(
         max_length = 300,
-        pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$",
+        pattern = "WEBSITE",
         example = "https://northside.example.org"
     )]
     pub website: Option<String>,
@@ -190,25 +192,16 @@ pub struct CreateOrganisationRequest {
     pub email: Option<String>,
     #[serde(default)]
     #[validate(regex(path = *rules::PHONE_RE, message = "must be a telephone number"))]
-    #[schema(
-        pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$",
-        example = "0161 496 0000"
-    )]
+    #[schema(pattern = "PHONE", example = "0161 496 0000")]
     pub phone: Option<String>,
     /// A UK postcode; stored upper-case with a single space.
     #[serde(default)]
     #[validate(regex(path = *rules::POSTCODE_RE, message = "must be a UK postcode"))]
-    #[schema(
-        pattern = r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$",
-        example = "M1 1AE"
-    )]
+    #[schema(pattern = "POSTCODE", example = "M1 1AE")]
     pub postcode: Option<String>,
     #[serde(default)]
     #[validate(length(max = 5000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters"))]
-    #[schema(
-        max_length = 5000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
-    )]
+    #[schema(max_length = 5000, pattern = "MULTI_LINE")]
     pub description: Option<String>,
     #[serde(default)]
     pub geography_scope: Option<GeographyScope>,
@@ -300,11 +293,7 @@ impl From<&OrganisationProfile> for CreateOrganisationRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrganisationRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(
-        nullable = false,
-        max_length = 200,
-        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
-    )]
+    #[schema(nullable = false, max_length = 200, pattern = "SINGLE_LINE")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(nullable = false)]
@@ -312,31 +301,25 @@ pub struct UpdateOrganisationRequest {
     #[serde(default, deserialize_with = "nullable")]
     pub size_band: Option<Option<SizeBand>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(pattern = r"^[0-9]{6,7}(-[0-9]{1,2})?$")]
+    #[schema(pattern = "CHARITY_NUMBER")]
     pub charity_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(pattern = r"^([0-9]{8}|[A-Z]{2}[0-9]{6})$")]
+    #[schema(pattern = "COMPANY_NUMBER")]
     pub company_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(
-        max_length = 300,
-        pattern = r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+(:[0-9]{1,5})?(/[!-~]*)?$"
-    )]
+    #[schema(max_length = 300, pattern = "WEBSITE")]
     pub website: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(max_length = 254, format = Email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(pattern = r"^\+?[ ()-]*[0-9][0-9 ()-]{5,19}$")]
+    #[schema(pattern = "PHONE")]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(pattern = r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$")]
+    #[schema(pattern = "POSTCODE")]
     pub postcode: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(
-        max_length = 5000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
-    )]
+    #[schema(max_length = 5000, pattern = "MULTI_LINE")]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub geography_scope: Option<Option<GeographyScope>>,
@@ -444,8 +427,7 @@ pub struct OrganisationResponse {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
-    /// Always null for a live organisation (tombstones have their own shape).
-    #[schema(format = DateTime)]
+    #[schema(schema_with = live_deleted_at, required = true)]
     pub deleted_at: Option<String>,
     /// Membership on the list's `as_of` date (today for single reads); null for an
     /// organisation that had not applied by then.
@@ -486,11 +468,12 @@ impl OrganisationResponse {
 }
 
 /// A list entry: an organisation, or a tombstone when `include_deleted=true`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum OrganisationListEntry {
-    Organisation(Box<OrganisationResponse>),
-    Tombstone(OrganisationTombstone),
+pub type OrganisationListEntry = ListEntry<OrganisationResponse, OrganisationTombstone>;
+
+impl Listable for OrganisationResponse {
+    const ENTRY: &'static str = "OrganisationListEntry";
+    const ENTRY_DESCRIPTION: Option<&'static str> =
+        Some("A list entry: an organisation, or a tombstone when `include_deleted=true`.");
 }
 
 /// What is left of a deleted organisation in a sync list.
@@ -507,22 +490,12 @@ pub struct OrganisationTombstone {
     pub merged_into: Option<String>,
 }
 
-impl OrganisationListEntry {
-    fn new(entry: Listed, view: MembershipView) -> Self {
-        match entry {
-            Listed::Live(organisation) => {
-                Self::Organisation(Box::new(OrganisationResponse::new(*organisation, view)))
-            }
-            Listed::Deleted {
-                id,
-                deleted_at,
-                merged_into,
-                ..
-            } => Self::Tombstone(OrganisationTombstone {
-                id,
-                deleted_at: timestamp(deleted_at),
-                merged_into,
-            }),
+impl From<Gone> for OrganisationTombstone {
+    fn from(gone: Gone) -> Self {
+        Self {
+            id: gone.id,
+            deleted_at: timestamp(gone.deleted_at),
+            merged_into: gone.merged_into,
         }
     }
 }
@@ -537,56 +510,90 @@ pub struct OrganisationList {
     pub total: Option<i64>,
 }
 
-/// Filters and order for `GET /organisations`. Repeat a parameter for OR within a field;
-/// different fields combine with AND.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OrganisationListParams {
-    /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-    /// Order of the list; `updated_at` when `updated_since` is given, otherwise `name`.
-    #[param(inline)]
-    pub sort: Option<OrganisationSort>,
-    /// Add `total`, the number of matching organisations.
-    pub include_total: Option<bool>,
-    /// Only organisations changed after this instant, for incremental sync.
-    #[param(format = DateTime)]
-    pub updated_since: Option<String>,
-    /// Include deleted organisations as tombstones `{id, deleted_at}`.
-    pub include_deleted: Option<bool>,
-    #[param(schema_with = kinds)]
-    pub kind: Vec<OrganisationKind>,
-    #[param(schema_with = size_bands)]
-    pub size_band: Vec<SizeBand>,
-    #[param(schema_with = geography_scopes)]
-    pub geography_scope: Vec<GeographyScope>,
-    #[param(schema_with = regions)]
-    pub region: Vec<Region>,
-    /// Expertise area codes.
-    #[param(schema_with = expertise_codes)]
-    pub expertise: Vec<String>,
-    /// Leadership ("led by") community codes; a parent code matches its descendants.
-    #[param(schema_with = community_codes)]
-    pub leadership: Vec<String>,
-    /// Mission ("for") community codes; a parent code matches its descendants.
-    #[param(schema_with = community_codes)]
-    pub mission: Vec<String>,
-    pub lived_experience_led: Option<bool>,
-    /// Membership status on `as_of`; repeat for several. `active` members are `current` and
-    /// `grace`.
-    #[param(inline)]
-    pub membership_status: Vec<MembershipStatus>,
-    /// The day membership is judged on, for the filter and for each entry's `membership`
-    /// (default today): "who were our current members on 31 March last year?"
-    #[param(format = Date)]
-    pub as_of: Option<String>,
-    /// Case-insensitive part of the name.
-    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
-    pub q: Option<String>,
+query_params! {
+    /// Filters and order for `GET /organisations`. Repeat a parameter for OR within a field;
+    /// different fields combine with AND.
+    pub struct OrganisationListParams {
+        /// Most entries per page (1 to 500). Ignored by CSV, which streams every match.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        /// `next_cursor` from the previous page.
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+        /// Order of the list; `updated_at` when `updated_since` is given, otherwise `name`.
+        #[param(inline)]
+        pub sort: Option<OrganisationSort> = parsed,
+        /// Add `total`, the number of matching organisations.
+        pub include_total: Option<bool> = boolean,
+        /// Only organisations changed after this instant, for incremental sync.
+        #[param(value_type = Option<String>, format = DateTime)]
+        pub updated_since: Option<NaiveDateTime> = timestamp,
+        /// Include deleted organisations as tombstones `{id, deleted_at}`.
+        pub include_deleted: Option<bool> = boolean,
+        #[param(schema_with = kinds)]
+        pub kind: Vec<OrganisationKind> = many,
+        #[param(schema_with = size_bands)]
+        pub size_band: Vec<SizeBand> = many,
+        #[param(schema_with = geography_scopes)]
+        pub geography_scope: Vec<GeographyScope> = many,
+        #[param(schema_with = regions)]
+        pub region: Vec<Region> = many,
+        /// Expertise area codes.
+        #[param(schema_with = expertise_codes)]
+        pub expertise: Vec<String> = codes(&rules::EXPERTISE_CODE_RE),
+        /// Leadership ("led by") community codes; a parent code matches its descendants.
+        #[param(schema_with = community_codes)]
+        pub leadership: Vec<String> = codes(&rules::COMMUNITY_CODE_RE),
+        /// Mission ("for") community codes; a parent code matches its descendants.
+        #[param(schema_with = community_codes)]
+        pub mission: Vec<String> = codes(&rules::COMMUNITY_CODE_RE),
+        pub lived_experience_led: Option<bool> = boolean,
+        /// Membership status on `as_of`; repeat for several. `active` stands for `current`
+        /// and `grace` together.
+        #[param(value_type = Vec<MembershipStatusChoice>, inline)]
+        pub membership_status: Vec<MembershipStatus> = with(membership_statuses),
+        /// The day membership is judged on, for the filter and for each entry's `membership`
+        /// (default today): "who were our current members on 31 March last year?"
+        #[param(value_type = Option<String>, format = Date)]
+        pub as_of: Option<NaiveDate> = date,
+        /// Case-insensitive part of the name.
+        #[param(value_type = Option<String>, max_length = 200, pattern = "QUERY_TEXT")]
+        pub q: Option<String> = text,
+    }
+}
+
+crate::domain::text_enum! {
+    /// A membership status on a date, or `active`: `current` and `grace` together, the
+    /// members reports count.
+    pub enum MembershipStatusChoice {
+        Pending => "pending",
+        Current => "current",
+        Grace => "grace",
+        Lapsed => "lapsed",
+        Withdrawn => "withdrawn",
+        Active => "active",
+    }
+}
+
+/// Reads `membership_status`, `active` standing for `current` and `grace`.
+fn membership_statuses(params: &mut QueryParams, name: &str) -> Vec<MembershipStatus> {
+    let mut statuses = Vec::new();
+    for choice in params.many::<MembershipStatusChoice>(name) {
+        let found: &[MembershipStatus] = match choice {
+            MembershipStatusChoice::Pending => &[MembershipStatus::Pending],
+            MembershipStatusChoice::Current => &[MembershipStatus::Current],
+            MembershipStatusChoice::Grace => &[MembershipStatus::Grace],
+            MembershipStatusChoice::Lapsed => &[MembershipStatus::Lapsed],
+            MembershipStatusChoice::Withdrawn => &[MembershipStatus::Withdrawn],
+            MembershipStatusChoice::Active => &[MembershipStatus::Current, MembershipStatus::Grace],
+        };
+        for status in found {
+            if !statuses.contains(status) {
+                statuses.push(*status);
+            }
+        }
+    }
+    statuses
 }
 
 /// A parsed list request: what to show, in what order, from where.
@@ -602,41 +609,39 @@ struct ListRequest {
 
 impl ListRequest {
     fn parse(req: &HttpRequest, grace: GraceWindow) -> Result<Self, ApiError> {
-        let mut params = QueryParams::parse(req.query_string())?;
-        let page = params.page();
-        let view = match params.date("as_of") {
+        let params = OrganisationListParams::parse(req.query_string())?;
+        let view = match params.as_of {
             Some(on) => MembershipView { on, grace },
             None => MembershipView::today(grace),
         };
-        let statuses = params.many::<MembershipStatus>("membership_status");
-        let include_total = params.boolean("include_total").unwrap_or(false);
-        let sort = params.single_with("sort", |raw| raw.parse().map_err(|e| format!("{e}")));
+        let statuses = params.membership_status;
+        let include_total = params.include_total.unwrap_or(false);
+        let sort = params.sort;
         let filter = OrganisationFilter {
-            kinds: strings(params.many::<OrganisationKind>("kind")),
-            size_bands: strings(params.many::<SizeBand>("size_band")),
-            geography_scopes: strings(params.many::<GeographyScope>("geography_scope")),
-            regions: strings(params.many::<Region>("region")),
-            expertise: params.codes("expertise", &rules::EXPERTISE_CODE_RE),
-            leadership: params.codes("leadership", &rules::COMMUNITY_CODE_RE),
-            mission: params.codes("mission", &rules::COMMUNITY_CODE_RE),
-            lived_experience_led: params.boolean("lived_experience_led"),
-            q: params.text("q"),
-            updated_since: params.timestamp("updated_since"),
-            include_deleted: params.boolean("include_deleted").unwrap_or(false),
+            kinds: strings(params.kind),
+            size_bands: strings(params.size_band),
+            geography_scopes: strings(params.geography_scope),
+            regions: strings(params.region),
+            expertise: params.expertise,
+            leadership: params.leadership,
+            mission: params.mission,
+            lived_experience_led: params.lived_experience_led,
+            q: params.q,
+            updated_since: params.updated_since,
+            include_deleted: params.include_deleted.unwrap_or(false),
             membership: (!statuses.is_empty()).then_some(StatusFilter {
                 statuses,
                 on: view.on,
                 grace,
             }),
         };
-        params.finish()?;
 
         let sort = sort.unwrap_or(if filter.updated_since.is_some() {
             OrganisationSort::UpdatedAt
         } else {
             OrganisationSort::Name
         });
-        let after = match page.cursor {
+        let after = match params.cursor {
             Some(cursor) => {
                 let (key, id) = cursor.for_sort(sort.as_str())?;
                 Some(Position { key, id })
@@ -648,7 +653,7 @@ impl ListRequest {
             view,
             sort,
             after,
-            limit: page.limit,
+            limit: params.limit,
             include_total,
         })
     }
@@ -656,25 +661,6 @@ impl ListRequest {
 
 fn strings<T: ToString>(values: Vec<T>) -> Vec<String> {
     values.iter().map(ToString::to_string).collect()
-}
-
-pub(crate) fn single(
-    state: &AppState,
-    status: actix_web::http::StatusCode,
-    organisation: Organisation,
-) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::ETAG, etag(organisation.version)));
-    if status == actix_web::http::StatusCode::CREATED {
-        response.insert_header((
-            header::LOCATION,
-            format!("/api/v1/organisations/{}", organisation.id),
-        ));
-    }
-    response.json(OrganisationResponse::new(
-        organisation,
-        MembershipView::today(state.grace),
-    ))
 }
 
 /// List organisations
@@ -691,9 +677,6 @@ pub(crate) fn single(
             (OrganisationList = "application/json"),
             (String = "text/csv")
          )),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/organisations")]
@@ -759,7 +742,7 @@ pub async fn list_organisations(
             data: page
                 .entries
                 .into_iter()
-                .map(|entry| OrganisationListEntry::new(entry, view))
+                .map(|entry| ListEntry::new(entry, |o| OrganisationResponse::new(o, view)))
                 .collect(),
             next_cursor: next_cursor.clone(),
             total,
@@ -775,10 +758,8 @@ pub async fn list_organisations(
         (status = 200, description = "The organisation", body = OrganisationResponse,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/organisations/{id}")]
@@ -790,16 +771,9 @@ pub async fn get_organisation(
     negotiate(&req, false)?;
     let id = path_id(&path)?;
     let organisation = state.db.run(move |conn| store::find(conn, &id)).await?;
-    if not_modified(&req, organisation.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(organisation.version)))
-            .finish());
-    }
-    Ok(single(
-        &state,
-        actix_web::http::StatusCode::OK,
-        organisation,
-    ))
+    Ok(tagged_unless_current(&req, organisation.version, || {
+        OrganisationResponse::new(organisation, MembershipView::today(state.grace))
+    }))
 }
 
 /// Create an organisation
@@ -810,12 +784,7 @@ pub async fn get_organisation(
         (status = 201, description = "Created", body = OrganisationResponse,
          headers(("Location" = String, description = "The new organisation's URL"),
                  ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/organisations")]
@@ -826,22 +795,19 @@ pub async fn create_organisation(
 ) -> Result<HttpResponse, ApiError> {
     let profile = body.0.into_profile(None)?;
     let view = MembershipView::today(state.grace);
-    let organisation = state
-        .db
-        .write(audit, move |conn, log| {
-            let organisation = store::create(conn, &profile)?;
-            log.record(Event::created(
-                entity::ORGANISATION,
-                &organisation.id,
-                &OrganisationResponse::new(organisation.clone(), view),
-            ));
-            Ok(organisation)
-        })
-        .await?;
-    Ok(single(
-        &state,
-        actix_web::http::StatusCode::CREATED,
-        organisation,
+    let organisation = audited::create(
+        &state.db,
+        audit,
+        entity::ORGANISATION,
+        |organisation: &Organisation| organisation.id.clone(),
+        move |organisation| OrganisationResponse::new(organisation, view),
+        move |conn| store::create(conn, &profile),
+    )
+    .await?;
+    Ok(created_tagged(
+        format!("/api/v1/organisations/{}", organisation.id),
+        organisation.version,
+        OrganisationResponse::new(organisation, view),
     ))
 }
 
@@ -859,14 +825,8 @@ pub async fn create_organisation(
     responses(
         (status = 200, description = "Updated", body = OrganisationResponse,
          headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/organisations/{id}")]
@@ -881,24 +841,19 @@ pub async fn update_organisation(
     let check = version_check(&req);
     let patch = body.0;
     let view = MembershipView::today(state.grace);
-    let organisation = state
-        .db
-        .write(audit, move |conn, log| {
-            let before = store::find(conn, &id)?;
-            let after = store::update(conn, &id, &check, |current| patch.apply(&current.profile))?;
-            log.record(Event::updated(
-                entity::ORGANISATION,
-                &id,
-                &OrganisationResponse::new(before, view),
-                &OrganisationResponse::new(after.clone(), view),
-            ));
-            Ok(after)
-        })
-        .await?;
-    Ok(single(
-        &state,
-        actix_web::http::StatusCode::OK,
-        organisation,
+    let organisation = audited::update(
+        &state.db,
+        audit,
+        entity::ORGANISATION,
+        id,
+        store::find,
+        move |organisation| OrganisationResponse::new(organisation, view),
+        move |conn, id| store::update(conn, id, &check, |current| patch.apply(&current.profile)),
+    )
+    .await?;
+    Ok(tagged(
+        organisation.version,
+        OrganisationResponse::new(organisation, view),
     ))
 }
 
@@ -914,10 +869,7 @@ pub async fn update_organisation(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/organisations/{id}")]
@@ -928,16 +880,15 @@ pub async fn delete_organisation(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
-    let check = version_check(&req);
-    state
-        .db
-        .write(audit, move |conn, log| {
-            store::soft_delete(conn, &id, &check)?;
-            log.record(Event::soft_deleted(entity::ORGANISATION, &id));
-            Ok(())
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    audited::soft_delete(
+        &state.db,
+        audit,
+        entity::ORGANISATION,
+        id,
+        &req,
+        store::soft_delete,
+    )
+    .await
 }
 
 /// The list's CSV columns; an import reads the same (see `api::imports`).
@@ -973,16 +924,15 @@ pub(crate) const CSV_HEADER: &[&str] = &[
 /// The free-text columns the list's CSV defuses (and an import undoes).
 pub(crate) const CSV_DEFUSED: &[&str] = &["name", "website", "email", "phone", "description"];
 
-fn csv_record(entry: Listed, view: MembershipView) -> Vec<String> {
+fn csv_record(entry: Listed<Organisation>, view: MembershipView) -> Vec<String> {
     let opt = |value: Option<String>| value.unwrap_or_default();
     let time = |at: NaiveDateTime| timestamp(at);
     match entry {
-        Listed::Deleted {
+        Listed::Deleted(Gone {
             id,
             deleted_at,
             merged_into,
-            ..
-        } => {
+        }) => {
             let mut row = vec![String::new(); CSV_HEADER.len()];
             row[0] = id;
             row[CSV_HEADER.len() - 2] = time(deleted_at);

@@ -1,79 +1,85 @@
-//! The documented operations as a table of (method, path template, operation id), built from
-//! the OpenAPI document. The guard uses it to find a request's operation before routing; the
-//! fallback uses it to tell 405 (known path, other method) from 404.
+//! The one place operations are registered and the OpenAPI document is built: `register` adds
+//! every resource's handlers (routes and documented paths from the same calls), `openapi` adds
+//! what is written in after (access rules, idempotency), `operations` is the guard's table.
 
 use std::sync::LazyLock;
 
-use actix_web::dev::ResourceDef;
-use actix_web::http::Method;
+use actix_web::App;
+use actix_web::dev::{ServiceFactory, ServiceRequest};
+use actix_web::web::Data;
+use utoipa::OpenApi;
+use utoipa::openapi::OpenApi as OpenApiDocument;
+use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 
-pub struct Operation {
-    pub method: Method,
-    pub operation_id: String,
-    resource: ResourceDef,
-    /// Path parameters in the template: a literal segment wins over a parameter
-    /// (`/reports/snapshots/compare` over `/reports/snapshots/{id}`), as in actix's routing.
-    parameters: usize,
+use super::ApiDoc;
+use crate::auth::operations::Operations;
+use crate::auth::rules;
+
+/// Registers every operation: the routes and the OpenAPI paths come from these calls alone.
+pub fn register<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.service(
+        scope::scope("/api/v1")
+            .configure(super::auth::configure)
+            .configure(super::users::configure)
+            .configure(super::api_keys::configure)
+            // Before organisations: `/organisations/duplicates` is not an organisation's id.
+            .configure(super::duplicates::configure)
+            .configure(super::organisations::configure)
+            .configure(super::merge::configure)
+            .configure(super::membership::configure)
+            .configure(super::taxonomies::configure)
+            .configure(super::contacts::configure)
+            .configure(super::expert_groups::configure)
+            .configure(super::consultations::configure)
+            .configure(super::reports::configure)
+            .configure(super::benchmarks::configure)
+            .configure(super::audit::configure)
+            .configure(super::imports::configure),
+    )
+    .configure(super::health::configure)
 }
 
-static OPERATIONS: LazyLock<Vec<Operation>> = LazyLock::new(|| {
-    let document = crate::app::openapi();
-    let mut operations = Vec::new();
-    for (path, item) in &document.paths.paths {
-        for (method, operation) in [
-            (Method::GET, &item.get),
-            (Method::POST, &item.post),
-            (Method::PUT, &item.put),
-            (Method::PATCH, &item.patch),
-            (Method::DELETE, &item.delete),
-        ] {
-            if let Some(operation) = operation {
-                operations.push(Operation {
-                    method,
-                    operation_id: operation.operation_id.clone().unwrap_or_default(),
-                    // The same matcher actix routes with, so both agree on every path.
-                    resource: ResourceDef::new(path.as_str()),
-                    parameters: path.matches('{').count(),
-                });
-            }
-        }
-    }
-    operations
-});
-
-/// The operations of the most specific documented path matching `path`.
-fn at(path: &str) -> impl Iterator<Item = &'static Operation> {
-    let matching = || {
-        OPERATIONS
-            .iter()
-            .filter(move |operation| operation.resource.is_match(path))
-    };
-    let fewest = matching().map(|operation| operation.parameters).min();
-    matching().filter(move |operation| Some(operation.parameters) == fewest)
+/// The OpenAPI document of this build, with every operation's access rule written in.
+pub fn openapi() -> OpenApiDocument {
+    let mut document = register(App::new().into_utoipa_app().openapi(ApiDoc::openapi()))
+        .split_for_parts()
+        .1;
+    rules::document(&mut document);
+    // Before idempotency keys, whose 409 and 422 are added only where missing.
+    super::spec::document(&mut document);
+    super::idempotency::document(&mut document);
+    document
 }
 
-/// The documented operation `method path` would reach, if any.
-pub fn find(method: &Method, path: &str) -> Option<&'static Operation> {
-    at(path).find(|operation| operation.method == method)
-}
+static OPERATIONS: LazyLock<Data<Operations>> =
+    LazyLock::new(|| Data::new(Operations::new(&openapi())));
 
-/// The methods documented at `path`; empty when no documented path matches.
-pub fn methods_at(path: &str) -> Vec<String> {
-    at(path)
-        .map(|operation| operation.method.to_string())
-        .collect()
+/// The documented operations, for the guard (as app data) and the 404/405 fallback.
+pub fn operations() -> Data<Operations> {
+    OPERATIONS.clone()
 }
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::Method;
+
     use super::*;
 
     #[test]
     fn a_literal_segment_wins_over_a_path_parameter() {
-        assert_eq!(methods_at("/api/v1/reports/snapshots/compare"), ["GET"]);
+        let operations = operations();
+        assert_eq!(
+            operations.methods_at("/api/v1/reports/snapshots/compare"),
+            ["GET"]
+        );
         let id = "/api/v1/reports/snapshots/0192f0c4-0000-7000-8000-000000000000";
-        assert_eq!(methods_at(id), ["GET", "DELETE"]);
-        let found = find(&Method::GET, "/api/v1/reports/snapshots/compare").unwrap();
+        assert_eq!(operations.methods_at(id), ["GET", "DELETE"]);
+        let found = operations
+            .find(&Method::GET, "/api/v1/reports/snapshots/compare")
+            .unwrap();
         assert_eq!(found.operation_id, "compare_report_snapshots");
     }
 }

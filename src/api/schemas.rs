@@ -2,12 +2,16 @@
 //! and the wire format of timestamps.
 
 use chrono::{NaiveDateTime, SecondsFormat};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::api::validation as rules;
 use crate::domain::api_keys::Scope;
 use crate::domain::organisations::{GeographyScope, OrganisationKind, Region, SizeBand};
+use crate::domain::{Gone, Listed};
 
 /// Timestamps go out as RFC 3339 in UTC with microseconds: `2026-11-22T10:15:00.000000Z`.
 pub fn timestamp(at: NaiveDateTime) -> String {
@@ -24,13 +28,74 @@ pub struct Tombstone {
     pub deleted_at: String,
 }
 
-impl Tombstone {
-    pub fn new(id: String, deleted_at: NaiveDateTime) -> Self {
+impl From<Gone> for Tombstone {
+    fn from(gone: Gone) -> Self {
         Self {
-            id,
-            deleted_at: timestamp(deleted_at),
+            id: gone.id,
+            deleted_at: timestamp(gone.deleted_at),
         }
     }
+}
+
+/// An entry of a sync list: a record as the API shows it, or the tombstone `D` of a deleted
+/// one. Every resource's `…ListEntry` schema is this type, named by `Listable`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum ListEntry<T, D = Tombstone> {
+    Live(Box<T>),
+    Deleted(D),
+}
+
+impl<T, D: From<Gone>> ListEntry<T, D> {
+    /// The entry for `listed`, a live record shown with `show`.
+    pub fn new<R>(listed: Listed<R>, show: impl FnOnce(R) -> T) -> Self {
+        match listed {
+            Listed::Live(record) => Self::Live(Box::new(show(*record))),
+            Listed::Deleted(gone) => Self::Deleted(gone.into()),
+        }
+    }
+}
+
+/// A record schema that sync lists show beside tombstones: the name (and description) its
+/// list entry has in the OpenAPI document.
+pub trait Listable: ToSchema {
+    const ENTRY: &'static str;
+    const ENTRY_DESCRIPTION: Option<&'static str> = None;
+}
+
+impl<T: Listable, D: ToSchema> PartialSchema for ListEntry<T, D> {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name(T::name()))
+            .item(Ref::from_schema_name(D::name()))
+            .description(T::ENTRY_DESCRIPTION)
+            .into()
+    }
+}
+
+impl<T: Listable, D: ToSchema> ToSchema for ListEntry<T, D> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(T::ENTRY)
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+        schemas.push((D::name().into_owned(), D::schema()));
+        D::schemas(schemas);
+    }
+}
+
+/// `deleted_at` of a live record: always null, so that a list entry that is a record or a
+/// tombstone (whose `deleted_at` is a time) tells which it is by this field alone.
+pub fn live_deleted_at() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Null)
+        .description(Some(
+            "Always null for a live record (tombstones, with a time here, have their own shape).",
+        ))
+        .build()
+        .into()
 }
 
 /// Most community codes one area can carry.
@@ -60,6 +125,11 @@ enum_set_schema! {
     consultation_kinds: crate::domain::consultations::ConsultationKind => "Consultation kinds",
     consultation_statuses: crate::domain::consultations::ConsultationStatus => "Consultation statuses",
     dimensions: crate::domain::reports::Dimension => "Report dimensions",
+}
+
+/// Query filter: the kinds of record audit events are about.
+pub fn entity_types() -> RefOr<Schema> {
+    enum_set(crate::domain::audit::entity::ALL, "Kinds of record")
 }
 
 /// The dates of a composition trend: 1 to 12 distinct days.

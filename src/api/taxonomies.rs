@@ -12,16 +12,16 @@ use validator::Validate;
 
 use crate::api::audited;
 use crate::api::body::{JsonBody, nullable, present, required};
-use crate::api::list::QueryParams;
+use crate::api::list::{FromQuery, query_params};
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
-use crate::app::AppState;
 use crate::domain::FieldError;
 use crate::domain::audit::{self, entity};
 use crate::domain::taxonomies::{
     self as store, CodeChange, Community, ExpertiseArea, NewCommunity, NewExpertiseArea,
 };
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "taxonomies";
 
@@ -89,29 +89,23 @@ pub struct ExpertiseAreaList {
 #[serde(deny_unknown_fields)]
 pub struct CreateCommunityRequest {
     #[validate(required(message = "is required"), regex(path = *rules::COMMUNITY_CODE_RE, message = "must be three capitals and six digits, e.g. EXT030000"))]
-    #[schema(value_type = String, required = true, pattern = r"^[A-Z]{3}[0-9]{6}$", example = "EXT030000")]
+    #[schema(value_type = String, required = true, pattern = "COMMUNITY_CODE", example = "EXT030000")]
     pub code: Option<String>,
     /// An active code to file this one under.
     #[serde(default)]
     #[validate(regex(path = *rules::COMMUNITY_CODE_RE, message = "must be three capitals and six digits"))]
-    #[schema(pattern = r"^[A-Z]{3}[0-9]{6}$")]
+    #[schema(pattern = "COMMUNITY_CODE")]
     pub parent_code: Option<String>,
     #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub title: Option<String>,
     #[serde(default)]
     #[validate(length(max = 2000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters"))]
-    #[schema(
-        max_length = 2000,
-        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
-    )]
+    #[schema(max_length = 2000, pattern = "MULTI_LINE")]
     pub description: Option<String>,
     #[serde(default)]
     #[validate(length(max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(
-        max_length = 200,
-        pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$"
-    )]
+    #[schema(max_length = 200, pattern = "SINGLE_LINE")]
     pub source: Option<String>,
 }
 
@@ -121,11 +115,11 @@ pub struct CreateCommunityRequest {
 pub struct UpdateCommunityRequest {
     #[serde(default, deserialize_with = "present")]
     #[validate(length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[validate(length(max = 2000), regex(path = *rules::MULTI_LINE_RE, message = "must not contain control characters"))]
-    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$")]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = "MULTI_LINE")]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = bool)]
@@ -136,10 +130,10 @@ pub struct UpdateCommunityRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateExpertiseAreaRequest {
     #[validate(required(message = "is required"), regex(path = *rules::EXPERTISE_CODE_RE, message = "must be lower-case words joined by underscores, e.g. school_exclusion"))]
-    #[schema(value_type = String, required = true, pattern = r"^[a-z][a-z0-9_]{1,62}$", example = "school_exclusion")]
+    #[schema(value_type = String, required = true, pattern = "EXPERTISE_CODE", example = "school_exclusion")]
     pub code: Option<String>,
     #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub title: Option<String>,
 }
 
@@ -148,19 +142,25 @@ pub struct CreateExpertiseAreaRequest {
 pub struct UpdateExpertiseAreaRequest {
     #[serde(default, deserialize_with = "present")]
     #[validate(length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = bool)]
     pub retired: Option<bool>,
 }
 
+query_params! {
+    /// A taxonomy list's query.
+    pub struct TaxonomyListParams {
+        /// Also list retired codes (default false).
+        pub include_retired: Option<bool> = boolean,
+    }
+}
+
 /// `include_retired=true|false` and nothing else.
 fn include_retired(req: &HttpRequest) -> Result<bool, ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let include = params.boolean("include_retired").unwrap_or(false);
-    params.finish()?;
-    Ok(include)
+    let params = TaxonomyListParams::parse(req.query_string())?;
+    Ok(params.include_retired.unwrap_or(false))
 }
 
 /// A code from the path, checked against its shape (404 for anything else).
@@ -184,11 +184,9 @@ fn code_param(raw: &str, pattern: &regex::Regex) -> Result<String, ApiError> {
 /// Active codes in code order; `include_retired=true` adds retired ones.
 #[utoipa::path(
     tag = TAG,
-    params(("include_retired" = Option<bool>, Query, description = "Also list retired codes")),
+    params(TaxonomyListParams),
     responses(
         (status = 200, description = "The codes", body = CommunityList),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/taxonomies/communities")]
@@ -212,12 +210,7 @@ pub async fn list_communities(
     request_body = CreateCommunityRequest,
     responses(
         (status = 201, description = "Added", body = CommunityResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/taxonomies/communities")]
@@ -252,16 +245,11 @@ pub async fn create_community(
 /// given to an organisation any more. `"retired": false` brings it back.
 #[utoipa::path(
     tag = TAG,
-    params(("code" = String, Path, description = "Community code", pattern = r"^[A-Z]{3}[0-9]{6}$")),
+    params(("code" = String, Path, description = "Community code", pattern = "COMMUNITY_CODE")),
     request_body(content = UpdateCommunityRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Changed", body = CommunityResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/taxonomies/communities/{code}")]
@@ -295,11 +283,9 @@ pub async fn update_community(
 /// Active areas in code order; `include_retired=true` adds retired ones.
 #[utoipa::path(
     tag = TAG,
-    params(("include_retired" = Option<bool>, Query, description = "Also list retired areas")),
+    params(TaxonomyListParams),
     responses(
         (status = 200, description = "The areas", body = ExpertiseAreaList),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/taxonomies/expertise-areas")]
@@ -323,12 +309,7 @@ pub async fn list_expertise_areas(
     request_body = CreateExpertiseAreaRequest,
     responses(
         (status = 201, description = "Added", body = ExpertiseAreaResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/taxonomies/expertise-areas")]
@@ -356,16 +337,11 @@ pub async fn create_expertise_area(
 /// Rename or retire an expertise area
 #[utoipa::path(
     tag = TAG,
-    params(("code" = String, Path, description = "Expertise area code", pattern = r"^[a-z][a-z0-9_]{1,62}$")),
+    params(("code" = String, Path, description = "Expertise area code", pattern = "EXPERTISE_CODE")),
     request_body(content = UpdateExpertiseAreaRequest, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Changed", body = ExpertiseAreaResponse),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/taxonomies/expertise-areas/{code}")]

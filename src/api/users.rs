@@ -1,26 +1,26 @@
 //! `/api/v1/users`: staff accounts, managed by admins. Accounts are never deleted (their
 //! history matters); they are deactivated, which ends their sessions at once.
 
-use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
-use crate::api::audited;
+use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, present, required};
-use crate::api::conditional::{etag, not_modified, version_check};
-use crate::api::list::{Cursor, QueryParams, page_response};
+use crate::api::conditional::{tagged, version_check};
+use crate::api::list::{Cursor, FromQuery, page_response, query_params};
 use crate::api::path_id;
+use crate::api::resource::{self, Resource};
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
-use crate::app::AppState;
 use crate::auth::{Principal, Role, passwords};
 use crate::domain::FieldError;
 use crate::domain::audit::{self, entity};
 use crate::domain::users::{NewUser, User, UserChange, UserFilter, store};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const TAG: &str = "users";
 /// The only order of the account list; cursors are bound to it.
@@ -46,6 +46,13 @@ pub struct UserResponse {
     pub last_login_at: Option<String>,
 }
 
+impl Resource for User {
+    type Shown = UserResponse;
+    const SUBJECT: Subject = Subject::record(entity::USER);
+    const PATH: &'static str = "/api/v1/users";
+    const KEY: fn(&Self) -> (&str, i64) = |r| (&r.id, r.version);
+}
+
 impl From<User> for UserResponse {
     fn from(user: User) -> Self {
         Self {
@@ -61,14 +68,9 @@ impl From<User> for UserResponse {
     }
 }
 
-/// A user with its `ETag`; `201` adds `Location`.
-pub fn user_response(status: StatusCode, user: User) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::ETAG, etag(user.version)));
-    if status == StatusCode::CREATED {
-        response.insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)));
-    }
-    response.json(UserResponse::from(user))
+/// A user with its `ETag`, as a read or an update answers.
+pub fn user_response(user: User) -> HttpResponse {
+    tagged(user.version, UserResponse::from(user))
 }
 
 /// A new staff account. The password must be at least 12 characters and not a common one.
@@ -82,7 +84,7 @@ pub struct CreateUserRequest {
     #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     pub email: Option<String>,
     #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Sam Jones")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "SINGLE_LINE", example = "Sam Jones")]
     pub name: Option<String>,
     #[validate(required(message = "is required"))]
     #[schema(value_type = Role, required = true)]
@@ -98,7 +100,7 @@ pub struct CreateUserRequest {
 pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "present")]
     #[validate(length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = "SINGLE_LINE")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Role)]
@@ -115,23 +117,23 @@ pub struct UserList {
     pub next_cursor: Option<String>,
 }
 
-/// Filters for `GET /users`, in email order.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UserListParams {
-    /// Most entries per page (1 to 500).
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    /// `next_cursor` from the previous page.
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-    /// Repeat for several roles.
-    #[param(inline)]
-    pub role: Vec<Role>,
-    pub active: Option<bool>,
-    /// Case-insensitive part of the email or name.
-    #[param(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
-    pub q: Option<String>,
+query_params! {
+    /// Filters for `GET /users`, in email order.
+    pub struct UserListParams {
+        /// Most entries per page (1 to 500).
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        /// `next_cursor` from the previous page.
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+        /// Repeat for several roles.
+        #[param(inline)]
+        pub role: Vec<Role> = many,
+        pub active: Option<bool> = boolean,
+        /// Case-insensitive part of the email or name.
+        #[param(max_length = 200, pattern = "QUERY_TEXT")]
+        pub q: Option<String> = text,
+    }
 }
 
 /// Emails are compared and stored lower-cased.
@@ -163,8 +165,6 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
     responses(
         (status = 200, description = "A page of accounts", body = UserList,
          headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/users")]
@@ -172,23 +172,17 @@ pub async fn list_users(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let page = params.page();
+    let params = UserListParams::parse(req.query_string())?;
     let filter = UserFilter {
-        roles: params
-            .many::<Role>("role")
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        active: params.boolean("active"),
-        q: params.text("q"),
+        roles: params.role.iter().map(ToString::to_string).collect(),
+        active: params.active,
+        q: params.q,
     };
-    params.finish()?;
-    let after = match page.cursor {
+    let after = match params.cursor {
         Some(cursor) => Some(cursor.for_sort(SORT)?),
         None => None,
     };
-    let limit = page.limit;
+    let limit = params.limit;
     let (users, more) = state
         .db
         .run(move |conn| store::list(conn, &filter, after.as_ref(), limit))
@@ -215,12 +209,7 @@ pub async fn list_users(
         (status = 201, description = "Created", body = UserResponse,
          headers(("Location" = String, description = "The new account"),
                  ("ETag" = String, description = "Its version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/users")]
@@ -239,16 +228,7 @@ pub async fn create_user(
         password_hash: hash_password(password).await?,
         email,
     };
-    let user = audited::create(
-        &state.db,
-        audit,
-        entity::USER,
-        |user: &User| user.id.clone(),
-        UserResponse::from,
-        move |conn| store::create(conn, &new),
-    )
-    .await?;
-    Ok(user_response(StatusCode::CREATED, user))
+    resource::create(&state.db, audit, move |conn| store::create(conn, &new)).await
 }
 
 /// Get a staff account
@@ -259,9 +239,7 @@ pub async fn create_user(
         (status = 200, description = "The account", body = UserResponse,
          headers(("ETag" = String, description = "Send in If-Match to update safely"))),
         (status = 304, description = "Not modified: the If-None-Match tag is current"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/users/{id}")]
@@ -272,12 +250,7 @@ pub async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path)?;
     let user = state.db.run(move |conn| store::get(conn, &id)).await?;
-    if not_modified(&req, user.version) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(user.version)))
-            .finish());
-    }
-    Ok(user_response(StatusCode::OK, user))
+    Ok(resource::read(&req, user))
 }
 
 /// Update a staff account
@@ -295,14 +268,8 @@ pub async fn get_user(
     responses(
         (status = 200, description = "Updated", body = UserResponse,
          headers(("ETag" = String, description = "The new version"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
         (status = 409, response = crate::api::responses::Conflict),
-        (status = 412, response = crate::api::responses::PreconditionFailed),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[patch("/users/{id}")]
@@ -322,17 +289,10 @@ pub async fn update_user(
         role: body.0.role,
         active: body.0.active,
     };
-    let user = audited::update(
-        &state.db,
-        audit,
-        entity::USER,
-        id,
-        store::get,
-        UserResponse::from,
-        move |conn, id| store::update(conn, id, &change, &check, &actor),
-    )
-    .await?;
-    Ok(user_response(StatusCode::OK, user))
+    resource::update(&state.db, audit, id, store::get, move |conn, id| {
+        store::update(conn, id, &change, &check, &actor)
+    })
+    .await
 }
 
 pub fn configure(config: &mut ServiceConfig) {

@@ -1,6 +1,6 @@
-//! Field rules shared by request bodies. Each pattern is written twice, in a `regex` here and
-//! in the `#[schema(pattern = …)]` of the field, so clients see exactly what the server
-//! checks; a unit test in `api` keeps the two copies identical.
+//! Field rules shared by request bodies and queries. Each pattern is written once, here: fields
+//! name it (`#[schema(pattern = "SINGLE_LINE")]`) and `api::spec` writes the regex in place
+//! of the name, so clients see exactly what the server checks.
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -30,6 +30,38 @@ pub const COMMUNITY_CODE: &str = r"^[A-Z]{3}[0-9]{6}$";
 /// An expertise area code: lower-case words joined by underscores (`racial_justice`).
 pub const EXPERTISE_CODE: &str = r"^[a-z][a-z0-9_]{1,62}$";
 
+/// A target's code: letters, digits and underscores.
+pub const TARGET_CODE: &str = r"^[A-Za-z0-9_]+$";
+/// A cursor as the API issues it (base64url).
+pub const CURSOR: &str = r"^[A-Za-z0-9_-]+$";
+/// Free text in a query (`q`): no control characters (see `list::QueryParams::text`).
+pub const QUERY_TEXT: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
+
+/// Every pattern by the name fields give it in `#[schema(pattern = …)]` and
+/// `#[param(pattern = …)]`.
+pub const PATTERNS: &[(&str, &str)] = &[
+    ("SINGLE_LINE", SINGLE_LINE),
+    ("MULTI_LINE", MULTI_LINE),
+    ("CHARITY_NUMBER", CHARITY_NUMBER),
+    ("COMPANY_NUMBER", COMPANY_NUMBER),
+    ("POSTCODE", POSTCODE),
+    ("PHONE", PHONE),
+    ("WEBSITE", WEBSITE),
+    ("COMMUNITY_CODE", COMMUNITY_CODE),
+    ("EXPERTISE_CODE", EXPERTISE_CODE),
+    ("TARGET_CODE", TARGET_CODE),
+    ("CURSOR", CURSOR),
+    ("QUERY_TEXT", QUERY_TEXT),
+];
+
+/// The regex a field's pattern names, if it names one.
+pub fn pattern(name: &str) -> Option<&'static str> {
+    PATTERNS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, pattern)| *pattern)
+}
+
 fn compiled(pattern: &str) -> Regex {
     Regex::new(pattern).expect("the field patterns are valid (checked by unit tests)")
 }
@@ -43,6 +75,7 @@ pub static PHONE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(PHONE));
 pub static WEBSITE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(WEBSITE));
 pub static COMMUNITY_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(COMMUNITY_CODE));
 pub static EXPERTISE_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(EXPERTISE_CODE));
+pub static TARGET_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(TARGET_CODE));
 
 /// Longest email address accepted (RFC 5321's limit on a forward path).
 pub const EMAIL_MAX_LENGTH: usize = 254;

@@ -1,21 +1,12 @@
-//! What start-up needs before the first request: the JWT signing key, and a first admin
-//! when the database has no accounts yet (so a fresh install can be signed into).
+//! What start-up needs before the first request: the JWT signing key, from `JWT_SECRET` or
+//! a key file kept beside the database (the first admin is created in `startup`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::Role;
-use super::passwords;
 use super::secrets::random_secret;
-use crate::config::{AuthConfig, Config, DatabaseUrl, MIN_JWT_SECRET_BYTES, Secret};
-use crate::db::DbConn;
+use crate::config::{Config, DatabaseUrl, MIN_JWT_SECRET_BYTES, Secret};
 use crate::db::StartupError;
-use crate::domain::audit;
-use crate::domain::users::{NewUser, store};
-use diesel::Connection;
-
-/// Used when `CONVENE_ADMIN_EMAIL` is not set.
-pub const DEFAULT_ADMIN_EMAIL: &str = "admin@convene.local";
 
 /// `JWT_SECRET`, or the key kept beside the SQLite database (in the working directory with
 /// PostgreSQL), generated on first start. The file's path is returned when it was used, so
@@ -96,60 +87,4 @@ fn read_or_create_key(path: &Path) -> Result<Secret, StartupError> {
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read_or_create_key(path),
         Err(error) => Err(failed(path, "create", error)),
     }
-}
-
-/// The first admin, created because the database had no accounts.
-pub struct FirstAdmin {
-    pub email: String,
-    /// Set when the password was generated: it must be shown once, then it is gone.
-    pub generated_password: Option<String>,
-}
-
-/// Creates the first admin when there are no accounts: from `CONVENE_ADMIN_EMAIL` and
-/// `CONVENE_ADMIN_PASSWORD`, or with a generated one-time password.
-pub fn ensure_admin(
-    conn: &mut DbConn,
-    config: &AuthConfig,
-) -> Result<Option<FirstAdmin>, StartupError> {
-    let failed = |error: crate::domain::DomainError| {
-        StartupError(format!("cannot create the first admin: {error}"))
-    };
-    if store::count(conn).map_err(failed)? > 0 {
-        return Ok(None);
-    }
-    let email = config
-        .admin_email
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned());
-    // `Config` has checked a configured email and password against the API's rules.
-    let (password, generated) = match &config.admin_password {
-        Some(password) => (password.expose().to_owned(), false),
-        None => (random_secret(), true),
-    };
-    let password_hash = passwords::hash(&password)
-        .map_err(|error| StartupError(format!("cannot hash the admin password: {error}")))?;
-    let new = NewUser {
-        email: email.clone(),
-        name: "Administrator".to_owned(),
-        role: Role::Admin,
-        password_hash,
-    };
-    conn.transaction(|conn| {
-        let admin = store::create(conn, &new)?;
-        let shown = crate::api::users::UserResponse::from(admin.clone());
-        audit::store::insert(
-            conn,
-            &audit::Context::system(),
-            &[audit::Event::created(
-                audit::entity::USER,
-                &admin.id,
-                &shown,
-            )],
-        )
-    })
-    .map_err(failed)?;
-    Ok(Some(FirstAdmin {
-        email,
-        generated_password: generated.then_some(password),
-    }))
 }

@@ -1,6 +1,7 @@
-//! The middleware in front of every operation: finds the operation, authenticates the
-//! bearer credential (a session JWT or an API key), applies the operation's rule, and hands
-//! the principal to the handler. Refusals are 401 (who are you?) or 403 (not you).
+//! The middleware in front of every operation: finds the operation (in the `Operations` table
+//! the app gives it as app data), authenticates the bearer credential (a session JWT or an API
+//! key), applies the operation's rule, and hands the principal to the handler. Refusals are
+//! 401 (who are you?) or 403 (not you).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -8,15 +9,15 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
+use super::operations::Operations;
 use super::rules::{self, Access};
 use super::secrets::digest;
 use super::tokens::TokenType;
 use super::{Principal, api_keys};
-use crate::api::routes;
-use crate::app::AppState;
 use crate::domain::api_keys::store as key_store;
 use crate::domain::users::sessions;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Longer bearer values are refused unread.
 const MAX_CREDENTIAL_LENGTH: usize = 4096;
@@ -25,9 +26,13 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(operations) = req.app_data::<web::Data<Operations>>().cloned() else {
+        let error = ApiError::internal("the table of operations is missing");
+        return Ok(req.error_response(error).map_into_right_body());
+    };
     let path = req.match_info().as_str();
-    let Some(operation) = routes::find(req.method(), path) else {
-        let allow = routes::methods_at(path);
+    let Some(operation) = operations.find(req.method(), path) else {
+        let allow = operations.methods_at(path);
         if !allow.is_empty() {
             // A documented path, another method: 405 here, never routed on, since actix
             // could match a handler of a less specific path (DELETE /reports/snapshots/compare

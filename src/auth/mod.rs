@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod bootstrap;
 pub mod guard;
 pub mod limiter;
+pub mod operations;
 pub mod passwords;
 pub mod rules;
 pub mod secrets;

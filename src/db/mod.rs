@@ -1,5 +1,6 @@
 //! The database layer: one connection type over SQLite and PostgreSQL, the pool, embedded
-//! migrations, and the run-on-the-pool helper every handler uses.
+//! migrations, and the run-on-the-pool and write-transaction helpers every layer above uses.
+//! It knows nothing above it: its failures are `DbError`, which the layers above convert.
 
 pub mod backend;
 pub mod schema;
@@ -15,8 +16,6 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseUrl;
-use crate::domain::{DomainError, audit};
-use crate::error::ApiError;
 
 /// One code path for both backends; per-backend code matches on this enum in `backend.rs`.
 #[derive(diesel::MultiConnection)]
@@ -124,7 +123,7 @@ pub struct Database {
     /// runs for seconds on a large membership, sign-ins and reads for milliseconds; with
     /// no cap a few reports held every connection and sign-ins waited into 503s.
     reports: Arc<Semaphore>,
-    deferred: Arc<DeferredAudit>,
+    deferred: Arc<Deferred>,
 }
 
 /// The connections report work may use for a part of the pool of their own.
@@ -176,7 +175,7 @@ impl Database {
 
     fn with_pool(pool: DbPool) -> Self {
         let reports = Arc::new(Semaphore::new(report_connections(pool.max_size())));
-        let deferred = Arc::new(DeferredAudit {
+        let deferred = Arc::new(Deferred {
             sender: OnceLock::new(),
             waiting: Arc::new(AtomicUsize::new(0)),
         });
@@ -187,38 +186,30 @@ impl Database {
         }
     }
 
-    /// Records `events` of a read (an export of personal data) without making the read wait
-    /// for the write lock: written at once when the database can take them now, else by a
-    /// background writer as soon as it can, with the time they happened.
-    pub async fn record_read(
-        &self,
-        context: audit::Context,
-        events: Vec<audit::Event>,
-    ) -> Result<(), ApiError> {
-        let at = crate::domain::now();
-        let (now_context, now_events) = (context.clone(), events.clone());
+    /// Runs `work`, a write on the side of a read (the audit event of an export), at once
+    /// when the database can take it now, else hands it to a background writer that writes
+    /// it, in order, as soon as it can: the read never waits for the write lock. `what`
+    /// names the write in the log.
+    pub async fn write_soon<F>(&self, what: String, work: F) -> Result<(), DbError>
+    where
+        F: Fn(&mut DbConn) -> QueryResult<()> + Send + Sync + 'static,
+    {
+        let work = Arc::new(work);
+        let now = work.clone();
         let written = self
-            .run(move |conn| {
-                write_now(conn, |conn| {
-                    audit::store::insert_at(conn, &now_context, &now_events, at)
-                })
-            })
+            .run(move |conn| write_now(conn, |conn| now(conn)).map_err(DbError::from))
             .await?;
         if written.is_none() {
-            log::info!("the write lock is held: an audit event of a read is written later");
-            let pending = Pending {
-                context,
-                events,
-                at,
-            };
-            self.deferred.send(&self.pool, pending);
+            log::info!("the write lock is held: {what} will be written later");
+            let work: SideWrite = Box::new(move |conn| work(conn));
+            self.deferred.send(&self.pool, Pending { what, work });
         }
         Ok(())
     }
 
-    /// Waits up to `limit` for deferred audit events to be written (at shutdown); returns how
-    /// many are still waiting.
-    pub fn finish_deferred_audit(&self, limit: Duration) -> usize {
+    /// Waits up to `limit` for deferred writes (`write_soon`) to be written (at shutdown);
+    /// returns how many are still waiting.
+    pub fn finish_deferred_writes(&self, limit: Duration) -> usize {
         let deadline = std::time::Instant::now() + limit;
         loop {
             let waiting = self.deferred.waiting.load(AtomicOrdering::SeqCst);
@@ -241,61 +232,48 @@ impl Database {
 
     /// A slot for report work, waited for up to `REPORT_SLOT_WAIT`; then 503, so reports
     /// queue among themselves and never for the connections kept for everything else.
-    pub async fn report_slot(&self) -> Result<ReportSlot, ApiError> {
+    pub async fn report_slot(&self) -> Result<ReportSlot, DbError> {
         let wait = tokio::time::timeout(REPORT_SLOT_WAIT, self.reports.clone().acquire_owned());
         match wait.await {
             Ok(Ok(permit)) => Ok(ReportSlot {
                 _permit: permit,
                 reports: self.reports.clone(),
             }),
-            _ => Err(ApiError::unavailable(
-                "every connection reports may use is busy with other reports",
+            _ => Err(DbError::Unavailable(
+                "every connection reports may use is busy with other reports".to_owned(),
             )),
         }
     }
 
     /// Runs `work` on a pooled connection on the blocking thread pool (diesel is synchronous).
-    /// An exhausted or unreachable pool becomes a 503 within `CHECKOUT_TIMEOUT`.
-    pub async fn run<T, E, F>(&self, work: F) -> Result<T, ApiError>
+    /// An exhausted or unreachable pool becomes `DbError::Unavailable` within
+    /// `CHECKOUT_TIMEOUT`; the answer keeps `work`'s own error type.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: Into<ApiError> + Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let mut conn = pool
                 .get()
-                .map_err(|e| ApiError::unavailable(e.to_string()))?;
-            work(&mut conn).map_err(Into::into)
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+            work(&mut conn)
         })
         .await
-        .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| DbError::Task(e.to_string()))?
     }
 
-    /// Runs `work` as one transaction that also writes its audit events: `work` records what
-    /// it changed in the log, and the events are inserted before the commit. A write that
-    /// fails writes no event; a write that recorded no event is refused (rolled back), so
-    /// nothing changes unaccounted for.
-    pub async fn write<T, F>(&self, context: audit::Context, work: F) -> Result<T, ApiError>
+    /// Runs `work` on the pool as one write transaction (see `write_transaction`): all of it
+    /// commits or none of it does. The audit trail's writes build on this (`audit::commit`).
+    pub async fn transaction<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn, &mut audit::Log) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
-        self.run(move |conn| {
-            write_transaction(conn, |conn| {
-                let mut log = audit::Log::new(context);
-                let value = work(conn, &mut log)?;
-                if log.is_empty() {
-                    return Err(ApiError::internal(
-                        "a write recorded no audit event; it was rolled back",
-                    ));
-                }
-                log.flush(conn)?;
-                Ok(value)
-            })
-        })
-        .await
+        self.run(move |conn| write_transaction(conn, work)).await
     }
 
     /// `SELECT 1` through the pool: is the database answering right now?
@@ -304,8 +282,9 @@ impl Database {
         self.pool.get()
     }
 
-    pub async fn ping(&self) -> Result<(), ApiError> {
-        self.run(|conn| conn.batch_execute("SELECT 1")).await
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(DbError::from))
+            .await
     }
 }
 
@@ -354,8 +333,8 @@ fn write_transaction<T, E: From<diesel::result::Error>>(
 /// so a read that writes something on the side never waits behind a long import.
 pub fn write_now<T>(
     conn: &mut DbConn,
-    work: impl FnOnce(&mut DbConn) -> Result<T, DomainError>,
-) -> Result<Option<T>, DomainError> {
+    work: impl FnOnce(&mut DbConn) -> QueryResult<T>,
+) -> QueryResult<Option<T>> {
     let outcome = match conn {
         DbConn::Sqlite(_) => {
             conn.batch_execute("PRAGMA busy_timeout = 0;")?;
@@ -370,9 +349,7 @@ pub fn write_now<T>(
         }),
     };
     match outcome {
-        Err(DomainError::Database(diesel::result::Error::DatabaseError(_, info)))
-            if is_lock_held(info.message()) =>
-        {
+        Err(diesel::result::Error::DatabaseError(_, info)) if is_lock_held(info.message()) => {
             Ok(None)
         }
         outcome => outcome.map(Some),
@@ -391,39 +368,43 @@ fn is_lock_held(message: &str) -> bool {
     .any(|pattern| message.contains(pattern))
 }
 
-/// Audit events of reads that could not be written at once, on their way to the database.
+/// A write on the side of a read (see `Database::write_soon`); it may run more than once
+/// when the database is away.
+type SideWrite = Box<dyn Fn(&mut DbConn) -> QueryResult<()> + Send>;
+
+/// A side write that could not be written at once, on its way to the database.
 struct Pending {
-    context: audit::Context,
-    events: Vec<audit::Event>,
-    at: chrono::NaiveDateTime,
+    what: String,
+    work: SideWrite,
 }
 
-/// A thread that writes deferred audit events, in order, waiting for the lock as long as
-/// it takes; started at the first deferral.
-struct DeferredAudit {
+/// A thread that writes deferred side writes, in order, waiting for the lock as long as it
+/// takes; started at the first deferral.
+struct Deferred {
     sender: OnceLock<Mutex<mpsc::Sender<Pending>>>,
     waiting: Arc<AtomicUsize>,
 }
 
-impl DeferredAudit {
+impl Deferred {
     fn send(&self, pool: &DbPool, pending: Pending) {
         let sender = self.sender.get_or_init(|| {
             let (sender, receiver) = mpsc::channel();
             let (pool, waiting) = (pool.clone(), self.waiting.clone());
             std::thread::Builder::new()
-                .name("deferred-audit".to_owned())
+                .name("deferred-writes".to_owned())
                 .spawn(move || write_deferred(&pool, &receiver, &waiting))
-                .expect("a thread for deferred audit events");
+                .expect("a thread for deferred writes");
             Mutex::new(sender)
         });
         self.waiting.fetch_add(1, AtomicOrdering::SeqCst);
+        let what = pending.what.clone();
         let sent = sender
             .lock()
             .map_err(|_| ())
             .and_then(|sender| sender.send(pending).map_err(|_| ()));
         if sent.is_err() {
             self.waiting.fetch_sub(1, AtomicOrdering::SeqCst);
-            log::error!("the deferred audit writer has stopped: an audit event of a read is lost");
+            log::error!("the deferred writer has stopped: {what} is lost");
         }
     }
 }
@@ -434,23 +415,20 @@ fn write_deferred(pool: &DbPool, receiver: &mpsc::Receiver<Pending>, waiting: &A
         loop {
             let written = pool
                 .get()
-                .map_err(|e| ApiError::unavailable(e.to_string()))
+                .map_err(|e| DbError::Unavailable(e.to_string()))
                 .and_then(|mut conn| {
                     write_transaction(&mut conn, |conn| {
-                        audit::store::insert_at(conn, &pending.context, &pending.events, pending.at)
-                            .map_err(ApiError::from)
+                        (pending.work)(conn).map_err(DbError::from)
                     })
                 });
             match written {
                 Ok(()) => break,
-                Err(ApiError::Unavailable { .. }) => {
+                Err(error) if error.is_transient() => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
                 Err(error) => {
-                    let actions: Vec<&str> =
-                        pending.events.iter().map(|e| e.action.as_str()).collect();
-                    log::error!("audit events {actions:?} of a read could not be written: {error}");
+                    log::error!("{} could not be written: {error}", pending.what);
                     break;
                 }
             }
@@ -477,10 +455,61 @@ fn prepare(conn: &mut DbConn) -> Result<(), Box<dyn std::error::Error + Send + S
             migrated?;
         }
     }
-    crate::domain::taxonomies::seed_defaults(conn)?;
-    crate::domain::reports::benchmarks::seed_defaults(conn)?;
-    crate::domain::contacts::store::key_emails(conn)?;
     Ok(())
+}
+
+/// Why the database could not do what was asked. The layers above convert it: the HTTP
+/// layer into a problem (503 for `Unavailable`), the domain into its own error.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection (or report slot) could be had in time: the caller may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The blocking task that ran the work failed (it panicked).
+    #[error("blocking task failed: {0}")]
+    Task(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+impl DbError {
+    /// Whether the database was busy or away for a moment, so that a retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Task(_) => false,
+            Self::Query(error) => is_transient(error),
+        }
+    }
+}
+
+/// Whether `error` is the database being busy or away for a moment (a lost connection, a
+/// lock or statement timeout, a serialization failure), not a fault of the query.
+pub fn is_transient(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    const TRANSIENT: &[&str] = &[
+        "database is locked",
+        "database is busy",
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
+        "could not obtain lock",
+        "deadlock detected",
+        "terminating connection",
+        "server closed the connection",
+        "connection to server",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ];
+    match error {
+        Error::DatabaseError(
+            Kind::ClosedConnection | Kind::UnableToSendCommand | Kind::SerializationFailure,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => TRANSIENT
+            .iter()
+            .any(|pattern| info.message().contains(pattern)),
+        _ => false,
+    }
 }
 
 /// Why the service could not start, in one line for the operator.

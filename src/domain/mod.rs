@@ -126,6 +126,33 @@ impl VersionCheck {
     }
 }
 
+/// A sync list's entry: a live record, or what is left of a deleted one (for sync, with
+/// `include_deleted`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Listed<T> {
+    Live(Box<T>),
+    Deleted(Gone),
+}
+
+/// What is left of a deleted record: its id, so integrations can remove their copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gone {
+    pub id: String,
+    pub deleted_at: chrono::NaiveDateTime,
+    /// The record it was merged into, when a merge is why it was deleted (organisations).
+    pub merged_into: Option<String>,
+}
+
+impl Gone {
+    pub fn new(id: String, deleted_at: chrono::NaiveDateTime) -> Self {
+        Self {
+            id,
+            deleted_at,
+            merged_into: None,
+        }
+    }
+}
+
 /// A page of entries and where the next page starts (sort key, id of the last entry).
 pub type Page<T> = (Vec<T>, Option<(String, String)>);
 
@@ -169,6 +196,48 @@ macro_rules! lock_row {
     }};
 }
 pub(crate) use lock_row;
+
+/// The one shape of a soft delete, in one transaction: `live_version` holds the row (see
+/// `lock_row!`) and reads its version (404 when there is no live row), `If-Match` must allow
+/// it, then `stamp`, the table's own UPDATE, sets `deleted_at` and `updated_at` to one time
+/// and the version to the next.
+pub fn soft_delete(
+    conn: &mut crate::db::DbConn,
+    check: &VersionCheck,
+    live_version: impl FnOnce(&mut crate::db::DbConn) -> Result<i64, DomainError>,
+    stamp: impl FnOnce(&mut crate::db::DbConn, chrono::NaiveDateTime, i64) -> diesel::QueryResult<usize>,
+) -> Result<(), DomainError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let version = live_version(conn)?;
+        check.require(version)?;
+        stamp(conn, now(), version + 1)?;
+        Ok(())
+    })
+}
+
+/// `soft_delete` of row `$id` of `$table`, whose live row `$find` reads: the table's own lock
+/// and UPDATE around the shared shape. A store's `soft_delete` is this one line.
+macro_rules! soft_delete_row {
+    ($conn:expr, $table:ident, $id:expr, $check:expr, $find:path) => {{
+        use $crate::db::schema::$table;
+        let live_version = |conn: &mut $crate::db::DbConn| {
+            $crate::domain::lock_row!(conn, $table, $id)?;
+            Ok($find(conn, $id)?.version)
+        };
+        $crate::domain::soft_delete($conn, $check, live_version, |conn, at, version| {
+            let stamped = (
+                $table::deleted_at.eq(at),
+                $table::updated_at.eq(at),
+                $table::version.eq(version),
+            );
+            diesel::update($table::table.find($id))
+                .set(stamped)
+                .execute(conn)
+        })
+    }};
+}
+pub(crate) use soft_delete_row;
 
 /// A string that is none of an enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +315,21 @@ pub enum DomainError {
     /// The caller's `If-Match` version is not the stored one.
     #[error("the record has changed since it was read")]
     Stale,
+    /// A write that recorded no audit event (see `audit::commit`): refused and rolled back.
+    #[error("a write recorded no audit event; it was rolled back")]
+    Unrecorded,
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+    /// The pool or the blocking task failed before or around the query.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+/// The reference data every database starts with (default taxonomies and benchmarks) and
+/// the email keys older rows lack; each step writes only what is missing. Run at start-up.
+pub fn seed_defaults(conn: &mut crate::db::DbConn) -> Result<(), DomainError> {
+    taxonomies::seed_defaults(conn)?;
+    reports::benchmarks::seed_defaults(conn)?;
+    contacts::store::key_emails(conn)?;
+    Ok(())
 }

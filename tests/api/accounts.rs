@@ -797,7 +797,7 @@ fn config(pairs: &[(&str, &str)]) -> Config {
 
 fn fresh_database(backend: Backend) -> (TestDatabase, Database) {
     let db = TestDatabase::create(backend);
-    let database = Database::connect(&db.url, 2).expect("the test database opens");
+    let database = convene::startup::open_database(&db.url, 2).expect("the test database opens");
     (db, database)
 }
 
@@ -806,7 +806,7 @@ async fn first_start_creates_an_admin_with_a_one_time_password(backend: Backend)
     let config = config(&[]);
     let first = {
         let mut conn = database.connection().unwrap();
-        bootstrap::ensure_admin(&mut conn, &config.auth).unwrap()
+        convene::startup::ensure_admin(&mut conn, &config.auth).unwrap()
     }
     .expect("a first admin on an empty database");
     assert_eq!(first.email, "admin@convene.local");
@@ -815,13 +815,13 @@ async fn first_start_creates_an_admin_with_a_one_time_password(backend: Backend)
     assert_eq!(passwords::weakness(&password, &first.email), None);
     {
         let mut conn = database.connection().unwrap();
-        let again = bootstrap::ensure_admin(&mut conn, &config.auth).unwrap();
+        let again = convene::startup::ensure_admin(&mut conn, &config.auth).unwrap();
         assert!(again.is_none(), "the second start creates nobody");
         assert_eq!(store::count(&mut conn).unwrap(), 1);
     }
 
     // The one-time password signs in, as an admin.
-    let state = actix_web::web::Data::new(convene::app::AppState::new(
+    let state = actix_web::web::Data::new(convene::state::AppState::new(
         database,
         &config,
         &Secret::new(JWT_SECRET),
@@ -857,7 +857,7 @@ async fn first_start_uses_the_configured_admin(backend: Backend) {
         ("CONVENE_ADMIN_PASSWORD", ADMIN_PASSWORD),
     ]);
     let mut conn = database.connection().unwrap();
-    let first = bootstrap::ensure_admin(&mut conn, &config.auth)
+    let first = convene::startup::ensure_admin(&mut conn, &config.auth)
         .unwrap()
         .unwrap();
     assert_eq!(first.email, "chair@alliance.example.org");

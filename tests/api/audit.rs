@@ -573,7 +573,7 @@ db_test!(
 
 db_test!(
     async fn a_write_that_records_no_event_is_rolled_back(app) {
-        // The guarantee lives in Database::write: check it directly.
+        // The guarantee lives in Database::write (audit::commit): check it directly.
         let context = convene::domain::audit::Context::system();
         let result = app
             .state

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use actix_web::http::{Method, StatusCode, header::HeaderMap};
 use actix_web::web;
-use convene::app::{AppState, build_app};
-use convene::auth::{Role, bootstrap};
+use convene::app::build_app;
+use convene::auth::Role;
 use convene::config::{Config, DatabaseUrl, Secret};
 use convene::db::Database;
+use convene::startup;
+use convene::state::AppState;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use serde_json::Value;
@@ -170,7 +172,7 @@ impl TestApp {
     /// A server whose pool holds `pool_size` connections.
     pub async fn spawn_with_pool(backend: Backend, pool_size: u32) -> Self {
         let db = TestDatabase::create(backend);
-        let database = Database::connect(&db.url, pool_size).expect("the test database opens");
+        let database = startup::open_database(&db.url, pool_size).expect("the test database opens");
         Self::serve(database, db).await
     }
 
@@ -189,7 +191,7 @@ impl TestApp {
         let config = test_config();
         let reachable = match database.connection() {
             Ok(mut conn) => {
-                bootstrap::ensure_admin(&mut conn, &config.auth).expect("the first admin");
+                startup::ensure_admin(&mut conn, &config.auth).expect("the first admin");
                 true
             }
             Err(_) => false,

@@ -11,6 +11,7 @@ mod contact_records;
 mod csv_exports;
 mod demo;
 mod disclosure;
+mod documented;
 mod duplicates;
 mod errors;
 mod expert_groups;

@@ -39,8 +39,8 @@ fn both_backends_have_the_same_migrations_each_with_up_and_down() {
 
 fn up_down_up(backend: Backend) {
     let db = TestDatabase::create(backend);
-    // Database::connect runs every migration (and seeds the taxonomies).
-    convene::db::Database::connect(&db.url, 1).unwrap();
+    // Opening runs every migration (and seeds the taxonomies).
+    convene::startup::open_database(&db.url, 1).unwrap();
     let url = match &db.url {
         convene::config::DatabaseUrl::Sqlite(path) => path.to_str().unwrap().to_owned(),
         convene::config::DatabaseUrl::Postgres(url) => url.clone(),

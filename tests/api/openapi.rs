@@ -28,7 +28,7 @@ async fn the_committed_document_matches_the_served_one() {
 
 #[actix_web::test]
 async fn every_operation_documents_its_errors_as_problems() {
-    let document = convene::app::openapi();
+    let document = convene::api::routes::openapi();
     let json: Value = serde_json::to_value(&document).unwrap();
     let mut operations = 0;
     for (path, item) in json["paths"].as_object().unwrap() {

@@ -179,7 +179,7 @@ async fn postgres_going_away_gives_503_and_the_service_recovers_by_itself() {
         .unwrap_or(5432);
     let db = TestDatabase::create(Backend::Postgres);
     let outage = Outage::start(target);
-    let database = Database::connect(&db.url_via_port(outage.port), 2).unwrap();
+    let database = convene::startup::open_database(&db.url_via_port(outage.port), 2).unwrap();
     let app = TestApp::serve(database, db).await;
     app.create_organisation(&json!({"name": "Before", "kind": "other"}))
         .await;

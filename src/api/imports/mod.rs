@@ -16,16 +16,16 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use diesel::Connection;
 use futures_util::StreamExt;
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::list::QueryParams;
-use crate::app::AppState;
+use crate::api::list::{FromQuery, query_params};
 use crate::db::DbConn;
 use crate::domain::audit::{self, Event, Log};
 use crate::domain::imports::MatchRule;
 use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
+use crate::state::AppState;
 use table::{CellProblem, Encoding, Table};
 
 const TAG: &str = "imports";
@@ -74,8 +74,13 @@ pub struct ImportReport {
     pub matched_by: BTreeMap<String, usize>,
     /// Each row's outcome, in file order (empty when there are errors).
     pub results: Vec<RowResult>,
-    /// Every problem found, by row and column; an import with any writes nothing.
+    /// Every problem found, by row and column; an import with any writes nothing. A
+    /// rejected import's problem lists the first 100.
     pub errors: Vec<CellProblem>,
+    /// How many more problems there were than `errors` lists (in a rejected import's
+    /// problem only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors_omitted: Option<usize>,
 }
 
 /// One kind of record an import can bring in.
@@ -251,6 +256,7 @@ fn import<I: Importer>(
         matched_by: BTreeMap::new(),
         results: Vec::with_capacity(table.rows),
         errors: Vec::new(),
+        errors_omitted: None,
     };
     for table::Row { number: row, cells } in table.rows() {
         let mut cells = match cells {
@@ -456,11 +462,11 @@ async fn read_body(
     Ok(body)
 }
 
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ImportParams {
-    /// Check every row and report what would happen, writing nothing.
-    pub dry_run: Option<bool>,
+query_params! {
+    pub struct ImportParams {
+        /// Check every row and report what would happen, writing nothing.
+        pub dry_run: Option<bool> = boolean,
+    }
 }
 
 async fn run<I: Importer>(
@@ -469,9 +475,9 @@ async fn run<I: Importer>(
     payload: web::Payload,
     context: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
-    let mut params = QueryParams::parse(req.query_string())?;
-    let dry_run = params.boolean("dry_run").unwrap_or(false);
-    params.finish()?;
+    let dry_run = ImportParams::parse(req.query_string())?
+        .dry_run
+        .unwrap_or(false);
     let bytes = read_body(&req, payload, state.import_body_limit).await?;
     let table = web::block(move || table::read(bytes, &I::columns()))
         .await
@@ -494,6 +500,7 @@ async fn run<I: Importer>(
                 matched_by: BTreeMap::new(),
                 results: Vec::new(),
                 errors: problems,
+                errors_omitted: None,
             };
             return Err(ApiError::ImportRejected {
                 detail: "the file cannot be imported as it is; nothing was written".to_owned(),
@@ -561,11 +568,7 @@ async fn run<I: Importer>(
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),
     responses(
         (status = 200, description = "Imported (or, with dry_run, what would be)", body = ImportReport),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
         (status = 422, description = "Nothing was written: the problem's `report` lists every bad row, column and value", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/imports/organisations")]
@@ -587,11 +590,7 @@ pub async fn import_organisations(
     request_body(content = String, content_type = "text/csv", description = "The CSV file"),
     responses(
         (status = 200, description = "Imported (or, with dry_run, what would be)", body = ImportReport),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
         (status = 422, description = "Nothing was written: the problem's `report` lists every bad row, column and value", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/imports/contacts")]

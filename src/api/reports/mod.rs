@@ -10,18 +10,18 @@ mod views;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::NaiveDate;
-use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use views::*;
 
+use crate::api::list::query_params;
 use crate::api::schemas::{community_areas, dimensions, trend_dates};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::reports::Dimension;
 use crate::domain::reports::disclosure::Audience;
 use crate::domain::reports::snapshots::ReportKind;
 use crate::error::ApiError;
+use crate::state::AppState;
 use run::ReportRequest;
 
 const TAG: &str = "reports";
@@ -42,18 +42,18 @@ async fn serve(
     request.run(state).await?.render(format)
 }
 
-/// The query of the composition report.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CompositionParams {
-    /// The day membership is judged on (default today).
-    pub as_of: Option<NaiveDate>,
-    /// Dimensions to report, repeatable (default all). The SVG chart shows the first.
-    #[param(schema_with = dimensions)]
-    pub dimension: Vec<Dimension>,
-    /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
-    /// `internal`).
-    pub disclosure: Option<Audience>,
+query_params! {
+    /// The query of the composition report.
+    pub struct CompositionParams {
+        /// The day membership is judged on (default today).
+        pub as_of: Option<NaiveDate> = date,
+        /// Dimensions to report, repeatable (default all). The SVG chart shows the first.
+        #[param(schema_with = dimensions)]
+        pub dimension: Vec<Dimension> = many,
+        /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
+        /// `internal`).
+        pub disclosure: Option<Audience> = single_with(run::audience),
+    }
 }
 
 /// Composition of the active membership
@@ -68,9 +68,6 @@ pub struct CompositionParams {
     responses(
         (status = 200, description = "The composition", body = CompositionResponse,
          content((CompositionResponse = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/composition")]
@@ -82,19 +79,19 @@ pub async fn composition_report(
     serve(ReportKind::Composition, &state, &req, &principal).await
 }
 
-/// The query of the composition trend.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TrendParams {
-    /// The dates to compose the membership on (1 to 12, repeat the parameter).
-    #[param(schema_with = trend_dates)]
-    pub at: Vec<NaiveDate>,
-    /// Dimensions to report, repeatable (default all).
-    #[param(schema_with = dimensions)]
-    pub dimension: Vec<Dimension>,
-    /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
-    /// `internal`).
-    pub disclosure: Option<Audience>,
+query_params! {
+    /// The query of the composition trend.
+    pub struct TrendParams {
+        /// The dates to compose the membership on (1 to 12, repeat the parameter).
+        #[param(schema_with = trend_dates)]
+        pub at: Vec<NaiveDate> = dates,
+        /// Dimensions to report, repeatable (default all).
+        #[param(schema_with = dimensions)]
+        pub dimension: Vec<Dimension> = many,
+        /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
+        /// `internal`).
+        pub disclosure: Option<Audience> = single_with(run::audience),
+    }
 }
 
 /// Composition over time
@@ -107,9 +104,6 @@ pub struct TrendParams {
     responses(
         (status = 200, description = "The compositions", body = CompositionTrend,
          content((CompositionTrend = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/composition/trend")]
@@ -121,22 +115,23 @@ pub async fn composition_trend(
     serve(ReportKind::CompositionTrend, &state, &req, &principal).await
 }
 
-/// The query of the gaps report.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct GapsParams {
-    /// A benchmark set to compare with.
-    pub benchmark: Option<uuid::Uuid>,
-    /// Include the targets staff set (default true).
-    pub targets: Option<bool>,
-    /// The community area benchmark shares are compared in (default `leadership`).
-    #[param(schema_with = community_areas)]
-    pub dimension: Option<Dimension>,
-    /// The day membership is judged on (default today).
-    pub as_of: Option<NaiveDate>,
-    /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
-    /// `internal`).
-    pub disclosure: Option<Audience>,
+query_params! {
+    /// The query of the gaps report.
+    pub struct GapsParams {
+        /// A benchmark set to compare with.
+        #[param(value_type = Option<uuid::Uuid>)]
+        pub benchmark: Option<String> = single_with(run::uuid("a benchmark set id")),
+        /// Include the targets staff set (default true).
+        pub targets: Option<bool> = boolean,
+        /// The community area benchmark shares are compared in (default `leadership`).
+        #[param(schema_with = community_areas)]
+        pub dimension: Option<Dimension> = single_with(run::community_area),
+        /// The day membership is judged on (default today).
+        pub as_of: Option<NaiveDate> = date,
+        /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
+        /// `internal`).
+        pub disclosure: Option<Audience> = single_with(run::audience),
+    }
 }
 
 /// Representation gaps
@@ -150,10 +145,7 @@ pub struct GapsParams {
     responses(
         (status = 200, description = "The gaps", body = GapsResponse,
          content((GapsResponse = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/gaps")]
@@ -165,18 +157,18 @@ pub async fn gaps_report(
     serve(ReportKind::Gaps, &state, &req, &principal).await
 }
 
-/// The query of the expertise coverage report.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CoverageParams {
-    /// The day membership is judged on (default today).
-    pub as_of: Option<NaiveDate>,
-    /// Cells with fewer active members are flagged (default 2).
-    #[param(minimum = 1, maximum = 1000, default = 2)]
-    pub minimum: Option<i64>,
-    /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
-    /// `internal`).
-    pub disclosure: Option<Audience>,
+query_params! {
+    /// The query of the expertise coverage report.
+    pub struct CoverageParams {
+        /// The day membership is judged on (default today).
+        pub as_of: Option<NaiveDate> = date,
+        /// Cells with fewer active members are flagged (default 2).
+        #[param(minimum = 1, maximum = 1000, default = 2)]
+        pub minimum: Option<i64> = single_with(run::minimum),
+        /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
+        /// `internal`).
+        pub disclosure: Option<Audience> = single_with(run::audience),
+    }
 }
 
 /// Expertise coverage by region
@@ -189,9 +181,6 @@ pub struct CoverageParams {
     responses(
         (status = 200, description = "The coverage grid", body = CoverageResponse,
          content((CoverageResponse = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/expertise-coverage")]
@@ -203,22 +192,24 @@ pub async fn expertise_coverage_report(
     serve(ReportKind::ExpertiseCoverage, &state, &req, &principal).await
 }
 
-/// The query of the participation report.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ParticipationParams {
-    /// Whose responses (exactly one of `consultation` and `expert_group`).
-    pub consultation: Option<uuid::Uuid>,
-    /// Whose members, on `as_of`.
-    pub expert_group: Option<uuid::Uuid>,
-    /// The day group membership and active membership are judged on (default today).
-    pub as_of: Option<NaiveDate>,
-    /// Dimensions to report, repeatable (default all). The SVG chart shows the first.
-    #[param(schema_with = dimensions)]
-    pub dimension: Vec<Dimension>,
-    /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
-    /// `internal`).
-    pub disclosure: Option<Audience>,
+query_params! {
+    /// The query of the participation report.
+    pub struct ParticipationParams {
+        /// Whose responses (exactly one of `consultation` and `expert_group`).
+        #[param(value_type = Option<uuid::Uuid>)]
+        pub consultation: Option<String> = single_with(run::uuid("a consultation id")),
+        /// Whose members, on `as_of`.
+        #[param(value_type = Option<uuid::Uuid>)]
+        pub expert_group: Option<String> = single_with(run::uuid("an expert group id")),
+        /// The day group membership and active membership are judged on (default today).
+        pub as_of: Option<NaiveDate> = date,
+        /// Dimensions to report, repeatable (default all). The SVG chart shows the first.
+        #[param(schema_with = dimensions)]
+        pub dimension: Vec<Dimension> = many,
+        /// `public` for publication: counts rounded to 5, counts under 5 withheld (default
+        /// `internal`).
+        pub disclosure: Option<Audience> = single_with(run::audience),
+    }
 }
 
 /// Participation against the membership
@@ -235,10 +226,7 @@ pub struct ParticipationParams {
     responses(
         (status = 200, description = "The participation report", body = ParticipationReport,
          content((ParticipationReport = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/participation")]

@@ -7,8 +7,8 @@ use super::views::{
     BenchmarkSummary, CompositionResponse, CompositionTrend, CoverageResponse, GapsResponse,
     Participants, ParticipationReport, Report,
 };
-use crate::api::list::QueryParams;
-use crate::app::AppState;
+use super::{CompositionParams, CoverageParams, GapsParams, ParticipationParams, TrendParams};
+use crate::api::list::{FromQuery, QueryParams};
 use crate::db::ReportSlot;
 use crate::domain::reports::composition::{self, Counts, Half, Population};
 use crate::domain::reports::disclosure::{Audience, Disclosure};
@@ -16,6 +16,7 @@ use crate::domain::reports::snapshots::ReportKind;
 use crate::domain::reports::{Composition, Dimension, benchmarks, gaps, participation, targets};
 use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Most dates one trend may ask for.
 pub const MAX_TREND_DATES: usize = 12;
@@ -55,15 +56,13 @@ pub struct ReportRequest {
     params: Params,
 }
 
-/// `as_of` (default today) from a report's query.
-fn as_of(params: &mut QueryParams) -> NaiveDate {
-    params
-        .date("as_of")
-        .unwrap_or_else(|| Utc::now().date_naive())
+/// `as_of`, or today.
+fn on_or_today(as_of: Option<NaiveDate>) -> NaiveDate {
+    as_of.unwrap_or_else(|| Utc::now().date_naive())
 }
 
-fn dimensions(params: &mut QueryParams) -> Vec<Dimension> {
-    let asked = params.many::<Dimension>("dimension");
+/// The dimensions asked for, or all of them.
+fn all_if_none(asked: Vec<Dimension>) -> Vec<Dimension> {
     if asked.is_empty() {
         Dimension::ALL.to_vec()
     } else {
@@ -71,11 +70,34 @@ fn dimensions(params: &mut QueryParams) -> Vec<Dimension> {
     }
 }
 
-fn uuid(what: &'static str) -> impl Fn(&str) -> Result<String, String> {
+/// Reads an id as its canonical string, naming `what` when it is not one.
+pub(super) fn uuid(what: &'static str) -> impl Fn(&str) -> Result<String, String> {
     move |raw| {
         uuid::Uuid::parse_str(raw)
             .map(|id| id.to_string())
             .map_err(|_| format!("must be {what} (a UUID)"))
+    }
+}
+
+/// `disclosure`: who the report is for.
+pub(super) fn audience(raw: &str) -> Result<Audience, String> {
+    raw.parse::<Audience>()
+        .map_err(|_| "must be internal or public".to_owned())
+}
+
+/// The community area a gaps report compares in.
+pub(super) fn community_area(raw: &str) -> Result<Dimension, String> {
+    match raw.parse::<Dimension>() {
+        Ok(d @ (Dimension::Leadership | Dimension::Mission)) => Ok(d),
+        _ => Err("must be leadership or mission".to_owned()),
+    }
+}
+
+/// The smallest count of a coverage cell that is not flagged.
+pub(super) fn minimum(raw: &str) -> Result<i64, String> {
+    match raw.parse::<i64>() {
+        Ok(n @ 1..=1000) => Ok(n),
+        _ => Err("must be a whole number from 1 to 1000".to_owned()),
     }
 }
 
@@ -113,10 +135,10 @@ async fn active_composition(
             .await?
             .merge(half(Half::Communities).await?),
     };
-    state
+    Ok(state
         .db
         .run(move |conn| composition::compose(conn, &counts, on, &dimensions))
-        .await
+        .await?)
 }
 
 impl ReportRequest {
@@ -129,52 +151,47 @@ impl ReportRequest {
         sees_anonymous_responses: bool,
     ) -> Result<Self, ApiError> {
         let mut q = QueryParams::parse(query)?;
-        let audience = q
-            .single_with("disclosure", |raw| {
-                raw.parse::<Audience>()
-                    .map_err(|_| "must be internal or public".to_owned())
-            })
-            .unwrap_or(Audience::Internal);
-        let params = match kind {
-            ReportKind::Composition => Params::Composition {
-                on: as_of(&mut q),
-                dimensions: dimensions(&mut q),
-            },
+        let (audience, params) = match kind {
+            ReportKind::Composition => {
+                let p = CompositionParams::read(&mut q);
+                let params = Params::Composition {
+                    on: on_or_today(p.as_of),
+                    dimensions: all_if_none(p.dimension),
+                };
+                (p.disclosure, params)
+            }
             ReportKind::CompositionTrend => {
-                let mut dates = q.dates("at");
+                let p = TrendParams::read(&mut q);
+                let mut dates = p.at;
                 dates.sort();
                 dates.dedup();
-                Params::CompositionTrend {
+                let params = Params::CompositionTrend {
                     dates,
-                    dimensions: dimensions(&mut q),
-                }
+                    dimensions: all_if_none(p.dimension),
+                };
+                (p.disclosure, params)
             }
-            ReportKind::Gaps => Params::Gaps {
-                on: as_of(&mut q),
-                benchmark: q.single_with("benchmark", uuid("a benchmark set id")),
-                with_targets: q.boolean("targets").unwrap_or(true),
-                dimension: q
-                    .single_with("dimension", |raw| match raw.parse::<Dimension>() {
-                        Ok(d @ (Dimension::Leadership | Dimension::Mission)) => Ok(d),
-                        _ => Err("must be leadership or mission".to_owned()),
-                    })
-                    .unwrap_or(Dimension::Leadership),
-            },
-            ReportKind::ExpertiseCoverage => Params::ExpertiseCoverage {
-                on: as_of(&mut q),
-                minimum: q
-                    .single_with("minimum", |raw| match raw.parse::<i64>() {
-                        Ok(n @ 1..=1000) => Ok(n),
-                        _ => Err("must be a whole number from 1 to 1000".to_owned()),
-                    })
-                    .unwrap_or(2),
-            },
+            ReportKind::Gaps => {
+                let p = GapsParams::read(&mut q);
+                let params = Params::Gaps {
+                    on: on_or_today(p.as_of),
+                    benchmark: p.benchmark,
+                    with_targets: p.targets.unwrap_or(true),
+                    dimension: p.dimension.unwrap_or(Dimension::Leadership),
+                };
+                (p.disclosure, params)
+            }
+            ReportKind::ExpertiseCoverage => {
+                let p = CoverageParams::read(&mut q);
+                let params = Params::ExpertiseCoverage {
+                    on: on_or_today(p.as_of),
+                    minimum: p.minimum.unwrap_or(2),
+                };
+                (p.disclosure, params)
+            }
             ReportKind::Participation => {
-                let on = as_of(&mut q);
-                let consultation = q.single_with("consultation", uuid("a consultation id"));
-                let group = q.single_with("expert_group", uuid("an expert group id"));
-                let dimensions = dimensions(&mut q);
-                let population = match (consultation, group) {
+                let p = ParticipationParams::read(&mut q);
+                let population = match (p.consultation, p.expert_group) {
                     (Some(consultation_id), None) => Population::Respondents {
                         consultation_id,
                         with_anonymous: sees_anonymous_responses,
@@ -183,13 +200,15 @@ impl ReportRequest {
                     // Reported by `finish` below when a value was malformed.
                     _ => Population::ActiveMembers,
                 };
-                Params::Participation {
-                    on,
+                let params = Params::Participation {
+                    on: on_or_today(p.as_of),
                     population,
-                    dimensions,
-                }
+                    dimensions: all_if_none(p.dimension),
+                };
+                (p.disclosure, params)
             }
         };
+        let audience = audience.unwrap_or(Audience::Internal);
         q.finish()?;
         match &params {
             Params::CompositionTrend { dates, .. }

@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{AnyOfBuilder, Schema};
@@ -17,11 +15,13 @@ use super::TAG;
 use super::run::ReportRequest;
 use super::views::{Report, ReportFormat, csv_response, figure, negotiate};
 use crate::api::body::{JsonBody, required};
-use crate::api::list::{QueryParams, by_id_query, next_by_id, page_response};
+use crate::api::conditional::created;
+use crate::api::list::{
+    Cursor, FromQuery, QueryParams, by_id_after, next_by_id, page_response, query_params,
+};
 use crate::api::path_id;
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::FieldError;
 use crate::domain::audit::{self, Event, entity};
@@ -31,6 +31,7 @@ use crate::domain::reports::snapshots::{
     self, NewSnapshot, Reader, ReportKind, Snapshot, SnapshotSummary,
 };
 use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SnapshotCreator {
@@ -115,7 +116,7 @@ pub struct SnapshotList {
 #[serde(deny_unknown_fields)]
 pub struct CreateSnapshotRequest {
     #[validate(required(message = "is required"), length(min = 1, max = 200), regex(path = *rules::SINGLE_LINE_RE, message = "must be one line of text without leading or trailing spaces"))]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$", example = "Annual report 2026: membership at 31 March")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "SINGLE_LINE", example = "Annual report 2026: membership at 31 March")]
     pub name: Option<String>,
     #[validate(required(message = "is required"))]
     #[schema(value_type = ReportKind, required = true)]
@@ -167,15 +168,15 @@ fn stored_report(snapshot: &Snapshot) -> Result<Report, ApiError> {
     })
 }
 
-/// Paging through snapshots, of one report when given.
-#[derive(Debug, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SnapshotListParams {
-    pub report: Option<ReportKind>,
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<u32>,
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
+query_params! {
+    /// Paging through snapshots, of one report when given.
+    pub struct SnapshotListParams {
+        pub report: Option<ReportKind> = parsed,
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
+        pub limit: usize = limit,
+        #[param(value_type = Option<String>, pattern = "CURSOR")]
+        pub cursor: Option<Cursor> = cursor,
+    }
 }
 
 /// List report snapshots
@@ -186,8 +187,6 @@ pub struct SnapshotListParams {
     params(SnapshotListParams),
     responses(
         (status = 200, description = "A page of snapshots", body = SnapshotList),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/snapshots")]
@@ -196,11 +195,8 @@ pub async fn list_report_snapshots(
     req: HttpRequest,
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
-    let (report, after, limit) = by_id_query(&req, |q| {
-        q.single_with("report", |raw| {
-            raw.parse::<ReportKind>().map_err(|e| e.to_string())
-        })
-    })?;
+    let params = SnapshotListParams::parse(req.query_string())?;
+    let (report, after, limit) = (params.report, by_id_after(params.cursor)?, params.limit);
     let reader = reader(&principal);
     let (found, next) = state
         .db
@@ -227,11 +223,6 @@ pub async fn list_report_snapshots(
     responses(
         (status = 201, description = "Saved", body = SnapshotResponse,
          headers(("Location" = String, description = "The new snapshot"))),
-        (status = 400, response = crate::api::responses::BadRequest),
-        (status = 413, response = crate::api::responses::PayloadTooLarge),
-        (status = 415, response = crate::api::responses::UnsupportedMediaType),
-        (status = 422, response = crate::api::responses::ValidationFailed),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[post("/reports/snapshots")]
@@ -273,15 +264,13 @@ pub async fn create_report_snapshot(
             Ok(saved)
         })
         .await?;
-    Ok(HttpResponse::build(StatusCode::CREATED)
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/reports/snapshots/{}", saved.summary.id),
-        ))
-        .json(SnapshotResponse {
+    Ok(created(
+        format!("/api/v1/reports/snapshots/{}", saved.summary.id),
+        SnapshotResponse {
             snapshot: saved.summary.into(),
             body,
-        }))
+        },
+    ))
 }
 
 /// Get a report snapshot
@@ -295,10 +284,7 @@ pub async fn create_report_snapshot(
     responses(
         (status = 200, description = "The snapshot", body = SnapshotResponse,
          content((SnapshotResponse = "application/json"), (String = "text/csv"), (String = "image/svg+xml"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/snapshots/{id}")]
@@ -332,9 +318,7 @@ pub async fn get_report_snapshot(
     params(("id" = uuid::Uuid, Path, description = "Snapshot id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[delete("/reports/snapshots/{id}")]
@@ -545,13 +529,32 @@ fn compare(from: &Report, to: &Report) -> Vec<ComparedRow> {
 }
 
 /// The two snapshots a comparison is between.
-#[derive(Debug, Default, IntoParams)]
+/// The two snapshots a comparison needs. Written out rather than with `query_params!`, whose
+/// parameters are all optional: these two are required (without both, 400).
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CompareParams {
     /// The earlier snapshot.
-    pub from: uuid::Uuid,
+    #[param(value_type = uuid::Uuid, required = true)]
+    pub from: Option<String>,
     /// The later snapshot, of the same report.
-    pub to: uuid::Uuid,
+    #[param(value_type = uuid::Uuid, required = true)]
+    pub to: Option<String>,
+}
+
+impl FromQuery for CompareParams {
+    fn read(params: &mut QueryParams) -> Self {
+        Self {
+            from: params.single_with("from", snapshot_id),
+            to: params.single_with("to", snapshot_id),
+        }
+    }
+}
+
+fn snapshot_id(raw: &str) -> Result<String, String> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| "must be a snapshot id (a UUID)".to_owned())
 }
 
 /// Compare two report snapshots
@@ -564,10 +567,7 @@ pub struct CompareParams {
     responses(
         (status = 200, description = "The comparison", body = SnapshotComparison,
          content((SnapshotComparison = "application/json"), (String = "text/csv"))),
-        (status = 400, response = crate::api::responses::BadRequest),
         (status = 404, response = crate::api::responses::NotFound),
-        (status = 406, response = crate::api::responses::NotAcceptable),
-        (status = 503, response = crate::api::responses::Unavailable),
     )
 )]
 #[get("/reports/snapshots/compare")]
@@ -577,16 +577,8 @@ pub async fn compare_report_snapshots(
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, false)?;
-    let mut params = QueryParams::parse(req.query_string())?;
-    let id = |raw: &str| {
-        uuid::Uuid::parse_str(raw)
-            .map(|id| id.to_string())
-            .map_err(|_| "must be a snapshot id (a UUID)".to_owned())
-    };
-    let from = params.single_with("from", id);
-    let to = params.single_with("to", id);
-    params.finish()?;
-    let (Some(from), Some(to)) = (from, to) else {
+    let params = CompareParams::parse(req.query_string())?;
+    let (Some(from), Some(to)) = (params.from, params.to) else {
         return Err(ApiError::bad_request(
             "name the two snapshots: from=<id>&to=<id>",
         ));

@@ -158,7 +158,6 @@ pub fn authenticate(
             diesel::update(api_keys::table.find(&id))
                 .set(api_keys::last_used_at.eq(at))
                 .execute(conn)
-                .map_err(DomainError::from)
         })?;
     }
     let scopes = api_key_scopes::table

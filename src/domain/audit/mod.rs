@@ -1,6 +1,6 @@
 //! The audit trail: who changed what, when, and through which request. Events are written
-//! by `Database::write` in the same transaction as the change they describe, so a change that
-//! fails leaves no event and a change cannot commit without one.
+//! by `commit` in the same transaction as the change they describe, so a change that fails
+//! leaves no event and a change cannot commit without one; a read's events by `record_read`.
 
 pub mod store;
 
@@ -254,6 +254,42 @@ impl Log {
         self.events.clear();
         Ok(())
     }
+}
+
+/// Runs `work` with a log of `context` and writes the events it recorded: the audit half of
+/// every audited write, run inside the write's transaction (`Database::transaction`). A
+/// write that recorded no event is refused (and so rolled back): nothing changes unaccounted for.
+pub fn commit<T, E>(
+    conn: &mut crate::db::DbConn,
+    context: Context,
+    work: impl FnOnce(&mut crate::db::DbConn, &mut Log) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<crate::domain::DomainError>,
+{
+    let mut log = Log::new(context);
+    let value = work(conn, &mut log)?;
+    if log.is_empty() {
+        return Err(crate::domain::DomainError::Unrecorded.into());
+    }
+    log.flush(conn)?;
+    Ok(value)
+}
+
+/// Records `events` of a read (an export of personal data) without making the read wait for
+/// the write lock (`Database::write_soon`); they carry the time of the read.
+pub async fn record_read(
+    db: &crate::db::Database,
+    context: Context,
+    events: Vec<Event>,
+) -> Result<(), crate::db::DbError> {
+    let at = crate::domain::now();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    let what = format!("the audit events {actions:?} of a read");
+    db.write_soon(what, move |conn| {
+        store::insert_at(conn, &context, &events, at)
+    })
+    .await
 }
 
 /// An event as stored and listed.

@@ -14,7 +14,7 @@ pub const ERASED: &str = "[erased]";
 
 /// Writes `events` with `context`; all carry the same time, as they are one change.
 pub fn insert(conn: &mut DbConn, context: &Context, events: &[Event]) -> Result<(), DomainError> {
-    insert_at(conn, context, events, now())
+    Ok(insert_at(conn, context, events, now())?)
 }
 
 /// `insert` with the time the events happened, for events written after the fact.
@@ -23,7 +23,7 @@ pub fn insert_at(
     context: &Context,
     events: &[Event],
     at: NaiveDateTime,
-) -> Result<(), DomainError> {
+) -> QueryResult<()> {
     for event in events {
         diesel::insert_into(audit_events::table)
             .values((

@@ -86,15 +86,6 @@ pub struct Consultation {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListedConsultation {
-    Live(Box<Consultation>),
-    Deleted {
-        id: String,
-        deleted_at: NaiveDateTime,
-    },
-}
-
 /// Which consultations a list returns; empty means "any".
 #[derive(Debug, Clone, Default)]
 pub struct ConsultationFilter {

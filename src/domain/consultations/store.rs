@@ -8,8 +8,8 @@ use diesel::prelude::*;
 
 use super::{
     Attribution, Consultation, ConsultationFilter, ConsultationProfile, ConsultationSort,
-    ConsultationStatus, HiddenInvitees, HistoryEntry, Invitation, ListedConsultation,
-    Participation, Party, Response, ResponseFields, anonymous_responses_disclosed,
+    ConsultationStatus, HiddenInvitees, HistoryEntry, Invitation, Participation, Party, Response,
+    ResponseFields, anonymous_responses_disclosed,
 };
 use crate::db::DbConn;
 use crate::db::schema::{
@@ -20,8 +20,8 @@ use crate::domain::Page;
 use crate::domain::expert_groups::store::{check_party, current_parties, hold_party};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, cursor_time, escape_like, new_id,
-    now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, cursor_time,
+    escape_like, new_id, now, parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -158,7 +158,7 @@ fn write_expertise(conn: &mut DbConn, id: &str, codes: &[String]) -> QueryResult
 fn assemble(
     conn: &mut DbConn,
     rows: Vec<ConsultationRow>,
-) -> Result<Vec<ListedConsultation>, DomainError> {
+) -> Result<Vec<Listed<Consultation>>, DomainError> {
     let ids: Vec<String> = rows
         .iter()
         .filter(|row| row.deleted_at.is_none())
@@ -181,12 +181,9 @@ fn assemble(
     rows.into_iter()
         .map(|row| {
             if let Some(deleted_at) = row.deleted_at {
-                return Ok(ListedConsultation::Deleted {
-                    id: row.id,
-                    deleted_at,
-                });
+                return Ok(Listed::Deleted(Gone::new(row.id, deleted_at)));
             }
-            Ok(ListedConsultation::Live(Box::new(Consultation {
+            Ok(Listed::Live(Box::new(Consultation {
                 profile: ConsultationProfile {
                     kind: parse_stored(&row.kind)?,
                     status: parse_stored(&row.status)?,
@@ -225,7 +222,7 @@ fn live_status(conn: &mut DbConn, id: &str) -> Result<ConsultationStatus, Domain
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Consultation, DomainError> {
     let row = live_row(conn, id)?;
     match assemble(conn, vec![row])?.pop() {
-        Some(ListedConsultation::Live(consultation)) => Ok(*consultation),
+        Some(Listed::Live(consultation)) => Ok(*consultation),
         _ => Err(DomainError::NotFound(ENTITY)),
     }
 }
@@ -325,20 +322,7 @@ where
 
 /// Marks a consultation deleted, keeping it as a tombstone for sync.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, consultations, id)?;
-        let current = live_row(conn, id)?;
-        check.require(current.version)?;
-        let at = now();
-        diesel::update(consultations::table.find(id))
-            .set((
-                consultations::deleted_at.eq(at),
-                consultations::updated_at.eq(at),
-                consultations::version.eq(current.version + 1),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    crate::domain::soft_delete_row!(conn, consultations, id, check, live_row)
 }
 
 fn filtered(filter: &ConsultationFilter) -> consultations::BoxedQuery<'_, crate::db::Backend> {
@@ -385,7 +369,7 @@ pub fn list(
     sort: ConsultationSort,
     after: Option<&(String, String)>,
     limit: usize,
-) -> Result<Page<ListedConsultation>, DomainError> {
+) -> Result<Page<Listed<Consultation>>, DomainError> {
     use consultations::{created_at, id, title_key, updated_at};
 
     taxonomies::check_expertise_filter(conn, &filter.expertise)?;

@@ -84,17 +84,6 @@ pub struct Contact {
     pub updated_at: NaiveDateTime,
 }
 
-/// A list entry: a contact, or the tombstone of a deleted one (for sync).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListedContact {
-    Live(Box<Contact>),
-    Deleted {
-        id: String,
-        deleted_at: NaiveDateTime,
-        updated_at: NaiveDateTime,
-    },
-}
-
 /// Which contacts a list returns; empty means "any".
 #[derive(Debug, Clone, Default)]
 pub struct ContactFilter {

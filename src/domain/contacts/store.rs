@@ -9,13 +9,13 @@ use diesel::prelude::*;
 
 use super::{
     Affiliation, AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile,
-    ContactSort, ListedContact, Purpose, email_match_key, name_key,
+    ContactSort, Purpose, email_match_key, name_key,
 };
 use crate::db::DbConn;
 use crate::db::schema::{contact_affiliations, contact_consents, contacts};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, VersionCheck, escape_like, new_id, now,
-    parse_stored,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, escape_like, new_id,
+    now, parse_stored,
 };
 
 const ENTITY: &str = "contact";
@@ -186,20 +186,7 @@ pub fn update(
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, contacts, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let at = now();
-        diesel::update(contacts::table.find(id))
-            .set((
-                contacts::deleted_at.eq(at),
-                contacts::updated_at.eq(at),
-                contacts::version.eq(current.version + 1),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    crate::domain::soft_delete_row!(conn, contacts, id, check, find)
 }
 
 /// Moves a live contact's version and `updated_at` on, locking it first; 404 when there is
@@ -525,7 +512,7 @@ impl Parts {
 }
 
 /// A page of entries and the (sort key, id) the next page starts after.
-pub type ContactPage = (Vec<ListedContact>, Option<(String, String)>);
+pub type ContactPage = (Vec<Listed<Contact>>, Option<(String, String)>);
 
 /// A page of contacts in `sort` order after `after` (the sort key and id of the last row
 /// seen), and the position of the next page.
@@ -632,14 +619,8 @@ pub fn list(
     let entries = rows
         .into_iter()
         .map(|row| match row.deleted_at {
-            Some(deleted_at) => Ok(ListedContact::Deleted {
-                id: row.id,
-                deleted_at,
-                updated_at: row.updated_at,
-            }),
-            None => parts
-                .assemble(row)
-                .map(|c| ListedContact::Live(Box::new(c))),
+            Some(deleted_at) => Ok(Listed::Deleted(Gone::new(row.id, deleted_at))),
+            None => parts.assemble(row).map(|c| Listed::Live(Box::new(c))),
         })
         .collect::<Result<_, _>>()?;
     Ok((entries, next))

@@ -90,16 +90,6 @@ pub struct ExpertGroup {
     pub updated_at: NaiveDateTime,
 }
 
-/// A list entry: a group, or the tombstone of a deleted one (for sync).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListedGroup {
-    Live(Box<ExpertGroup>),
-    Deleted {
-        id: String,
-        deleted_at: NaiveDateTime,
-    },
-}
-
 /// Which groups a list returns; empty means "any".
 #[derive(Debug, Clone, Default)]
 pub struct GroupFilter {

@@ -8,14 +8,14 @@ use diesel::prelude::*;
 
 use super::{
     ExpertGroup, GroupFilter, GroupKind, GroupMember, GroupProfile, GroupSort, GroupStatus,
-    ListedGroup, MemberFields, MemberRole, Membership, Party, Tenure,
+    MemberFields, MemberRole, Membership, Party, Tenure,
 };
 use crate::db::DbConn;
 use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, expert_groups};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Page, VersionCheck, cursor_time, escape_like,
-    new_id, now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, Page, VersionCheck, cursor_time,
+    escape_like, new_id, now, parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -291,20 +291,7 @@ where
 
 /// Marks a group deleted, keeping the row (and its members) as a tombstone for sync.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, expert_groups, id)?;
-        let current = live_row(conn, id)?;
-        check.require(current.version)?;
-        let at = now();
-        diesel::update(expert_groups::table.find(id))
-            .set((
-                expert_groups::deleted_at.eq(at),
-                expert_groups::updated_at.eq(at),
-                expert_groups::version.eq(current.version + 1),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    crate::domain::soft_delete_row!(conn, expert_groups, id, check, live_row)
 }
 
 pub fn list(
@@ -313,7 +300,7 @@ pub fn list(
     sort: GroupSort,
     after: Option<&(String, String)>,
     limit: usize,
-) -> Result<Page<ListedGroup>, DomainError> {
+) -> Result<Page<Listed<ExpertGroup>>, DomainError> {
     use expert_groups::{created_at, id, name_key as key, updated_at};
 
     taxonomies::check_expertise_filter(conn, &filter.expertise)?;
@@ -362,11 +349,10 @@ pub fn list(
     let entries = assemble(conn, rows)?
         .into_iter()
         .map(|(row, group)| match (group, row.deleted_at) {
-            (Some(group), _) => ListedGroup::Live(Box::new(group)),
-            (None, deleted_at) => ListedGroup::Deleted {
-                id: row.id,
-                deleted_at: deleted_at.unwrap_or(row.updated_at),
-            },
+            (Some(group), _) => Listed::Live(Box::new(group)),
+            (None, deleted_at) => {
+                Listed::Deleted(Gone::new(row.id, deleted_at.unwrap_or(row.updated_at)))
+            }
         })
         .collect();
     Ok((entries, next))

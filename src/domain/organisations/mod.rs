@@ -138,19 +138,6 @@ pub struct Organisation {
     pub membership: Option<crate::domain::membership::Membership>,
 }
 
-/// A list entry: a live organisation, or the tombstone of a deleted one (for sync).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Listed {
-    Live(Box<Organisation>),
-    Deleted {
-        id: String,
-        deleted_at: NaiveDateTime,
-        updated_at: NaiveDateTime,
-        /// The organisation it was merged into, when that is why it was deleted.
-        merged_into: Option<String>,
-    },
-}
-
 /// The lower-cased form of a name that search and sorting use on both backends.
 pub fn name_key(name: &str) -> String {
     name.to_lowercase()

@@ -8,8 +8,8 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::{
-    CommunityArea, CommunityReply, Listed, Organisation, OrganisationKind, OrganisationProfile,
-    Region, ReplyStatus, VersionCheck, name_key,
+    CommunityArea, CommunityReply, Organisation, OrganisationKind, OrganisationProfile, Region,
+    ReplyStatus, VersionCheck, name_key,
 };
 use crate::db::schema::{
     organisation_communities, organisation_expertise, organisation_regions,
@@ -18,8 +18,8 @@ use crate::db::schema::{
 use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, cursor_time, escape_like, new_id, now,
-    parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, cursor_time, escape_like, new_id,
+    now, parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -531,20 +531,7 @@ fn same_content(a: &OrganisationProfile, b: &OrganisationProfile) -> bool {
 
 /// Marks an organisation deleted, keeping the row as a tombstone for sync.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, organisations, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let at = now();
-        diesel::update(organisations::table.find(id))
-            .set((
-                organisations::deleted_at.eq(at),
-                organisations::updated_at.eq(at),
-                organisations::version.eq(current.version + 1),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    crate::domain::soft_delete_row!(conn, organisations, id, check, find)
 }
 
 /// Which organisations a list returns; empty vectors mean "any".
@@ -597,7 +584,7 @@ pub struct Position {
 }
 
 pub struct Page {
-    pub entries: Vec<Listed>,
+    pub entries: Vec<Listed<Organisation>>,
     pub next: Option<Position>,
 }
 
@@ -789,12 +776,11 @@ pub fn list(
     let entries = rows
         .into_iter()
         .map(|row| match row.deleted_at {
-            Some(deleted_at) => Ok(Listed::Deleted {
+            Some(deleted_at) => Ok(Listed::Deleted(Gone {
                 id: row.id,
                 deleted_at,
-                updated_at: row.updated_at,
                 merged_into: row.merged_into,
-            }),
+            })),
             None => fields.assemble(row).map(|o| Listed::Live(Box::new(o))),
         })
         .collect::<Result<_, DomainError>>()?;

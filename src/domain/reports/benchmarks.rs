@@ -363,20 +363,7 @@ where
 
 /// Marks a set deleted; its id stays taken, so a default set is not seeded again.
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, benchmark_sets, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let at = now();
-        diesel::update(benchmark_sets::table.find(id))
-            .set((
-                benchmark_sets::deleted_at.eq(at),
-                benchmark_sets::updated_at.eq(at),
-                benchmark_sets::version.eq(current.version + 1),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    crate::domain::soft_delete_row!(conn, benchmark_sets, id, check, find)
 }
 
 #[cfg(test)]

@@ -227,18 +227,5 @@ where
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, targets, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let at = now();
-        diesel::update(targets::table.find(id))
-            .set((
-                targets::deleted_at.eq(at),
-                targets::updated_at.eq(at),
-                targets::version.eq(current.version + 1),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
+    crate::domain::soft_delete_row!(conn, targets, id, check, find)
 }
