@@ -5,9 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::api::users::normalise_email;
-use crate::api::validation::{EMAIL_MAX_LENGTH, account_email};
-use crate::auth::passwords;
+use crate::accounts::{EMAIL_MAX_LENGTH, account_email, normalise_email, password_weakness};
 
 /// The database the service talks to, chosen by the scheme of `DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,6 +102,9 @@ pub struct AuthConfig {
     pub admin_email: Option<String>,
     pub admin_password: Option<Secret>,
 }
+
+/// The largest JSON request body accepted (1 MiB): fixed, unlike the import limit.
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The smallest pool start-up chooses by itself: reports may hold half the pool, and the
 /// other half must still serve sign-ins and reads at once (with 2, on one CPU, two
@@ -236,7 +237,7 @@ impl AuthConfig {
                     format!("must be an email address of at most {EMAIL_MAX_LENGTH} characters"),
                 ));
             }
-            if let Some(weakness) = passwords::weakness(password.expose(), email) {
+            if let Some(weakness) = password_weakness(password.expose(), email) {
                 return Err(ConfigError::new("CONVENE_ADMIN_PASSWORD", weakness));
             }
         }

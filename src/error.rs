@@ -7,7 +7,7 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -19,6 +19,17 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 const RETRY_AFTER_SECONDS: &str = "2";
 /// The challenge sent with every 401 (RFC 6750).
 const WWW_AUTHENTICATE: &str = r#"Bearer realm="convene""#;
+
+/// This request's id, put in the request extensions by `api::request_id::assign` (which wraps
+/// every route) and quoted by every problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn of(req: &HttpRequest) -> Option<String> {
+        req.extensions().get::<Self>().map(|id| id.0.clone())
+    }
+}
 
 /// An RFC 9457 problem details document.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
@@ -49,7 +60,8 @@ pub struct Problem {
     pub errors_omitted: Option<usize>,
     /// A rejected import's report: every bad row, column and value (see the import operations).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<crate::api::imports::ImportReport>)]
+    // Documented by `api::spec` as the import operations' `ImportReport`, a type above here.
+    #[schema(value_type = Option<Object>)]
     pub report: Option<serde_json::Value>,
 }
 
@@ -446,7 +458,7 @@ pub fn render_problem<B: MessageBody + 'static>(
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (request, mut response) = response.into_parts();
     let status = response.status();
-    let request_id = crate::api::request_id::of(&request);
+    let request_id = RequestId::of(&request);
     if let Some(cause) = response.extensions_mut().remove::<LoggedCause>() {
         log::log!(
             cause.level,
@@ -497,7 +509,7 @@ fn problem_for_status(status: StatusCode) -> Problem {
         StatusCode::BAD_REQUEST => ApiError::bad_request("the request could not be read"),
         StatusCode::NOT_FOUND => ApiError::not_found("no resource at this path"),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
-            limit: crate::api::body::BODY_LIMIT,
+            limit: crate::config::BODY_LIMIT,
         },
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType {
             detail: "send application/json".to_owned(),

@@ -1,10 +1,30 @@
 //! The layering rule, checked: each layer names only the layers below it. From the bottom:
-//! config → db → domain → error, auth, state → api → app, startup → server → main.
+//! accounts → config → db → domain → error, auth, state → api → app, startup → server → main.
 
 use std::path::{Path, PathBuf};
 
 /// (files under `src/` starting with this path, what they must never name, why).
 const RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "accounts/",
+        &["crate::"],
+        "the account rules are pure: settings, stores and handlers all apply them",
+    ),
+    (
+        "config.rs",
+        &[
+            "crate::api",
+            "crate::app",
+            "crate::auth",
+            "crate::db",
+            "crate::domain",
+            "crate::error",
+            "crate::state",
+            "crate::startup",
+            "crate::server",
+        ],
+        "settings are read and checked before anything else exists",
+    ),
     (
         "db/",
         &[
@@ -33,6 +53,17 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "actix",
         ],
         "the domain has no HTTP types and no callers",
+    ),
+    (
+        "error.rs",
+        &[
+            "crate::api",
+            "crate::app",
+            "crate::auth",
+            "crate::state",
+            "crate::startup",
+        ],
+        "every layer above the domain returns `ApiError`, so it names none of them",
     ),
     (
         "auth/",

@@ -1,6 +1,7 @@
 //! Convene: a membership CRM for alliances whose members are organisations, served as a JSON
 //! REST API over SQLite (embedded default) or PostgreSQL (production).
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;

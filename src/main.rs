@@ -6,6 +6,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use actix_web::web;
+use convene::accounts;
 use convene::api::routes::openapi;
 use convene::api::users::UserResponse;
 use convene::auth::{Role, bootstrap, passwords, secrets};
@@ -249,7 +250,7 @@ impl AdminOptions {
             .read_line(&mut line)
             .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
         let password = line.trim_end_matches(['\r', '\n']).to_owned();
-        match passwords::weakness(&password, email) {
+        match accounts::password_weakness(&password, email) {
             Some(weakness) => Err(format!("the password {weakness}")),
             None => Ok((password, false)),
         }
@@ -258,7 +259,7 @@ impl AdminOptions {
 
 fn run_admin(config: &Config, command: &str, options: &AdminOptions) -> Result<String, String> {
     let email = options.email.clone().ok_or("--email is required")?;
-    if convene::api::validation::account_email(&email).is_err() {
+    if accounts::account_email(&email).is_err() {
         return Err("--email must be an email address".to_owned());
     }
     if command == "create-user" && (options.name.is_none() || options.role.is_none()) {

@@ -9,11 +9,10 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::accounts::normalise_email;
 use crate::api::body::{JsonBody, required};
 use crate::api::schemas::timestamp;
-use crate::api::users::{
-    UserResponse, check_password, hash_password, normalise_email, user_response,
-};
+use crate::api::users::{UserResponse, check_password, hash_password, user_response};
 use crate::auth::Principal;
 use crate::auth::passwords;
 use crate::auth::secrets::digest;

@@ -15,8 +15,7 @@ use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 
-/// The largest request body accepted (1 MiB).
-pub const BODY_LIMIT: usize = 1024 * 1024;
+pub use crate::config::BODY_LIMIT;
 
 /// JSON Merge Patch (RFC 7396), the media type `PATCH` bodies are documented as.
 pub const MERGE_PATCH: &str = "application/merge-patch+json";

@@ -10,14 +10,10 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::Principal;
 use crate::domain::audit::{ActorType, Context};
-use crate::error::ApiError;
+use crate::error::{ApiError, RequestId};
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LENGTH: usize = 128;
-
-/// This request's id, in the request extensions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
 
 /// A client's id is kept when it is short and plain (letters, digits, `-`, `_`, `.`, `:`),
 /// so it cannot forge log lines or smuggle markup into the audit trail.
@@ -48,11 +44,6 @@ pub async fn assign(
     Ok(response)
 }
 
-/// The id of `req` (always set by `assign`, which wraps every route).
-pub fn of(req: &HttpRequest) -> Option<String> {
-    req.extensions().get::<RequestId>().map(|id| id.0.clone())
-}
-
 /// Who is making this request and under which request id, for the audit events it writes.
 impl FromRequest for Context {
     type Error = ApiError;
@@ -67,7 +58,7 @@ impl FromRequest for Context {
         std::future::ready(Ok(Context {
             actor_type,
             actor_id,
-            request_id: of(req),
+            request_id: RequestId::of(req),
         }))
     }
 }

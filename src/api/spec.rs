@@ -2,8 +2,12 @@
 //! derive macros: the standard error responses, the body types `PATCH` takes, servers, and
 //! the field patterns in place of their names.
 
+use std::collections::BTreeMap;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema};
+
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, Object, OneOfBuilder, Schema, Type,
+};
 use utoipa::openapi::server::Server;
 use utoipa::openapi::{OpenApi, Ref, RefOr};
 
@@ -27,6 +31,7 @@ const SERVER: &str = "/";
 pub fn document(openapi: &mut OpenApi) {
     if let Some(components) = openapi.components.as_mut() {
         components.schemas.values_mut().for_each(patterns_in);
+        import_report_in_problems(&mut components.schemas);
     }
     openapi.servers = Some(vec![{
         let mut server = Server::new(SERVER);
@@ -95,6 +100,27 @@ fn standard_responses(operation: &mut Operation, in_api: bool) {
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(response)));
         }
     }
+}
+
+/// A problem's `report` is a rejected import's `ImportReport` (or absent): `error.rs`, below
+/// the API, cannot name that type itself.
+fn import_report_in_problems(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
+    let Some(RefOr::T(Schema::Object(problem))) = schemas.get_mut("Problem") else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(report))) = problem.properties.get_mut("report") else {
+        return;
+    };
+    let description = report.description.clone().unwrap_or_default();
+    let mut import_report = Ref::from_schema_name("ImportReport");
+    import_report.description = description;
+    let typed = OneOfBuilder::new()
+        .item(import_report)
+        .item(Object::with_type(Type::Null))
+        .build();
+    problem
+        .properties
+        .insert("report".to_owned(), RefOr::T(Schema::OneOf(typed)));
 }
 
 /// Documents `application/json` beside `application/merge-patch+json`: the server reads both

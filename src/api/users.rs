@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::accounts;
 use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, present, required};
 use crate::api::conditional::{tagged, version_check};
@@ -79,7 +80,7 @@ pub fn user_response(user: User) -> HttpResponse {
 pub struct CreateUserRequest {
     #[validate(
         required(message = "is required"),
-        custom(function = rules::account_email)
+        custom(function = accounts::account_email)
     )]
     #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     pub email: Option<String>,
@@ -136,14 +137,9 @@ query_params! {
     }
 }
 
-/// Emails are compared and stored lower-cased.
-pub fn normalise_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 /// 422 for a password the policy refuses, on `field`.
 pub fn check_password(password: &str, email: &str, field: &str) -> Result<(), ApiError> {
-    match passwords::weakness(password, email) {
+    match accounts::password_weakness(password, email) {
         Some(message) => Err(ApiError::Validation {
             errors: vec![FieldError::new(field, "weak_password", message)],
         }),
@@ -219,7 +215,7 @@ pub async fn create_user(
     audit: audit::Context,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let email = normalise_email(&required(request.email, "email")?);
+    let email = accounts::normalise_email(&required(request.email, "email")?);
     let password = required(request.password, "password")?;
     check_password(&password, &email, "password")?;
     let new = NewUser {

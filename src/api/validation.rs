@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use validator::{ValidateEmail, ValidationError};
+use validator::ValidationError;
 
 /// A single line: no control characters, no leading or trailing white space, not empty.
 pub const SINGLE_LINE: &str = r"^[^\s\u0000-\u001f\u007f-\u009f]([^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$";
@@ -76,21 +76,6 @@ pub static WEBSITE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(WEBSITE));
 pub static COMMUNITY_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(COMMUNITY_CODE));
 pub static EXPERTISE_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(EXPERTISE_CODE));
 pub static TARGET_CODE_RE: LazyLock<Regex> = LazyLock::new(|| compiled(TARGET_CODE));
-
-/// Longest email address accepted (RFC 5321's limit on a forward path).
-pub const EMAIL_MAX_LENGTH: usize = 254;
-
-/// An account's email address: the rule of `POST /users` and of `CONVENE_ADMIN_EMAIL`, so an
-/// account the API would refuse cannot be made at start-up.
-pub fn account_email(email: &str) -> Result<(), ValidationError> {
-    if email.chars().count() > EMAIL_MAX_LENGTH {
-        return Err(ValidationError::new("length"));
-    }
-    if !email.validate_email() {
-        return Err(ValidationError::new("email").with_message("must be an email address".into()));
-    }
-    Ok(())
-}
 
 /// A set sent as a JSON array: the same value twice is a mistake worth reporting.
 pub fn unique_items<T: Eq + Hash>(items: &[T]) -> Result<(), ValidationError> {

@@ -812,7 +812,10 @@ async fn first_start_creates_an_admin_with_a_one_time_password(backend: Backend)
     assert_eq!(first.email, "admin@convene.local");
     let password = first.generated_password.expect("a generated password");
     assert!(password.len() >= 32, "{password}");
-    assert_eq!(passwords::weakness(&password, &first.email), None);
+    assert_eq!(
+        convene::accounts::password_weakness(&password, &first.email),
+        None
+    );
     {
         let mut conn = database.connection().unwrap();
         let again = convene::startup::ensure_admin(&mut conn, &config.auth).unwrap();
@@ -1098,7 +1101,10 @@ fn admin_create_user_without_a_password_prints_a_generated_one() {
         None,
     );
     let password = printed_password(&stdout);
-    assert_eq!(passwords::weakness(&password, "vi@example.org"), None);
+    assert_eq!(
+        convene::accounts::password_weakness(&password, "vi@example.org"),
+        None
+    );
     let hash = operator.stored_hash("vi@example.org").unwrap();
     assert!(passwords::verify(&password, &hash));
 }
