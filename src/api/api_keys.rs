@@ -124,8 +124,7 @@ pub struct ApiKeyList {
     tag = TAG,
     params(PageParams),
     responses(
-        (status = 200, description = "A page of keys", body = ApiKeyList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of keys", body = ApiKeyList),
     )
 )]
 #[get("/api-keys")]

@@ -155,8 +155,7 @@ fn read_filter(params: AuditEventParams) -> Result<Filter, ApiError> {
     tag = TAG,
     params(AuditEventParams),
     responses(
-        (status = 200, description = "A page of events", body = AuditEventList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of events", body = AuditEventList),
     )
 )]
 #[get("/audit-events")]
@@ -234,8 +233,7 @@ async fn history(
     description = "Every recorded change to an organisation (membership actions included), newest first; deleted records keep their history.",
     params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
     responses(
-        (status = 200, description = "A page of events", body = AuditEventList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of events", body = AuditEventList),
         (status = 404, response = crate::api::responses::NotFound),
     )
 )]
@@ -262,8 +260,7 @@ pub async fn organisation_history(
     description = "Every recorded change to a contact (with their group memberships and responses), newest first; deleted records keep their history.",
     params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
     responses(
-        (status = 200, description = "A page of events", body = AuditEventList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of events", body = AuditEventList),
         (status = 404, response = crate::api::responses::NotFound),
     )
 )]
@@ -290,8 +287,7 @@ pub async fn contact_history(
     description = "Every recorded change to an expert group (members included), newest first; deleted records keep their history.",
     params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
     responses(
-        (status = 200, description = "A page of events", body = AuditEventList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of events", body = AuditEventList),
         (status = 404, response = crate::api::responses::NotFound),
     )
 )]
@@ -318,8 +314,7 @@ pub async fn expert_group_history(
     description = "Every recorded change to a consultation (invitations and responses included), newest first; deleted records keep their history.",
     params(("id" = uuid::Uuid, Path, description = "Record id"), PageParams),
     responses(
-        (status = 200, description = "A page of events", body = AuditEventList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of events", body = AuditEventList),
         (status = 404, response = crate::api::responses::NotFound),
     )
 )]

@@ -332,7 +332,6 @@ fn consultation_csv_record(entry: Listed<Consultation>) -> Vec<String> {
     params(ConsultationListParams),
     responses(
         (status = 200, description = "A page of consultations", body = ConsultationList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
          content((ConsultationList = "application/json"), (String = "text/csv"))),
     )
 )]

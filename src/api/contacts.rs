@@ -468,7 +468,6 @@ fn csv_record(entry: Listed<Contact>) -> Vec<String> {
     params(ContactListParams),
     responses(
         (status = 200, description = "A page of contacts", body = ContactList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
          content((ContactList = "application/json"), (String = "text/csv"))),
     )
 )]

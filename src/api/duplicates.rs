@@ -84,8 +84,7 @@ fn position(pair: &Pair) -> (String, String) {
     tag = TAG,
     params(DuplicateParams),
     responses(
-        (status = 200, description = "A page of pairs", body = DuplicateList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of pairs", body = DuplicateList),
     )
 )]
 #[get("/organisations/duplicates")]

@@ -292,7 +292,6 @@ fn group_csv_record(entry: Listed<ExpertGroup>) -> Vec<String> {
     params(ExpertGroupListParams),
     responses(
         (status = 200, description = "A page of groups", body = ExpertGroupList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
          content((ExpertGroupList = "application/json"), (String = "text/csv"))),
     )
 )]

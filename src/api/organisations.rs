@@ -672,7 +672,6 @@ fn strings<T: ToString>(values: Vec<T>) -> Vec<String> {
     params(OrganisationListParams),
     responses(
         (status = 200, description = "A page of organisations", body = OrganisationList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page")),
          content(
             (OrganisationList = "application/json"),
             (String = "text/csv")

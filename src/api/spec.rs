@@ -3,6 +3,7 @@
 //! the field patterns in place of their names.
 
 use std::collections::BTreeMap;
+use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{Operation, ParameterIn};
 
 use utoipa::openapi::schema::{
@@ -24,6 +25,8 @@ const SERVER: &str = "/";
 ///   under `/api/v1` (each reads the database; the health checks document their own);
 /// - 413, 415 and 422 where it takes a body, 412 where it takes `If-Match`;
 /// - 406 where a success is offered in more than one media type.
+///
+/// And the `Link` header of every list that pages.
 ///
 /// Also: `PATCH` bodies may be sent as `application/json` as well as merge patch (both are
 /// read alike), operations open to anyone say so with `security: []`, the document names
@@ -52,6 +55,7 @@ pub fn document(openapi: &mut OpenApi) {
                 accept_plain_json(operation);
             }
             standard_responses(operation, in_api);
+            next_page_link(operation);
             operation_patterns(operation);
             // `rules::document` wrote the requirements of every operation that has one.
             operation.security.get_or_insert_with(Vec::new);
@@ -99,6 +103,25 @@ fn standard_responses(operation: &mut Operation, in_api: bool) {
                 .entry(status.to_owned())
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(response)));
         }
+    }
+}
+
+/// Every list that pages (it takes `cursor`) answers with `Link: <…>; rel="next"` while there
+/// is a next page (`list::page_response`).
+fn next_page_link(operation: &mut Operation) {
+    let pages = operation.parameters.iter().flatten().any(|parameter| {
+        matches!(parameter, RefOr::T(parameter)
+            if parameter.parameter_in == ParameterIn::Query && parameter.name == "cursor")
+    });
+    let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") else {
+        return;
+    };
+    if pages {
+        let mut link = Header::new(Object::with_type(Type::String));
+        link.description = Some("`<…>; rel=\"next\"` when there is a next page".to_owned());
+        ok.headers
+            .entry("Link".to_owned())
+            .or_insert(RefOr::T(link));
     }
 }
 

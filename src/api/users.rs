@@ -159,8 +159,7 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
     tag = TAG,
     params(UserListParams),
     responses(
-        (status = 200, description = "A page of accounts", body = UserList,
-         headers(("Link" = String, description = "`<…>; rel=\"next\"` when there is a next page"))),
+        (status = 200, description = "A page of accounts", body = UserList),
     )
 )]
 #[get("/users")]
