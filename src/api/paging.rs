@@ -134,24 +134,49 @@ where
     W: Fn(R) -> Vec<String> + Send + Sync + 'static,
     B: Serialize,
 {
+    if format == Format::Json {
+        return page(db, req, keyset, listing, json).await;
+    }
+    let Listing { query, fetch, .. } = listing;
+    let CsvForm {
+        filename,
+        header,
+        record,
+    } = csv;
+    csv::attachment(
+        db.clone(),
+        filename,
+        header,
+        keyset.after,
+        move |conn, after| {
+            let (rows, next) = fetch(conn, &query, after.as_ref(), csv::PAGE)?;
+            Ok((rows.into_iter().map(&record).collect(), next))
+        },
+    )
+    .await
+}
+
+/// The page `keyset` asks for, as the JSON body `json` makes of it (for a list without a
+/// CSV form, or one whose export needs more than `answer` does).
+pub async fn page<Q, R, F, B>(
+    db: &Database,
+    req: &HttpRequest,
+    keyset: Keyset,
+    listing: Listing<Q, F>,
+    json: impl FnOnce(Paged<R>) -> B,
+) -> Result<HttpResponse, ApiError>
+where
+    Q: Send + 'static,
+    R: Send + 'static,
+    F: Fetch<Q, R> + Send + 'static,
+    B: Serialize,
+{
     let Keyset { sort, after, limit } = keyset;
     let Listing {
         query,
         fetch,
         count,
     } = listing;
-    if format == Format::Csv {
-        let CsvForm {
-            filename,
-            header,
-            record,
-        } = csv;
-        return csv::attachment(db.clone(), filename, header, after, move |conn, after| {
-            let (rows, next) = fetch(conn, &query, after.as_ref(), csv::PAGE)?;
-            Ok((rows.into_iter().map(&record).collect(), next))
-        })
-        .await;
-    }
     let ((rows, next), total) = db
         .run(move |conn| {
             let page = fetch(conn, &query, after.as_ref(), limit)?;
@@ -183,5 +208,24 @@ pub fn listed_record<T>(
             row[header.len() - 1] = timestamp(deleted_at);
             row
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tombstone_row_holds_only_its_id_and_deletion_time() {
+        let header = ["id", "name", "deleted_at"];
+        let deleted_at = chrono::NaiveDate::from_ymd_opt(2026, 3, 31)
+            .and_then(|day| day.and_hms_opt(10, 15, 0))
+            .unwrap();
+        let gone = Listed::<String>::Deleted(Gone::new("a".to_owned(), deleted_at));
+        let row = listed_record(&header, gone, |_| unreachable!());
+        assert_eq!(row, ["a", "", "2026-03-31T10:15:00.000000Z"]);
+        let live = Listed::Live(Box::new("b".to_owned()));
+        let row = listed_record(&header, live, |name| vec![name, String::new()]);
+        assert_eq!(row, ["b", ""]);
     }
 }
