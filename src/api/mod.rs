@@ -25,6 +25,8 @@ pub mod list;
 pub mod membership;
 pub mod merge;
 pub mod organisations;
+pub mod paging;
+pub mod profile;
 pub mod reports;
 pub mod request_id;
 pub mod resource;
