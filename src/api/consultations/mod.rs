@@ -1,9 +1,10 @@
 //! `/api/v1/consultations`: consultations and the evidence gathered through them. This file
 //! holds the consultation itself (DTOs, list, create, read, update, delete); who was invited,
-//! who responded, the participation figures and one organisation's history each have a file.
+//! who responded, the participation figures and one organisation's consultations
+//! (`of_organisation`) each have a file.
 
-mod history;
 mod invitations;
+mod of_organisation;
 mod participation;
 mod responses;
 
@@ -468,5 +469,5 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(responses::get_response)
         .service(responses::update_response)
         .service(participation::consultation_participation)
-        .service(history::organisation_consultations);
+        .service(of_organisation::organisation_consultations);
 }
