@@ -176,6 +176,69 @@ pub fn keyset_page<R, T>(
     Ok((entries, next))
 }
 
+/// A keyset page read by `query` (filtered past the cursor and ordered already): one row
+/// more than `limit` is read, for `keyset_page` to tell whether there is a next page.
+pub fn load_page<'q, Q, R, T>(
+    conn: &mut crate::db::DbConn,
+    query: Q,
+    limit: usize,
+    position: impl Fn(&R) -> (String, String),
+    convert: impl FnMut(R) -> Result<T, DomainError>,
+) -> Result<Page<T>, DomainError>
+where
+    Q: diesel::query_dsl::methods::LimitDsl,
+    diesel::dsl::Limit<Q>: diesel::RunQueryDsl<crate::db::DbConn>
+        + diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
+{
+    use diesel::RunQueryDsl;
+    let rows = query.limit(limit as i64 + 1).load(conn)?;
+    keyset_page(rows, limit, position, convert)
+}
+
+/// The position of a page's last entry in a list that is ordered by id alone.
+pub fn id_position(id: &str) -> (String, String) {
+    (String::new(), id.to_owned())
+}
+
+/// A stored record whose writes are checked against `If-Match`.
+pub trait Versioned {
+    fn version(&self) -> i64;
+}
+
+/// What `change` makes of `current`, or `None` when that is `current` again (nothing to write).
+pub fn changed<P: PartialEq>(
+    current: &P,
+    change: impl FnOnce(&P) -> Result<P, DomainError>,
+) -> Result<Option<P>, DomainError> {
+    let next = change(current)?;
+    Ok((next != *current).then_some(next))
+}
+
+/// The one shape of a locked update, in one transaction: `lock` holds the row (see
+/// `lock_row!`) before `find` reads it, `If-Match` must allow its version, then `change`
+/// says what to write (`None`: nothing, the record is answered as it is), `write` writes it
+/// with the table's own rules, and the record is read again as written.
+pub fn update_locked<R: Versioned, P>(
+    conn: &mut crate::db::DbConn,
+    check: &VersionCheck,
+    lock: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<bool>,
+    find: impl Fn(&mut crate::db::DbConn) -> Result<R, DomainError>,
+    change: impl FnOnce(&R) -> Result<Option<P>, DomainError>,
+    write: impl FnOnce(&mut crate::db::DbConn, &R, P) -> Result<(), DomainError>,
+) -> Result<R, DomainError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        lock(conn)?;
+        let current = find(conn)?;
+        check.require(current.version())?;
+        let Some(next) = change(&current)? else {
+            return Ok(current);
+        };
+        write(conn, &current, next)?;
+        find(conn)
+    })
+}
+
 /// Holds the row `$id` of `$table` until the transaction ends, and answers whether it exists:
 /// on PostgreSQL an UPDATE that sets `version` (or `$column`) to itself takes the row lock, so
 /// a concurrent writer of the row waits here, before it reads; SQLite's write transactions

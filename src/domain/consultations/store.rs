@@ -20,8 +20,8 @@ use crate::domain::Page;
 use crate::domain::expert_groups::store::{check_party, current_parties, hold_party};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, cursor_time,
-    escape_like, new_id, now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
+    cursor_time, escape_like, new_id, now, parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -60,6 +60,47 @@ struct ResponseRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+}
+
+/// The columns a consultation's profile writes, on insert and update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(
+    table_name = consultations,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+struct ProfileColumns<'a> {
+    title: &'a str,
+    title_key: String,
+    kind: &'static str,
+    summary: Option<&'a str>,
+    lead_group_id: Option<&'a str>,
+    opens_on: Option<NaiveDate>,
+    closes_on: Option<NaiveDate>,
+    status: &'static str,
+    external_url: Option<&'a str>,
+}
+
+impl<'a> ProfileColumns<'a> {
+    fn new(profile: &'a ConsultationProfile) -> Self {
+        Self {
+            title: &profile.title,
+            title_key: name_key(&profile.title),
+            kind: profile.kind.as_str(),
+            summary: profile.summary.as_deref(),
+            lead_group_id: profile.lead_group_id.as_deref(),
+            opens_on: profile.opens_on,
+            closes_on: profile.closes_on,
+            status: profile.status.as_str(),
+            external_url: profile.external_url.as_deref(),
+        }
+    }
+}
+
+impl crate::domain::Versioned for Consultation {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 impl ResponseRow {
@@ -248,15 +289,7 @@ pub fn create(
         diesel::insert_into(consultations::table)
             .values((
                 consultations::id.eq(&id),
-                consultations::title.eq(&profile.title),
-                consultations::title_key.eq(name_key(&profile.title)),
-                consultations::kind.eq(profile.kind.as_str()),
-                consultations::summary.eq(&profile.summary),
-                consultations::lead_group_id.eq(&profile.lead_group_id),
-                consultations::opens_on.eq(profile.opens_on),
-                consultations::closes_on.eq(profile.closes_on),
-                consultations::status.eq(profile.status.as_str()),
-                consultations::external_url.eq(&profile.external_url),
+                ProfileColumns::new(profile),
                 consultations::version.eq(1),
                 consultations::created_at.eq(at),
                 consultations::updated_at.eq(at),
@@ -278,14 +311,7 @@ pub fn update<F>(
 where
     F: Fn(&ConsultationProfile) -> Result<ConsultationProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, consultations, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &Consultation, profile: ConsultationProfile| {
         if !current.profile.status.can_become(profile.status) {
             return Err(DomainError::Conflict {
                 message: format!(
@@ -302,22 +328,22 @@ where
         check_against_store(conn, &profile, Some(&current.profile))?;
         diesel::update(consultations::table.find(id))
             .set((
-                consultations::title.eq(&profile.title),
-                consultations::title_key.eq(name_key(&profile.title)),
-                consultations::kind.eq(profile.kind.as_str()),
-                consultations::summary.eq(&profile.summary),
-                consultations::lead_group_id.eq(&profile.lead_group_id),
-                consultations::opens_on.eq(profile.opens_on),
-                consultations::closes_on.eq(profile.closes_on),
-                consultations::status.eq(profile.status.as_str()),
-                consultations::external_url.eq(&profile.external_url),
+                ProfileColumns::new(&profile),
                 consultations::version.eq(current.version + 1),
                 consultations::updated_at.eq(now()),
             ))
             .execute(conn)?;
         write_expertise(conn, id, &profile.expertise)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    crate::domain::update_locked(
+        conn,
+        check,
+        |conn| crate::domain::lock_row!(conn, consultations, id),
+        |conn| find(conn, id),
+        |current| changed(&current.profile, change),
+        write,
+    )
 }
 
 /// Marks a consultation deleted, keeping it as a tombstone for sync.

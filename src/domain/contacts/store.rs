@@ -14,8 +14,8 @@ use super::{
 use crate::db::DbConn;
 use crate::db::schema::{contact_affiliations, contact_consents, contacts};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, escape_like, new_id,
-    now, parse_stored,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, changed, escape_like,
+    new_id, now, parse_stored,
 };
 
 const ENTITY: &str = "contact";
@@ -118,15 +118,7 @@ pub fn create(conn: &mut DbConn, profile: &ContactProfile) -> Result<Contact, Do
         diesel::insert_into(contacts::table)
             .values((
                 contacts::id.eq(&id),
-                contacts::given_name.eq(&profile.given_name),
-                contacts::family_name.eq(&profile.family_name),
-                contacts::name_key.eq(name_key(profile)),
-                contacts::email.eq(&profile.email),
-                contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
-                contacts::email_match_key.eq(profile.email.as_deref().map(email_match_key)),
-                contacts::phone.eq(&profile.phone),
-                contacts::job_title.eq(&profile.job_title),
-                contacts::pronouns.eq(&profile.pronouns),
+                ProfileColumns::new(profile),
                 contacts::version.eq(1),
                 contacts::created_at.eq(at),
                 contacts::updated_at.eq(at),
@@ -156,33 +148,67 @@ pub fn update(
     check: &VersionCheck,
     change: impl FnOnce(&ContactProfile) -> Result<ContactProfile, DomainError>,
 ) -> Result<Contact, DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, contacts, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &Contact, profile: ContactProfile| {
         check_email(conn, &profile, Some(id))?;
         diesel::update(contacts::table.find(id))
             .set((
-                contacts::given_name.eq(&profile.given_name),
-                contacts::family_name.eq(&profile.family_name),
-                contacts::name_key.eq(name_key(&profile)),
-                contacts::email.eq(&profile.email),
-                contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
-                contacts::email_match_key.eq(profile.email.as_deref().map(email_match_key)),
-                contacts::phone.eq(&profile.phone),
-                contacts::job_title.eq(&profile.job_title),
-                contacts::pronouns.eq(&profile.pronouns),
+                ProfileColumns::new(&profile),
                 contacts::version.eq(current.version + 1),
                 contacts::updated_at.eq(now()),
             ))
             .execute(conn)
             .map_err(unique_email)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    crate::domain::update_locked(
+        conn,
+        check,
+        |conn| crate::domain::lock_row!(conn, contacts, id),
+        |conn| find(conn, id),
+        |current| changed(&current.profile, change),
+        write,
+    )
+}
+
+impl crate::domain::Versioned for Contact {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// The columns a contact's profile writes, on insert and update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(
+    table_name = contacts,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+struct ProfileColumns<'a> {
+    given_name: &'a str,
+    family_name: &'a str,
+    name_key: String,
+    email: Option<&'a str>,
+    email_key: Option<String>,
+    email_match_key: Option<String>,
+    phone: Option<&'a str>,
+    job_title: Option<&'a str>,
+    pronouns: Option<&'a str>,
+}
+
+impl<'a> ProfileColumns<'a> {
+    fn new(profile: &'a ContactProfile) -> Self {
+        Self {
+            given_name: &profile.given_name,
+            family_name: &profile.family_name,
+            name_key: name_key(profile),
+            email: profile.email.as_deref(),
+            email_key: profile.email.as_ref().map(|e| e.to_lowercase()),
+            email_match_key: profile.email.as_deref().map(email_match_key),
+            phone: profile.phone.as_deref(),
+            job_title: profile.job_title.as_deref(),
+            pronouns: profile.pronouns.as_deref(),
+        }
+    }
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {

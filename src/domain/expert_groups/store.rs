@@ -14,8 +14,8 @@ use crate::db::DbConn;
 use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, expert_groups};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, Page, VersionCheck, cursor_time,
-    escape_like, new_id, now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, Page, VersionCheck, changed,
+    cursor_time, escape_like, new_id, now, parse_stored, taxonomies,
 };
 use crate::with_backend;
 
@@ -48,6 +48,43 @@ struct MemberRow {
     role: String,
     joined_on: NaiveDate,
     left_on: Option<NaiveDate>,
+}
+
+/// The columns a group's profile writes, on insert and update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(
+    table_name = expert_groups,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+struct ProfileColumns<'a> {
+    name: &'a str,
+    name_key: String,
+    kind: &'static str,
+    purpose: Option<&'a str>,
+    status: &'static str,
+    started_on: Option<NaiveDate>,
+    ended_on: Option<NaiveDate>,
+}
+
+impl<'a> ProfileColumns<'a> {
+    fn new(profile: &'a GroupProfile) -> Self {
+        Self {
+            name: &profile.name,
+            name_key: name_key(&profile.name),
+            kind: profile.kind.as_str(),
+            purpose: profile.purpose.as_deref(),
+            status: profile.status.as_str(),
+            started_on: profile.started_on,
+            ended_on: profile.ended_on,
+        }
+    }
+}
+
+impl crate::domain::Versioned for ExpertGroup {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 impl MemberRow {
@@ -221,13 +258,7 @@ pub fn create(conn: &mut DbConn, profile: &GroupProfile) -> Result<ExpertGroup, 
         diesel::insert_into(expert_groups::table)
             .values((
                 expert_groups::id.eq(&id),
-                expert_groups::name.eq(&profile.name),
-                expert_groups::name_key.eq(name_key(&profile.name)),
-                expert_groups::kind.eq(profile.kind.as_str()),
-                expert_groups::purpose.eq(&profile.purpose),
-                expert_groups::status.eq(profile.status.as_str()),
-                expert_groups::started_on.eq(profile.started_on),
-                expert_groups::ended_on.eq(profile.ended_on),
+                ProfileColumns::new(profile),
                 expert_groups::version.eq(1),
                 expert_groups::created_at.eq(at),
                 expert_groups::updated_at.eq(at),
@@ -249,14 +280,7 @@ pub fn update<F>(
 where
     F: Fn(&GroupProfile) -> Result<GroupProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, expert_groups, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &ExpertGroup, profile: GroupProfile| {
         if !current.profile.status.can_become(profile.status) {
             return Err(DomainError::Conflict {
                 message: format!(
@@ -273,20 +297,22 @@ where
         check_expertise(conn, &profile, Some(&current.profile))?;
         diesel::update(expert_groups::table.find(id))
             .set((
-                expert_groups::name.eq(&profile.name),
-                expert_groups::name_key.eq(name_key(&profile.name)),
-                expert_groups::kind.eq(profile.kind.as_str()),
-                expert_groups::purpose.eq(&profile.purpose),
-                expert_groups::status.eq(profile.status.as_str()),
-                expert_groups::started_on.eq(profile.started_on),
-                expert_groups::ended_on.eq(profile.ended_on),
+                ProfileColumns::new(&profile),
                 expert_groups::version.eq(current.version + 1),
                 expert_groups::updated_at.eq(now()),
             ))
             .execute(conn)?;
         write_expertise(conn, id, &profile.expertise)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    crate::domain::update_locked(
+        conn,
+        check,
+        |conn| crate::domain::lock_row!(conn, expert_groups, id),
+        |conn| find(conn, id),
+        |current| changed(&current.profile, change),
+        write,
+    )
 }
 
 /// Marks a group deleted, keeping the row (and its members) as a tombstone for sync.

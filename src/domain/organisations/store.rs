@@ -466,48 +466,45 @@ pub fn update<F>(
 where
     F: Fn(&Organisation) -> Result<OrganisationProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, organisations, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current)?;
-        if same_content(&profile, &current.profile) {
-            return Ok(current);
-        }
-        check_against_store(conn, &profile, Some((id, &current.profile)))?;
-        let row = OrganisationRow::from_profile(
-            id.to_owned(),
-            &profile,
-            current.version + 1,
-            current.created_at,
-            now(),
-        );
-        diesel::update(organisations::table.find(id))
-            .set(&row)
-            .execute(conn)?;
-        write_set_fields(conn, id, &profile)?;
-        find(conn, id)
-    })
+    let changed = |current: &Organisation| {
+        let profile = change(current)?;
+        Ok((!same_content(&profile, &current.profile)).then_some(profile))
+    };
+    let write = |conn: &mut DbConn, current: &Organisation, profile: OrganisationProfile| {
+        let version = current.version + 1;
+        overwrite_profile(conn, current, &profile, &current.profile, version, now())
+    };
+    crate::domain::update_locked(
+        conn,
+        check,
+        |conn| crate::domain::lock_row!(conn, organisations, id),
+        |conn| find(conn, id),
+        changed,
+        write,
+    )
 }
 
-/// Rewrites the profile of an organisation the caller has already locked and checked (a
-/// merge's survivor), by the same store rules as an update; `codes_held` are the codes that
-/// may stay even if retired since (those the merged organisations already had).
+impl crate::domain::Versioned for Organisation {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// Rewrites the profile of an organisation the caller has already locked and checked (an
+/// update's, or a merge's survivor), as `version` at `at`; `codes_held` are the codes that
+/// may stay even if retired since (the current ones; for a merge, those the merged
+/// organisations already had).
 pub(super) fn overwrite_profile(
     conn: &mut DbConn,
     current: &Organisation,
     profile: &OrganisationProfile,
     codes_held: &OrganisationProfile,
+    version: i64,
     at: NaiveDateTime,
 ) -> Result<(), DomainError> {
     check_against_store(conn, profile, Some((&current.id, codes_held)))?;
-    let row = OrganisationRow::from_profile(
-        current.id.clone(),
-        profile,
-        current.version,
-        current.created_at,
-        at,
-    );
+    let row =
+        OrganisationRow::from_profile(current.id.clone(), profile, version, current.created_at, at);
     diesel::update(organisations::table.find(&current.id))
         .set(&row)
         .execute(conn)?;

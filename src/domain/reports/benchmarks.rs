@@ -12,7 +12,9 @@ use serde::Deserialize;
 use crate::db::DbConn;
 use crate::db::schema::{benchmark_sets, benchmark_shares};
 use crate::domain::organisations::name_key;
-use crate::domain::{DomainError, FieldError, Page, VersionCheck, new_id, now, taxonomies};
+use crate::domain::{
+    DomainError, FieldError, Page, VersionCheck, changed, new_id, now, taxonomies,
+};
 use crate::with_backend;
 
 const ENTITY: &str = "benchmark set";
@@ -89,8 +91,9 @@ pub fn seed_defaults(conn: &mut DbConn) -> QueryResult<()> {
     })
 }
 
-type Row<'a> = (
-    diesel::dsl::Eq<benchmark_sets::id, &'a str>,
+/// The columns a set's profile writes (its shares are rows of their own), on insert and
+/// update alike.
+type Columns<'a> = (
     diesel::dsl::Eq<benchmark_sets::code, &'a str>,
     diesel::dsl::Eq<benchmark_sets::name, &'a str>,
     diesel::dsl::Eq<benchmark_sets::name_key, String>,
@@ -98,6 +101,23 @@ type Row<'a> = (
     diesel::dsl::Eq<benchmark_sets::source, &'a str>,
     diesel::dsl::Eq<benchmark_sets::year, i32>,
     diesel::dsl::Eq<benchmark_sets::verified, bool>,
+);
+
+fn columns(p: &BenchmarkProfile) -> Columns<'_> {
+    (
+        benchmark_sets::code.eq(p.code.as_str()),
+        benchmark_sets::name.eq(p.name.as_str()),
+        benchmark_sets::name_key.eq(name_key(&p.name)),
+        benchmark_sets::population.eq(p.population.as_str()),
+        benchmark_sets::source.eq(p.source.as_str()),
+        benchmark_sets::year.eq(p.year),
+        benchmark_sets::verified.eq(p.verified),
+    )
+}
+
+type Row<'a> = (
+    diesel::dsl::Eq<benchmark_sets::id, &'a str>,
+    Columns<'a>,
     diesel::dsl::Eq<benchmark_sets::version, i64>,
     diesel::dsl::Eq<benchmark_sets::created_at, NaiveDateTime>,
     diesel::dsl::Eq<benchmark_sets::updated_at, NaiveDateTime>,
@@ -106,13 +126,7 @@ type Row<'a> = (
 fn row<'a>(id: &'a str, p: &'a BenchmarkProfile, at: NaiveDateTime) -> Row<'a> {
     (
         benchmark_sets::id.eq(id),
-        benchmark_sets::code.eq(p.code.as_str()),
-        benchmark_sets::name.eq(p.name.as_str()),
-        benchmark_sets::name_key.eq(name_key(&p.name)),
-        benchmark_sets::population.eq(p.population.as_str()),
-        benchmark_sets::source.eq(p.source.as_str()),
-        benchmark_sets::year.eq(p.year),
-        benchmark_sets::verified.eq(p.verified),
+        columns(p),
         benchmark_sets::version.eq(1),
         benchmark_sets::created_at.eq(at),
         benchmark_sets::updated_at.eq(at),
@@ -334,31 +348,32 @@ pub fn update<F>(
 where
     F: Fn(&BenchmarkProfile) -> Result<BenchmarkProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, benchmark_sets, id)?;
-        let current = find(conn, id)?;
-        version_check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &BenchmarkSet, profile: BenchmarkProfile| {
         check(conn, &profile, Some(id))?;
         diesel::update(benchmark_sets::table.find(id))
             .set((
-                benchmark_sets::code.eq(&profile.code),
-                benchmark_sets::name.eq(&profile.name),
-                benchmark_sets::name_key.eq(name_key(&profile.name)),
-                benchmark_sets::population.eq(&profile.population),
-                benchmark_sets::source.eq(&profile.source),
-                benchmark_sets::year.eq(profile.year),
-                benchmark_sets::verified.eq(profile.verified),
+                columns(&profile),
                 benchmark_sets::version.eq(current.version + 1),
                 benchmark_sets::updated_at.eq(now()),
             ))
             .execute(conn)?;
         write_shares(conn, id, &profile.shares)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    crate::domain::update_locked(
+        conn,
+        version_check,
+        |conn| crate::domain::lock_row!(conn, benchmark_sets, id),
+        |conn| find(conn, id),
+        |current| changed(&current.profile, change),
+        write,
+    )
+}
+
+impl crate::domain::Versioned for BenchmarkSet {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// Marks a set deleted; its id stays taken, so a default set is not seeded again.

@@ -10,7 +10,7 @@ use crate::db::DbConn;
 use crate::db::schema::targets;
 use crate::domain::organisations::{OrganisationKind, Region, SizeBand};
 use crate::domain::{
-    DomainError, FieldError, Page, VersionCheck, new_id, now, parse_stored, taxonomies,
+    DomainError, FieldError, Page, VersionCheck, changed, new_id, now, parse_stored, taxonomies,
 };
 
 const ENTITY: &str = "target";
@@ -206,14 +206,7 @@ pub fn update<F>(
 where
     F: Fn(&TargetProfile) -> Result<TargetProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, targets, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &Target, profile: TargetProfile| {
         check_code(conn, &profile)?;
         diesel::update(targets::table.find(id))
             .set((
@@ -222,8 +215,22 @@ where
                 targets::updated_at.eq(now()),
             ))
             .execute(conn)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    crate::domain::update_locked(
+        conn,
+        check,
+        |conn| crate::domain::lock_row!(conn, targets, id),
+        |conn| find(conn, id),
+        |current| changed(&current.profile, change),
+        write,
+    )
+}
+
+impl crate::domain::Versioned for Target {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
