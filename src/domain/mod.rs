@@ -195,14 +195,31 @@ where
     keyset_page(rows, limit, position, convert)
 }
 
+/// `load_page` of a list ordered by id alone (ids are time-ordered): `after`, when given,
+/// keeps the rows past the cursor's id; the next cursor is the last entry's `id`.
+pub fn load_id_page<'q, Q, P, R, T>(
+    conn: &mut crate::db::DbConn,
+    query: Q,
+    after: Option<P>,
+    limit: usize,
+    id: impl Fn(&R) -> &str,
+    convert: impl FnMut(R) -> Result<T, DomainError>,
+) -> Result<Page<T>, DomainError>
+where
+    Q: diesel::query_dsl::methods::FilterDsl<P, Output = Q> + diesel::query_dsl::methods::LimitDsl,
+    diesel::dsl::Limit<Q>: diesel::RunQueryDsl<crate::db::DbConn>
+        + diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
+{
+    let query = match after {
+        Some(after) => query.filter(after),
+        None => query,
+    };
+    load_page(conn, query, limit, |last| id_position(id(last)), convert)
+}
+
 /// The position of a page's last entry in a list that is ordered by id alone.
 pub fn id_position(id: &str) -> (String, String) {
     (String::new(), id.to_owned())
-}
-
-/// A stored record whose writes are checked against `If-Match`.
-pub trait Versioned {
-    fn version(&self) -> i64;
 }
 
 /// What `change` makes of `current`, or `None` when that is `current` again (nothing to write).
@@ -215,14 +232,15 @@ pub fn changed<P: PartialEq>(
 }
 
 /// The one shape of a locked update, in one transaction: `lock` holds the row (see
-/// `lock_row!`) before `find` reads it, `If-Match` must allow its version, then `change`
+/// `lock_row!`) before `find` reads it, `If-Match` must allow its `version`, then `change`
 /// says what to write (`None`: nothing, the record is answered as it is), `write` writes it
 /// with the table's own rules, and the record is read again as written.
-pub fn update_locked<R: Versioned, P>(
+pub fn update_locked<R, P>(
     conn: &mut crate::db::DbConn,
     check: &VersionCheck,
     lock: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<bool>,
     find: impl Fn(&mut crate::db::DbConn) -> Result<R, DomainError>,
+    version: impl FnOnce(&R) -> i64,
     change: impl FnOnce(&R) -> Result<Option<P>, DomainError>,
     write: impl FnOnce(&mut crate::db::DbConn, &R, P) -> Result<(), DomainError>,
 ) -> Result<R, DomainError> {
@@ -230,7 +248,7 @@ pub fn update_locked<R: Versioned, P>(
     conn.transaction(|conn| {
         lock(conn)?;
         let current = find(conn)?;
-        check.require(current.version())?;
+        check.require(version(&current))?;
         let Some(next) = change(&current)? else {
             return Ok(current);
         };

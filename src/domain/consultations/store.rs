@@ -18,10 +18,11 @@ use crate::db::schema::{
 };
 use crate::domain::Page;
 use crate::domain::expert_groups::store::{check_party, current_parties, hold_party};
+use crate::domain::id_position;
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
-    cursor_time, escape_like, new_id, now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, changed, cursor_time,
+    escape_like, new_id, now, parse_stored, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -94,12 +95,6 @@ impl<'a> ProfileColumns<'a> {
             status: profile.status.as_str(),
             external_url: profile.external_url.as_deref(),
         }
-    }
-}
-
-impl crate::domain::Versioned for Consultation {
-    fn version(&self) -> i64 {
-        self.version
     }
 }
 
@@ -336,14 +331,11 @@ where
         write_expertise(conn, id, &profile.expertise)?;
         Ok(())
     };
-    crate::domain::update_locked(
-        conn,
-        check,
-        |conn| crate::domain::lock_row!(conn, consultations, id),
-        |conn| find(conn, id),
-        |current| changed(&current.profile, change),
-        write,
-    )
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, consultations, id);
+    let change = |current: &Consultation| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &Consultation| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
 /// Marks a consultation deleted, keeping it as a tombstone for sync.
@@ -429,32 +421,21 @@ pub fn list(
         ConsultationSort::CreatedAt => query.order((created_at.asc(), id.asc())),
         ConsultationSort::UpdatedAt => query.order((updated_at.asc(), id.asc())),
     };
-    let mut rows: Vec<ConsultationRow> = query
-        .select(ConsultationRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((
-            match sort {
-                ConsultationSort::Title | ConsultationSort::TitleDesc => last.title_key.clone(),
-                ConsultationSort::OpensOn | ConsultationSort::OpensOnDesc => last
-                    .opens_on
-                    .unwrap_or_else(undated)
-                    .format("%Y-%m-%d")
-                    .to_string(),
-                ConsultationSort::CreatedAt => {
-                    last.created_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-                ConsultationSort::UpdatedAt => {
-                    last.updated_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-            },
-            last.id.clone(),
-        )),
-        _ => None,
+    let position = |last: &ConsultationRow| {
+        let key = match sort {
+            ConsultationSort::Title | ConsultationSort::TitleDesc => last.title_key.clone(),
+            ConsultationSort::OpensOn | ConsultationSort::OpensOnDesc => last
+                .opens_on
+                .unwrap_or_else(undated)
+                .format("%Y-%m-%d")
+                .to_string(),
+            ConsultationSort::CreatedAt => last.created_at.format(CURSOR_TIME_FORMAT).to_string(),
+            ConsultationSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
+        };
+        (key, last.id.clone())
     };
+    let query = query.select(ConsultationRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
     Ok((assemble(conn, rows)?, next))
 }
 
@@ -625,27 +606,21 @@ pub fn invitations(
     if let Some(after) = after {
         query = query.filter(consultation_invitations::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<InvitationRow> = query
-        .order(consultation_invitations::id.asc())
-        .select((
-            consultation_invitations::id,
-            consultation_invitations::consultation_id,
-            consultation_invitations::organisation_id,
-            consultation_invitations::contact_id,
-            consultation_invitations::via_group_id,
-            consultation_invitations::invited_at,
-        ))
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.0.clone())),
-        _ => None,
-    };
-    let mut invitations = rows
-        .into_iter()
-        .map(|(id, consultation_id, organisation, contact, via, at)| {
+    let query = query.order(consultation_invitations::id.asc()).select((
+        consultation_invitations::id,
+        consultation_invitations::consultation_id,
+        consultation_invitations::organisation_id,
+        consultation_invitations::contact_id,
+        consultation_invitations::via_group_id,
+        consultation_invitations::invited_at,
+    ));
+    let position = |last: &InvitationRow| id_position(&last.0);
+    let (mut invitations, next) = crate::domain::load_page(
+        conn,
+        query,
+        limit,
+        position,
+        |(id, consultation_id, organisation, contact, via, at)| {
             Ok(Invitation {
                 id,
                 consultation_id,
@@ -654,8 +629,8 @@ pub fn invitations(
                 invited_at: at,
                 response: None,
             })
-        })
-        .collect::<Result<Vec<_>, DomainError>>()?;
+        },
+    )?;
     attach_responses(conn, consultation_id, &mut invitations)?;
     Ok((invitations, next))
 }
@@ -832,18 +807,16 @@ pub fn responses(
     if filter.named_only {
         query = query.filter(consultation_responses::attribution.eq(Attribution::Named.as_str()));
     }
-    if let Some(after) = after {
-        query = query.filter(consultation_responses::id.gt(after.to_owned()));
-    }
-    let rows: Vec<ResponseRow> = query
+    let query = query
         .order(consultation_responses::id.asc())
-        .select(ResponseRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+        .select(ResponseRow::as_select());
+    let after = after.map(|after| consultation_responses::id.gt(after.to_owned()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |last| (String::new(), last.id.clone()),
+        |row| &row.id,
         ResponseRow::into_response,
     )
 }
@@ -1018,18 +991,15 @@ pub fn history(
             Some((parse_stored(&attribution)?, attended, submitted_at));
     }
     let ids: Vec<String> = involvement.keys().cloned().collect();
-    let rows: Vec<ConsultationRow> = consultations::table
+    let query = consultations::table
         .filter(consultations::id.eq_any(&ids))
         .filter(consultations::deleted_at.is_null())
         .order(consultations::id.asc())
-        .select(ConsultationRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    let mut entries = Vec::new();
-    for row in rows.into_iter().take(limit) {
+        .select(ConsultationRow::as_select());
+    let position = |last: &ConsultationRow| id_position(&last.id);
+    crate::domain::load_page(conn, query, limit, position, |row| {
         let (invitation, response) = involvement.remove(&row.id).unwrap_or_default();
-        entries.push(HistoryEntry {
+        Ok(HistoryEntry {
             kind: parse_stored(&row.kind)?,
             status: parse_stored(&row.status)?,
             consultation_id: row.id,
@@ -1039,13 +1009,8 @@ pub fn history(
             invited_at: invitation.as_ref().map(|(at, _)| *at),
             via_group_id: invitation.and_then(|(_, via)| via),
             response,
-        });
-    }
-    let next = match (more, entries.last()) {
-        (true, Some(last)) => Some((String::new(), last.consultation_id.clone())),
-        _ => None,
-    };
-    Ok((entries, next))
+        })
+    })
 }
 
 /// Whether a consultation with this id was ever stored (deleted ones included), for its history.

@@ -15,7 +15,7 @@ use crate::db::DbConn;
 use crate::db::schema::{contact_affiliations, contact_consents, contacts};
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, changed, escape_like,
-    new_id, now, parse_stored,
+    new_id, now, parse_stored, update_locked,
 };
 
 const ENTITY: &str = "contact";
@@ -160,20 +160,11 @@ pub fn update(
             .map_err(unique_email)?;
         Ok(())
     };
-    crate::domain::update_locked(
-        conn,
-        check,
-        |conn| crate::domain::lock_row!(conn, contacts, id),
-        |conn| find(conn, id),
-        |current| changed(&current.profile, change),
-        write,
-    )
-}
-
-impl crate::domain::Versioned for Contact {
-    fn version(&self) -> i64 {
-        self.version
-    }
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, contacts, id);
+    let change = |current: &Contact| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &Contact| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
 /// The columns a contact's profile writes, on insert and update alike.

@@ -15,7 +15,7 @@ use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, 
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, Page, VersionCheck, changed,
-    cursor_time, escape_like, new_id, now, parse_stored, taxonomies,
+    cursor_time, escape_like, new_id, now, parse_stored, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -78,12 +78,6 @@ impl<'a> ProfileColumns<'a> {
             started_on: profile.started_on,
             ended_on: profile.ended_on,
         }
-    }
-}
-
-impl crate::domain::Versioned for ExpertGroup {
-    fn version(&self) -> i64 {
-        self.version
     }
 }
 
@@ -305,14 +299,11 @@ where
         write_expertise(conn, id, &profile.expertise)?;
         Ok(())
     };
-    crate::domain::update_locked(
-        conn,
-        check,
-        |conn| crate::domain::lock_row!(conn, expert_groups, id),
-        |conn| find(conn, id),
-        |current| changed(&current.profile, change),
-        write,
-    )
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, expert_groups, id);
+    let change = |current: &ExpertGroup| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &ExpertGroup| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
 /// Marks a group deleted, keeping the row (and its members) as a tombstone for sync.
@@ -355,23 +346,16 @@ pub fn list(
         GroupSort::CreatedAt => query.order((created_at.asc(), id.asc())),
         GroupSort::UpdatedAt => query.order((updated_at.asc(), id.asc())),
     };
-    let mut rows: Vec<GroupRow> = query
-        .select(GroupRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((
-            match sort {
-                GroupSort::Name | GroupSort::NameDesc => last.name_key.clone(),
-                GroupSort::CreatedAt => last.created_at.format(CURSOR_TIME_FORMAT).to_string(),
-                GroupSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
-            },
-            last.id.clone(),
-        )),
-        _ => None,
+    let position = |last: &GroupRow| {
+        let sort_key = match sort {
+            GroupSort::Name | GroupSort::NameDesc => last.name_key.clone(),
+            GroupSort::CreatedAt => last.created_at.format(CURSOR_TIME_FORMAT).to_string(),
+            GroupSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
+        };
+        (sort_key, last.id.clone())
     };
+    let query = query.select(GroupRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
     let entries = assemble(conn, rows)?
         .into_iter()
         .map(|(row, group)| match (group, row.deleted_at) {
@@ -727,18 +711,16 @@ pub fn members(
         .filter(expert_group_members::group_id.eq(group_id.to_owned()))
         .into_boxed();
     query = tenure!(query, tenure);
-    if let Some(after) = after {
-        query = query.filter(expert_group_members::id.gt(after.to_owned()));
-    }
-    let rows: Vec<MemberRow> = query
+    let query = query
         .order(expert_group_members::id.asc())
-        .select(MemberRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+        .select(MemberRow::as_select());
+    let after = after.map(|after| expert_group_members::id.gt(after.to_owned()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |last| (String::new(), last.id.clone()),
+        |row| &row.id,
         MemberRow::into_member,
     )
 }
@@ -768,25 +750,21 @@ pub fn memberships_of(
         Party::Contact(id) => query.filter(expert_group_members::contact_id.eq(id.clone())),
     };
     query = tenure!(query, tenure);
-    if let Some(after) = after {
-        query = query.filter(expert_group_members::id.gt(after.to_owned()));
-    }
-    let rows: Vec<(MemberRow, (String, String, String))> = query
-        .order(expert_group_members::id.asc())
-        .select((
-            MemberRow::as_select(),
-            (
-                expert_groups::name,
-                expert_groups::kind,
-                expert_groups::status,
-            ),
-        ))
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+    let query = query.order(expert_group_members::id.asc()).select((
+        MemberRow::as_select(),
+        (
+            expert_groups::name,
+            expert_groups::kind,
+            expert_groups::status,
+        ),
+    ));
+    let after = after.map(|id| expert_group_members::id.gt(id.to_owned()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |(last, _)| (String::new(), last.id.clone()),
+        |(row, _): &(MemberRow, (String, String, String))| &row.id,
         |(row, (name, kind, status))| {
             Ok(Membership {
                 member: row.into_member()?,

@@ -19,7 +19,7 @@ use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
 use crate::domain::{
     CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, cursor_time, escape_like, new_id,
-    now, parse_stored, taxonomies,
+    now, parse_stored, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -466,7 +466,7 @@ pub fn update<F>(
 where
     F: Fn(&Organisation) -> Result<OrganisationProfile, DomainError>,
 {
-    let changed = |current: &Organisation| {
+    let change = |current: &Organisation| {
         let profile = change(current)?;
         Ok((!same_content(&profile, &current.profile)).then_some(profile))
     };
@@ -474,20 +474,10 @@ where
         let version = current.version + 1;
         overwrite_profile(conn, current, &profile, &current.profile, version, now())
     };
-    crate::domain::update_locked(
-        conn,
-        check,
-        |conn| crate::domain::lock_row!(conn, organisations, id),
-        |conn| find(conn, id),
-        changed,
-        write,
-    )
-}
-
-impl crate::domain::Versioned for Organisation {
-    fn version(&self) -> i64 {
-        self.version
-    }
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, organisations, id);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &Organisation| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
 /// Rewrites the profile of an organisation the caller has already locked and checked (an

@@ -13,7 +13,7 @@ use crate::db::DbConn;
 use crate::db::schema::{benchmark_sets, benchmark_shares};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    DomainError, FieldError, Page, VersionCheck, changed, new_id, now, taxonomies,
+    DomainError, FieldError, Page, VersionCheck, changed, new_id, now, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -311,19 +311,12 @@ pub fn list(
                     .and(benchmark_sets::id.gt(id.clone()))),
         );
     }
-    let mut rows: Vec<(String, SetRow)> = query
+    let query = query
         .order((benchmark_sets::name_key.asc(), benchmark_sets::id.asc()))
-        .select((benchmark_sets::name_key, set_columns!()))
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some((key, row))) => Some((key.clone(), row.0.clone())),
-        _ => None,
-    };
-    let sets = assemble(conn, rows.into_iter().map(|(_, row)| row).collect())?;
-    Ok((sets, next))
+        .select((benchmark_sets::name_key, set_columns!()));
+    let position = |(key, row): &(String, SetRow)| (key.clone(), row.0.clone());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, |(_, row)| Ok(row))?;
+    Ok((assemble(conn, rows)?, next))
 }
 
 pub fn create(conn: &mut DbConn, profile: &BenchmarkProfile) -> Result<BenchmarkSet, DomainError> {
@@ -360,20 +353,11 @@ where
         write_shares(conn, id, &profile.shares)?;
         Ok(())
     };
-    crate::domain::update_locked(
-        conn,
-        version_check,
-        |conn| crate::domain::lock_row!(conn, benchmark_sets, id),
-        |conn| find(conn, id),
-        |current| changed(&current.profile, change),
-        write,
-    )
-}
-
-impl crate::domain::Versioned for BenchmarkSet {
-    fn version(&self) -> i64 {
-        self.version
-    }
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, benchmark_sets, id);
+    let change = |current: &BenchmarkSet| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &BenchmarkSet| current.version;
+    update_locked(conn, version_check, lock, find, version, change, write)
 }
 
 /// Marks a set deleted; its id stays taken, so a default set is not seeded again.
