@@ -217,6 +217,61 @@ where
     load_page(conn, query, limit, |last| id_position(id(last)), convert)
 }
 
+/// Whether a keyset list goes up or down its sort key (ties go the same way by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// A boolean condition on the rows of `QS`, built at run time (a list's filter).
+pub type Condition<QS> =
+    Box<dyn diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>>;
+
+/// The rows strictly after a cursor (`key`, `after_id`) in a list sorted by (`column`, `id`):
+/// the two are compared as a pair, so rows that share the key are split by their id.
+pub fn past_cursor<QS, C, I, V>(
+    column: C,
+    key: V,
+    id: I,
+    after_id: &str,
+    direction: Direction,
+) -> Condition<QS>
+where
+    QS: 'static,
+    C: diesel::ExpressionMethods + Clone,
+    I: diesel::ExpressionMethods,
+    C::SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType,
+    I::SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType,
+    V: diesel::expression::AsExpression<C::SqlType> + Clone,
+    String: diesel::expression::AsExpression<I::SqlType>,
+    diesel::dsl::Gt<C, V>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Lt<C, V>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Eq<C, V>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Gt<I, String>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Lt<I, String>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+{
+    use diesel::BoolExpressionMethods;
+    let after_id = after_id.to_owned();
+    let (beyond, tie): (Condition<QS>, Condition<QS>) = match direction {
+        Direction::Ascending => (
+            Box::new(column.clone().gt(key.clone())),
+            Box::new(id.gt(after_id)),
+        ),
+        Direction::Descending => (
+            Box::new(column.clone().lt(key.clone())),
+            Box::new(id.lt(after_id)),
+        ),
+    };
+    let same: Condition<QS> = Box::new(column.eq(key));
+    Box::new(beyond.or(same.and(tie)))
+}
+
 /// The position of a page's last entry in a list that is ordered by id alone.
 pub fn id_position(id: &str) -> (String, String) {
     (String::new(), id.to_owned())

@@ -21,8 +21,8 @@ use crate::domain::expert_groups::store::{check_party, current_parties, hold_par
 use crate::domain::id_position;
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, changed, cursor_time,
-    escape_like, new_id, now, parse_stored, taxonomies, update_locked,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
+    cursor_time, escape_like, new_id, now, parse_stored, past_cursor, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -393,25 +393,18 @@ pub fn list(
     taxonomies::check_expertise_filter(conn, &filter.expertise)?;
     let mut query = filtered(filter);
     if let Some((after_key, after_id)) = after {
-        macro_rules! after {
-            ($column:expr, $value:expr, $cmp:ident) => {{
-                let value = $value;
-                query.filter(
-                    $column
-                        .$cmp(value.clone())
-                        .or($column.eq(value).and(id.$cmp(after_id.clone()))),
-                )
-            }};
-        }
         use ConsultationSort as S;
-        query = match sort {
-            S::Title => after!(title_key, after_key.clone(), gt),
-            S::TitleDesc => after!(title_key, after_key.clone(), lt),
-            S::OpensOn => after!(opens_on_key(), cursor_date(after_key)?, gt),
-            S::OpensOnDesc => after!(opens_on_key(), cursor_date(after_key)?, lt),
-            S::CreatedAt => after!(created_at, cursor_time(after_key)?, gt),
-            S::UpdatedAt => after!(updated_at, cursor_time(after_key)?, gt),
-        };
+        let (up, down) = (Direction::Ascending, Direction::Descending);
+        let title = |direction| past_cursor(title_key, after_key.clone(), id, after_id, direction);
+        let opens_on = |date, direction| past_cursor(opens_on_key(), date, id, after_id, direction);
+        query = query.filter(match sort {
+            S::Title => title(up),
+            S::TitleDesc => title(down),
+            S::OpensOn => opens_on(cursor_date(after_key)?, up),
+            S::OpensOnDesc => opens_on(cursor_date(after_key)?, down),
+            S::CreatedAt => past_cursor(created_at, cursor_time(after_key)?, id, after_id, up),
+            S::UpdatedAt => past_cursor(updated_at, cursor_time(after_key)?, id, after_id, up),
+        });
     }
     query = match sort {
         ConsultationSort::Title => query.order((title_key.asc(), id.asc())),

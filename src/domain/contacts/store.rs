@@ -14,8 +14,8 @@ use super::{
 use crate::db::DbConn;
 use crate::db::schema::{contact_affiliations, contact_consents, contacts};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, changed, escape_like,
-    new_id, now, parse_stored, update_locked,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
+    cursor_time, escape_like, new_id, now, parse_stored, past_cursor, update_locked,
 };
 
 const ENTITY: &str = "contact";
@@ -585,48 +585,31 @@ pub fn list(
         );
     }
     if let Some((key, id)) = after {
-        query = match sort {
-            ContactSort::Name => query.filter(
-                contacts::name_key.gt(key.clone()).or(contacts::name_key
-                    .eq(key.clone())
-                    .and(contacts::id.gt(id.clone()))),
+        let up = Direction::Ascending;
+        query = query.filter(match sort {
+            ContactSort::Name => past_cursor(contacts::name_key, key.clone(), contacts::id, id, up),
+            ContactSort::UpdatedAt => past_cursor(
+                contacts::updated_at,
+                cursor_time(key)?,
+                contacts::id,
+                id,
+                up,
             ),
-            ContactSort::UpdatedAt => {
-                let at = NaiveDateTime::parse_from_str(key, CURSOR_TIME_FORMAT).map_err(|_| {
-                    DomainError::BadFilter(vec![FieldError::new(
-                        "cursor",
-                        "invalid",
-                        "is not a cursor this API issued",
-                    )])
-                })?;
-                query.filter(
-                    contacts::updated_at
-                        .gt(at)
-                        .or(contacts::updated_at.eq(at).and(contacts::id.gt(id.clone()))),
-                )
-            }
-        };
+        });
     }
     query = match sort {
         ContactSort::Name => query.order((contacts::name_key.asc(), contacts::id.asc())),
         ContactSort::UpdatedAt => query.order((contacts::updated_at.asc(), contacts::id.asc())),
     };
-    let mut rows: Vec<ContactRow> = query
-        .select(ContactRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((
-            match sort {
-                ContactSort::Name => last.name_key.clone(),
-                ContactSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
-            },
-            last.id.clone(),
-        )),
-        _ => None,
+    let position = |last: &ContactRow| {
+        let sort_key = match sort {
+            ContactSort::Name => last.name_key.clone(),
+            ContactSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
+        };
+        (sort_key, last.id.clone())
     };
+    let query = query.select(ContactRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
     let live: Vec<String> = rows
         .iter()
         .filter(|row| row.deleted_at.is_none())

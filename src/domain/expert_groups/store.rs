@@ -14,8 +14,9 @@ use crate::db::DbConn;
 use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, expert_groups};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, Page, VersionCheck, changed,
-    cursor_time, escape_like, new_id, now, parse_stored, taxonomies, update_locked,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, Page, VersionCheck,
+    changed, cursor_time, escape_like, new_id, now, parse_stored, past_cursor, taxonomies,
+    update_locked,
 };
 use crate::with_backend;
 
@@ -323,22 +324,17 @@ pub fn list(
     taxonomies::check_expertise_filter(conn, &filter.expertise)?;
     let mut query = filtered(filter);
     if let Some((after_key, after_id)) = after {
-        macro_rules! after {
-            ($column:expr, $value:expr, $cmp:ident) => {{
-                let value = $value;
-                query.filter(
-                    $column
-                        .$cmp(value.clone())
-                        .or($column.eq(value).and(id.$cmp(after_id.clone()))),
-                )
-            }};
-        }
-        query = match sort {
-            GroupSort::Name => after!(key, after_key.clone(), gt),
-            GroupSort::NameDesc => after!(key, after_key.clone(), lt),
-            GroupSort::CreatedAt => after!(created_at, cursor_time(after_key)?, gt),
-            GroupSort::UpdatedAt => after!(updated_at, cursor_time(after_key)?, gt),
-        };
+        let (up, down) = (Direction::Ascending, Direction::Descending);
+        query = query.filter(match sort {
+            GroupSort::Name => past_cursor(key, after_key.clone(), id, after_id, up),
+            GroupSort::NameDesc => past_cursor(key, after_key.clone(), id, after_id, down),
+            GroupSort::CreatedAt => {
+                past_cursor(created_at, cursor_time(after_key)?, id, after_id, up)
+            }
+            GroupSort::UpdatedAt => {
+                past_cursor(updated_at, cursor_time(after_key)?, id, after_id, up)
+            }
+        });
     }
     query = match sort {
         GroupSort::Name => query.order((key.asc(), id.asc())),

@@ -18,8 +18,8 @@ use crate::db::schema::{
 use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, cursor_time, escape_like, new_id,
-    now, parse_stored, taxonomies, update_locked,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, cursor_time, escape_like,
+    new_id, now, parse_stored, past_cursor, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -709,50 +709,35 @@ pub fn list(
         S::UpdatedAtDesc => query.order((updated_at.desc(), id.desc())),
     };
     if let Some(after) = after {
-        // Rows strictly after the last one in sort order: (key, id) compared as a pair.
-        macro_rules! after {
-            ($column:expr, $key:expr, $cmp:ident) => {{
-                let key = $key;
-                let last = after.id.clone();
-                query.filter(
-                    $column
-                        .$cmp(key.clone())
-                        .or($column.eq(key).and(id.$cmp(last))),
-                )
-            }};
-        }
+        let (up, down) = (Direction::Ascending, Direction::Descending);
         let key = after.key.clone();
-        query = match sort {
-            S::Name => after!(name_key, key, gt),
-            S::NameDesc => after!(name_key, key, lt),
-            S::CreatedAt => after!(created_at, cursor_time(&key)?, gt),
-            S::CreatedAtDesc => after!(created_at, cursor_time(&key)?, lt),
-            S::UpdatedAt => after!(updated_at, cursor_time(&key)?, gt),
-            S::UpdatedAtDesc => after!(updated_at, cursor_time(&key)?, lt),
-        };
+        let name = |direction| past_cursor(name_key, key.clone(), id, &after.id, direction);
+        let created = |at, direction| past_cursor(created_at, at, id, &after.id, direction);
+        let updated = |at, direction| past_cursor(updated_at, at, id, &after.id, direction);
+        query = query.filter(match sort {
+            S::Name => name(up),
+            S::NameDesc => name(down),
+            S::CreatedAt => created(cursor_time(&key)?, up),
+            S::CreatedAtDesc => created(cursor_time(&key)?, down),
+            S::UpdatedAt => updated(cursor_time(&key)?, up),
+            S::UpdatedAtDesc => updated(cursor_time(&key)?, down),
+        });
     }
-    let mut rows: Vec<OrganisationRow> = query
-        .select(OrganisationRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some(Position {
-            key: match sort {
-                S::Name | S::NameDesc => last.name_key.clone(),
-                S::CreatedAt | S::CreatedAtDesc => {
-                    last.created_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-                S::UpdatedAt | S::UpdatedAtDesc => {
-                    last.updated_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-            },
-            id: last.id.clone(),
-        }),
-        _ => None,
+    let position = |last: &OrganisationRow| {
+        let sort_key = match sort {
+            S::Name | S::NameDesc => last.name_key.clone(),
+            S::CreatedAt | S::CreatedAtDesc => {
+                last.created_at.format(CURSOR_TIME_FORMAT).to_string()
+            }
+            S::UpdatedAt | S::UpdatedAtDesc => {
+                last.updated_at.format(CURSOR_TIME_FORMAT).to_string()
+            }
+        };
+        (sort_key, last.id.clone())
     };
+    let query = query.select(OrganisationRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
+    let next = next.map(|(key, last_id)| Position { key, id: last_id });
 
     let live_ids: Vec<String> = rows
         .iter()

@@ -13,7 +13,8 @@ use crate::db::DbConn;
 use crate::db::schema::{benchmark_sets, benchmark_shares};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    DomainError, FieldError, Page, VersionCheck, changed, new_id, now, taxonomies, update_locked,
+    Direction, DomainError, FieldError, Page, VersionCheck, changed, new_id, now, past_cursor,
+    taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -303,13 +304,14 @@ pub fn list(
         .filter(benchmark_sets::deleted_at.is_null())
         .into_boxed();
     if let Some((key, id)) = after {
-        query = query.filter(
-            benchmark_sets::name_key
-                .gt(key.clone())
-                .or(benchmark_sets::name_key
-                    .eq(key.clone())
-                    .and(benchmark_sets::id.gt(id.clone()))),
-        );
+        let (name_key, set_id) = (benchmark_sets::name_key, benchmark_sets::id);
+        query = query.filter(past_cursor(
+            name_key,
+            key.clone(),
+            set_id,
+            id,
+            Direction::Ascending,
+        ));
     }
     let query = query
         .order((benchmark_sets::name_key.asc(), benchmark_sets::id.asc()))
