@@ -457,15 +457,12 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Organisation, DomainError> {
 /// stored version. The row is locked before it is read, so concurrent writes apply one after
 /// the other, each to what the one before wrote (never a lost update, never a 412 without
 /// `If-Match`).
-pub fn update<F>(
+pub fn update(
     conn: &mut DbConn,
     id: &str,
     check: &VersionCheck,
-    change: F,
-) -> Result<Organisation, DomainError>
-where
-    F: Fn(&Organisation) -> Result<OrganisationProfile, DomainError>,
-{
+    change: impl FnOnce(&Organisation) -> Result<OrganisationProfile, DomainError>,
+) -> Result<Organisation, DomainError> {
     let change = |current: &Organisation| {
         let profile = change(current)?;
         Ok((!same_content(&profile, &current.profile)).then_some(profile))
