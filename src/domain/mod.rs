@@ -176,6 +176,142 @@ pub fn keyset_page<R, T>(
     Ok((entries, next))
 }
 
+/// A keyset page read by `query` (filtered past the cursor and ordered already): one row
+/// more than `limit` is read, for `keyset_page` to tell whether there is a next page.
+pub fn load_page<'q, Q, R, T>(
+    conn: &mut crate::db::DbConn,
+    query: Q,
+    limit: usize,
+    position: impl Fn(&R) -> (String, String),
+    convert: impl FnMut(R) -> Result<T, DomainError>,
+) -> Result<Page<T>, DomainError>
+where
+    Q: diesel::query_dsl::methods::LimitDsl,
+    diesel::dsl::Limit<Q>: diesel::RunQueryDsl<crate::db::DbConn>
+        + diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
+{
+    use diesel::RunQueryDsl;
+    let rows = query.limit(limit as i64 + 1).load(conn)?;
+    keyset_page(rows, limit, position, convert)
+}
+
+/// `load_page` of a list ordered by id alone (ids are time-ordered): `after`, when given,
+/// keeps the rows past the cursor's id; the next cursor is the last entry's `id`.
+pub fn load_id_page<'q, Q, P, R, T>(
+    conn: &mut crate::db::DbConn,
+    query: Q,
+    after: Option<P>,
+    limit: usize,
+    id: impl Fn(&R) -> &str,
+    convert: impl FnMut(R) -> Result<T, DomainError>,
+) -> Result<Page<T>, DomainError>
+where
+    Q: diesel::query_dsl::methods::FilterDsl<P, Output = Q> + diesel::query_dsl::methods::LimitDsl,
+    diesel::dsl::Limit<Q>: diesel::RunQueryDsl<crate::db::DbConn>
+        + diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
+{
+    let query = match after {
+        Some(after) => query.filter(after),
+        None => query,
+    };
+    load_page(conn, query, limit, |last| id_position(id(last)), convert)
+}
+
+/// Whether a keyset list goes up or down its sort key (ties go the same way by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// A boolean condition on the rows of `QS`, built at run time (a list's filter).
+pub type Condition<QS> =
+    Box<dyn diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>>;
+
+/// The rows strictly after a cursor (`key`, `after_id`) in a list sorted by (`column`, `id`):
+/// the two are compared as a pair, so rows that share the key are split by their id.
+pub fn past_cursor<QS, C, I, V>(
+    column: C,
+    key: V,
+    id: I,
+    after_id: &str,
+    direction: Direction,
+) -> Condition<QS>
+where
+    QS: 'static,
+    C: diesel::ExpressionMethods + Clone,
+    I: diesel::ExpressionMethods,
+    C::SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType,
+    I::SqlType: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType,
+    V: diesel::expression::AsExpression<C::SqlType> + Clone,
+    String: diesel::expression::AsExpression<I::SqlType>,
+    diesel::dsl::Gt<C, V>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Lt<C, V>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Eq<C, V>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Gt<I, String>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+    diesel::dsl::Lt<I, String>: diesel::BoxableExpression<QS, crate::db::Backend, SqlType = diesel::sql_types::Bool>
+        + 'static,
+{
+    use diesel::BoolExpressionMethods;
+    let after_id = after_id.to_owned();
+    let (beyond, tie): (Condition<QS>, Condition<QS>) = match direction {
+        Direction::Ascending => (
+            Box::new(column.clone().gt(key.clone())),
+            Box::new(id.gt(after_id)),
+        ),
+        Direction::Descending => (
+            Box::new(column.clone().lt(key.clone())),
+            Box::new(id.lt(after_id)),
+        ),
+    };
+    let same: Condition<QS> = Box::new(column.eq(key));
+    Box::new(beyond.or(same.and(tie)))
+}
+
+/// The position of a page's last entry in a list that is ordered by id alone.
+pub fn id_position(id: &str) -> (String, String) {
+    (String::new(), id.to_owned())
+}
+
+/// What `change` makes of `current`, or `None` when that is `current` again (nothing to write).
+pub fn changed<P: PartialEq>(
+    current: &P,
+    change: impl FnOnce(&P) -> Result<P, DomainError>,
+) -> Result<Option<P>, DomainError> {
+    let next = change(current)?;
+    Ok((next != *current).then_some(next))
+}
+
+/// The one shape of a locked update, in one transaction: `lock` holds the row (see
+/// `lock_row!`) before `find` reads it, `If-Match` must allow its `version`, then `change`
+/// says what to write (`None`: nothing, the record is answered as it is), `write` writes it
+/// with the table's own rules, and the record is read again as written.
+pub fn update_locked<R, P>(
+    conn: &mut crate::db::DbConn,
+    check: &VersionCheck,
+    lock: impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<bool>,
+    find: impl Fn(&mut crate::db::DbConn) -> Result<R, DomainError>,
+    version: impl FnOnce(&R) -> i64,
+    change: impl FnOnce(&R) -> Result<Option<P>, DomainError>,
+    write: impl FnOnce(&mut crate::db::DbConn, &R, P) -> Result<(), DomainError>,
+) -> Result<R, DomainError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        lock(conn)?;
+        let current = find(conn)?;
+        check.require(version(&current))?;
+        let Some(next) = change(&current)? else {
+            return Ok(current);
+        };
+        write(conn, &current, next)?;
+        find(conn)
+    })
+}
+
 /// Holds the row `$id` of `$table` until the transaction ends, and answers whether it exists:
 /// on PostgreSQL an UPDATE that sets `version` (or `$column`) to itself takes the row lock, so
 /// a concurrent writer of the row waits here, before it reads; SQLite's write transactions

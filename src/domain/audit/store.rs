@@ -106,24 +106,15 @@ type Boxed<'a> = audit_events::BoxedQuery<'a, crate::db::Backend>;
 /// A page of `query`, newest first (ids are time-ordered), after the id `before`.
 fn page(
     conn: &mut DbConn,
-    mut query: Boxed<'_>,
+    query: Boxed<'_>,
     before: Option<&str>,
     limit: usize,
 ) -> Result<Page<StoredEvent>, DomainError> {
-    if let Some(id) = before {
-        query = query.filter(audit_events::id.lt(id.to_owned()));
-    }
-    let rows: Vec<Row> = query
+    let query = query
         .order(audit_events::id.desc())
-        .select(Row::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
-        limit,
-        |last| (String::new(), last.id.clone()),
-        Row::into_event,
-    )
+        .select(Row::as_select());
+    let before = before.map(|id| audit_events::id.lt(id.to_owned()));
+    crate::domain::load_id_page(conn, query, before, limit, |row| &row.id, Row::into_event)
 }
 
 pub fn list(

@@ -18,10 +18,11 @@ use crate::db::schema::{
 };
 use crate::domain::Page;
 use crate::domain::expert_groups::store::{check_party, current_parties, hold_party};
+use crate::domain::id_position;
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, cursor_time,
-    escape_like, new_id, now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
+    cursor_time, escape_like, new_id, now, parse_stored, past_cursor, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -60,6 +61,41 @@ struct ResponseRow {
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+}
+
+/// The columns a consultation's profile writes, on insert and update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(
+    table_name = consultations,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+struct ProfileColumns<'a> {
+    title: &'a str,
+    title_key: String,
+    kind: &'static str,
+    summary: Option<&'a str>,
+    lead_group_id: Option<&'a str>,
+    opens_on: Option<NaiveDate>,
+    closes_on: Option<NaiveDate>,
+    status: &'static str,
+    external_url: Option<&'a str>,
+}
+
+impl<'a> ProfileColumns<'a> {
+    fn new(profile: &'a ConsultationProfile) -> Self {
+        Self {
+            title: &profile.title,
+            title_key: name_key(&profile.title),
+            kind: profile.kind.as_str(),
+            summary: profile.summary.as_deref(),
+            lead_group_id: profile.lead_group_id.as_deref(),
+            opens_on: profile.opens_on,
+            closes_on: profile.closes_on,
+            status: profile.status.as_str(),
+            external_url: profile.external_url.as_deref(),
+        }
+    }
 }
 
 impl ResponseRow {
@@ -248,15 +284,7 @@ pub fn create(
         diesel::insert_into(consultations::table)
             .values((
                 consultations::id.eq(&id),
-                consultations::title.eq(&profile.title),
-                consultations::title_key.eq(name_key(&profile.title)),
-                consultations::kind.eq(profile.kind.as_str()),
-                consultations::summary.eq(&profile.summary),
-                consultations::lead_group_id.eq(&profile.lead_group_id),
-                consultations::opens_on.eq(profile.opens_on),
-                consultations::closes_on.eq(profile.closes_on),
-                consultations::status.eq(profile.status.as_str()),
-                consultations::external_url.eq(&profile.external_url),
+                ProfileColumns::new(profile),
                 consultations::version.eq(1),
                 consultations::created_at.eq(at),
                 consultations::updated_at.eq(at),
@@ -278,14 +306,7 @@ pub fn update<F>(
 where
     F: Fn(&ConsultationProfile) -> Result<ConsultationProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, consultations, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &Consultation, profile: ConsultationProfile| {
         if !current.profile.status.can_become(profile.status) {
             return Err(DomainError::Conflict {
                 message: format!(
@@ -302,22 +323,19 @@ where
         check_against_store(conn, &profile, Some(&current.profile))?;
         diesel::update(consultations::table.find(id))
             .set((
-                consultations::title.eq(&profile.title),
-                consultations::title_key.eq(name_key(&profile.title)),
-                consultations::kind.eq(profile.kind.as_str()),
-                consultations::summary.eq(&profile.summary),
-                consultations::lead_group_id.eq(&profile.lead_group_id),
-                consultations::opens_on.eq(profile.opens_on),
-                consultations::closes_on.eq(profile.closes_on),
-                consultations::status.eq(profile.status.as_str()),
-                consultations::external_url.eq(&profile.external_url),
+                ProfileColumns::new(&profile),
                 consultations::version.eq(current.version + 1),
                 consultations::updated_at.eq(now()),
             ))
             .execute(conn)?;
         write_expertise(conn, id, &profile.expertise)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, consultations, id);
+    let change = |current: &Consultation| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &Consultation| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
 /// Marks a consultation deleted, keeping it as a tombstone for sync.
@@ -375,25 +393,18 @@ pub fn list(
     taxonomies::check_expertise_filter(conn, &filter.expertise)?;
     let mut query = filtered(filter);
     if let Some((after_key, after_id)) = after {
-        macro_rules! after {
-            ($column:expr, $value:expr, $cmp:ident) => {{
-                let value = $value;
-                query.filter(
-                    $column
-                        .$cmp(value.clone())
-                        .or($column.eq(value).and(id.$cmp(after_id.clone()))),
-                )
-            }};
-        }
         use ConsultationSort as S;
-        query = match sort {
-            S::Title => after!(title_key, after_key.clone(), gt),
-            S::TitleDesc => after!(title_key, after_key.clone(), lt),
-            S::OpensOn => after!(opens_on_key(), cursor_date(after_key)?, gt),
-            S::OpensOnDesc => after!(opens_on_key(), cursor_date(after_key)?, lt),
-            S::CreatedAt => after!(created_at, cursor_time(after_key)?, gt),
-            S::UpdatedAt => after!(updated_at, cursor_time(after_key)?, gt),
-        };
+        let (up, down) = (Direction::Ascending, Direction::Descending);
+        let title = |direction| past_cursor(title_key, after_key.clone(), id, after_id, direction);
+        let opens_on = |date, direction| past_cursor(opens_on_key(), date, id, after_id, direction);
+        query = query.filter(match sort {
+            S::Title => title(up),
+            S::TitleDesc => title(down),
+            S::OpensOn => opens_on(cursor_date(after_key)?, up),
+            S::OpensOnDesc => opens_on(cursor_date(after_key)?, down),
+            S::CreatedAt => past_cursor(created_at, cursor_time(after_key)?, id, after_id, up),
+            S::UpdatedAt => past_cursor(updated_at, cursor_time(after_key)?, id, after_id, up),
+        });
     }
     query = match sort {
         ConsultationSort::Title => query.order((title_key.asc(), id.asc())),
@@ -403,32 +414,21 @@ pub fn list(
         ConsultationSort::CreatedAt => query.order((created_at.asc(), id.asc())),
         ConsultationSort::UpdatedAt => query.order((updated_at.asc(), id.asc())),
     };
-    let mut rows: Vec<ConsultationRow> = query
-        .select(ConsultationRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((
-            match sort {
-                ConsultationSort::Title | ConsultationSort::TitleDesc => last.title_key.clone(),
-                ConsultationSort::OpensOn | ConsultationSort::OpensOnDesc => last
-                    .opens_on
-                    .unwrap_or_else(undated)
-                    .format("%Y-%m-%d")
-                    .to_string(),
-                ConsultationSort::CreatedAt => {
-                    last.created_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-                ConsultationSort::UpdatedAt => {
-                    last.updated_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-            },
-            last.id.clone(),
-        )),
-        _ => None,
+    let position = |last: &ConsultationRow| {
+        let key = match sort {
+            ConsultationSort::Title | ConsultationSort::TitleDesc => last.title_key.clone(),
+            ConsultationSort::OpensOn | ConsultationSort::OpensOnDesc => last
+                .opens_on
+                .unwrap_or_else(undated)
+                .format("%Y-%m-%d")
+                .to_string(),
+            ConsultationSort::CreatedAt => last.created_at.format(CURSOR_TIME_FORMAT).to_string(),
+            ConsultationSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
+        };
+        (key, last.id.clone())
     };
+    let query = query.select(ConsultationRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
     Ok((assemble(conn, rows)?, next))
 }
 
@@ -599,27 +599,21 @@ pub fn invitations(
     if let Some(after) = after {
         query = query.filter(consultation_invitations::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<InvitationRow> = query
-        .order(consultation_invitations::id.asc())
-        .select((
-            consultation_invitations::id,
-            consultation_invitations::consultation_id,
-            consultation_invitations::organisation_id,
-            consultation_invitations::contact_id,
-            consultation_invitations::via_group_id,
-            consultation_invitations::invited_at,
-        ))
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((String::new(), last.0.clone())),
-        _ => None,
-    };
-    let mut invitations = rows
-        .into_iter()
-        .map(|(id, consultation_id, organisation, contact, via, at)| {
+    let query = query.order(consultation_invitations::id.asc()).select((
+        consultation_invitations::id,
+        consultation_invitations::consultation_id,
+        consultation_invitations::organisation_id,
+        consultation_invitations::contact_id,
+        consultation_invitations::via_group_id,
+        consultation_invitations::invited_at,
+    ));
+    let position = |last: &InvitationRow| id_position(&last.0);
+    let (mut invitations, next) = crate::domain::load_page(
+        conn,
+        query,
+        limit,
+        position,
+        |(id, consultation_id, organisation, contact, via, at)| {
             Ok(Invitation {
                 id,
                 consultation_id,
@@ -628,8 +622,8 @@ pub fn invitations(
                 invited_at: at,
                 response: None,
             })
-        })
-        .collect::<Result<Vec<_>, DomainError>>()?;
+        },
+    )?;
     attach_responses(conn, consultation_id, &mut invitations)?;
     Ok((invitations, next))
 }
@@ -806,18 +800,16 @@ pub fn responses(
     if filter.named_only {
         query = query.filter(consultation_responses::attribution.eq(Attribution::Named.as_str()));
     }
-    if let Some(after) = after {
-        query = query.filter(consultation_responses::id.gt(after.to_owned()));
-    }
-    let rows: Vec<ResponseRow> = query
+    let query = query
         .order(consultation_responses::id.asc())
-        .select(ResponseRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+        .select(ResponseRow::as_select());
+    let after = after.map(|after| consultation_responses::id.gt(after.to_owned()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |last| (String::new(), last.id.clone()),
+        |row| &row.id,
         ResponseRow::into_response,
     )
 }
@@ -992,18 +984,15 @@ pub fn history(
             Some((parse_stored(&attribution)?, attended, submitted_at));
     }
     let ids: Vec<String> = involvement.keys().cloned().collect();
-    let rows: Vec<ConsultationRow> = consultations::table
+    let query = consultations::table
         .filter(consultations::id.eq_any(&ids))
         .filter(consultations::deleted_at.is_null())
         .order(consultations::id.asc())
-        .select(ConsultationRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    let mut entries = Vec::new();
-    for row in rows.into_iter().take(limit) {
+        .select(ConsultationRow::as_select());
+    let position = |last: &ConsultationRow| id_position(&last.id);
+    crate::domain::load_page(conn, query, limit, position, |row| {
         let (invitation, response) = involvement.remove(&row.id).unwrap_or_default();
-        entries.push(HistoryEntry {
+        Ok(HistoryEntry {
             kind: parse_stored(&row.kind)?,
             status: parse_stored(&row.status)?,
             consultation_id: row.id,
@@ -1013,13 +1002,8 @@ pub fn history(
             invited_at: invitation.as_ref().map(|(at, _)| *at),
             via_group_id: invitation.and_then(|(_, via)| via),
             response,
-        });
-    }
-    let next = match (more, entries.last()) {
-        (true, Some(last)) => Some((String::new(), last.consultation_id.clone())),
-        _ => None,
-    };
-    Ok((entries, next))
+        })
+    })
 }
 
 /// Whether a consultation with this id was ever stored (deleted ones included), for its history.

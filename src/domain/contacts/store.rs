@@ -14,8 +14,8 @@ use super::{
 use crate::db::DbConn;
 use crate::db::schema::{contact_affiliations, contact_consents, contacts};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, VersionCheck, escape_like, new_id,
-    now, parse_stored,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
+    cursor_time, escape_like, new_id, now, parse_stored, past_cursor, update_locked,
 };
 
 const ENTITY: &str = "contact";
@@ -118,15 +118,7 @@ pub fn create(conn: &mut DbConn, profile: &ContactProfile) -> Result<Contact, Do
         diesel::insert_into(contacts::table)
             .values((
                 contacts::id.eq(&id),
-                contacts::given_name.eq(&profile.given_name),
-                contacts::family_name.eq(&profile.family_name),
-                contacts::name_key.eq(name_key(profile)),
-                contacts::email.eq(&profile.email),
-                contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
-                contacts::email_match_key.eq(profile.email.as_deref().map(email_match_key)),
-                contacts::phone.eq(&profile.phone),
-                contacts::job_title.eq(&profile.job_title),
-                contacts::pronouns.eq(&profile.pronouns),
+                ProfileColumns::new(profile),
                 contacts::version.eq(1),
                 contacts::created_at.eq(at),
                 contacts::updated_at.eq(at),
@@ -156,33 +148,58 @@ pub fn update(
     check: &VersionCheck,
     change: impl FnOnce(&ContactProfile) -> Result<ContactProfile, DomainError>,
 ) -> Result<Contact, DomainError> {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, contacts, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &Contact, profile: ContactProfile| {
         check_email(conn, &profile, Some(id))?;
         diesel::update(contacts::table.find(id))
             .set((
-                contacts::given_name.eq(&profile.given_name),
-                contacts::family_name.eq(&profile.family_name),
-                contacts::name_key.eq(name_key(&profile)),
-                contacts::email.eq(&profile.email),
-                contacts::email_key.eq(profile.email.as_ref().map(|e| e.to_lowercase())),
-                contacts::email_match_key.eq(profile.email.as_deref().map(email_match_key)),
-                contacts::phone.eq(&profile.phone),
-                contacts::job_title.eq(&profile.job_title),
-                contacts::pronouns.eq(&profile.pronouns),
+                ProfileColumns::new(&profile),
                 contacts::version.eq(current.version + 1),
                 contacts::updated_at.eq(now()),
             ))
             .execute(conn)
             .map_err(unique_email)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, contacts, id);
+    let change = |current: &Contact| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &Contact| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
+}
+
+/// The columns a contact's profile writes, on insert and update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(
+    table_name = contacts,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+struct ProfileColumns<'a> {
+    given_name: &'a str,
+    family_name: &'a str,
+    name_key: String,
+    email: Option<&'a str>,
+    email_key: Option<String>,
+    email_match_key: Option<String>,
+    phone: Option<&'a str>,
+    job_title: Option<&'a str>,
+    pronouns: Option<&'a str>,
+}
+
+impl<'a> ProfileColumns<'a> {
+    fn new(profile: &'a ContactProfile) -> Self {
+        Self {
+            given_name: &profile.given_name,
+            family_name: &profile.family_name,
+            name_key: name_key(profile),
+            email: profile.email.as_deref(),
+            email_key: profile.email.as_ref().map(|e| e.to_lowercase()),
+            email_match_key: profile.email.as_deref().map(email_match_key),
+            phone: profile.phone.as_deref(),
+            job_title: profile.job_title.as_deref(),
+            pronouns: profile.pronouns.as_deref(),
+        }
+    }
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {
@@ -568,48 +585,31 @@ pub fn list(
         );
     }
     if let Some((key, id)) = after {
-        query = match sort {
-            ContactSort::Name => query.filter(
-                contacts::name_key.gt(key.clone()).or(contacts::name_key
-                    .eq(key.clone())
-                    .and(contacts::id.gt(id.clone()))),
+        let up = Direction::Ascending;
+        query = query.filter(match sort {
+            ContactSort::Name => past_cursor(contacts::name_key, key.clone(), contacts::id, id, up),
+            ContactSort::UpdatedAt => past_cursor(
+                contacts::updated_at,
+                cursor_time(key)?,
+                contacts::id,
+                id,
+                up,
             ),
-            ContactSort::UpdatedAt => {
-                let at = NaiveDateTime::parse_from_str(key, CURSOR_TIME_FORMAT).map_err(|_| {
-                    DomainError::BadFilter(vec![FieldError::new(
-                        "cursor",
-                        "invalid",
-                        "is not a cursor this API issued",
-                    )])
-                })?;
-                query.filter(
-                    contacts::updated_at
-                        .gt(at)
-                        .or(contacts::updated_at.eq(at).and(contacts::id.gt(id.clone()))),
-                )
-            }
-        };
+        });
     }
     query = match sort {
         ContactSort::Name => query.order((contacts::name_key.asc(), contacts::id.asc())),
         ContactSort::UpdatedAt => query.order((contacts::updated_at.asc(), contacts::id.asc())),
     };
-    let mut rows: Vec<ContactRow> = query
-        .select(ContactRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((
-            match sort {
-                ContactSort::Name => last.name_key.clone(),
-                ContactSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
-            },
-            last.id.clone(),
-        )),
-        _ => None,
+    let position = |last: &ContactRow| {
+        let sort_key = match sort {
+            ContactSort::Name => last.name_key.clone(),
+            ContactSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
+        };
+        (sort_key, last.id.clone())
     };
+    let query = query.select(ContactRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
     let live: Vec<String> = rows
         .iter()
         .filter(|row| row.deleted_at.is_none())

@@ -14,8 +14,9 @@ use crate::db::DbConn;
 use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, expert_groups};
 use crate::domain::organisations::name_key;
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, Page, VersionCheck, cursor_time,
-    escape_like, new_id, now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, Page, VersionCheck,
+    changed, cursor_time, escape_like, new_id, now, parse_stored, past_cursor, taxonomies,
+    update_locked,
 };
 use crate::with_backend;
 
@@ -48,6 +49,37 @@ struct MemberRow {
     role: String,
     joined_on: NaiveDate,
     left_on: Option<NaiveDate>,
+}
+
+/// The columns a group's profile writes, on insert and update alike.
+#[derive(Insertable, AsChangeset)]
+#[diesel(
+    table_name = expert_groups,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
+struct ProfileColumns<'a> {
+    name: &'a str,
+    name_key: String,
+    kind: &'static str,
+    purpose: Option<&'a str>,
+    status: &'static str,
+    started_on: Option<NaiveDate>,
+    ended_on: Option<NaiveDate>,
+}
+
+impl<'a> ProfileColumns<'a> {
+    fn new(profile: &'a GroupProfile) -> Self {
+        Self {
+            name: &profile.name,
+            name_key: name_key(&profile.name),
+            kind: profile.kind.as_str(),
+            purpose: profile.purpose.as_deref(),
+            status: profile.status.as_str(),
+            started_on: profile.started_on,
+            ended_on: profile.ended_on,
+        }
+    }
 }
 
 impl MemberRow {
@@ -221,13 +253,7 @@ pub fn create(conn: &mut DbConn, profile: &GroupProfile) -> Result<ExpertGroup, 
         diesel::insert_into(expert_groups::table)
             .values((
                 expert_groups::id.eq(&id),
-                expert_groups::name.eq(&profile.name),
-                expert_groups::name_key.eq(name_key(&profile.name)),
-                expert_groups::kind.eq(profile.kind.as_str()),
-                expert_groups::purpose.eq(&profile.purpose),
-                expert_groups::status.eq(profile.status.as_str()),
-                expert_groups::started_on.eq(profile.started_on),
-                expert_groups::ended_on.eq(profile.ended_on),
+                ProfileColumns::new(profile),
                 expert_groups::version.eq(1),
                 expert_groups::created_at.eq(at),
                 expert_groups::updated_at.eq(at),
@@ -249,14 +275,7 @@ pub fn update<F>(
 where
     F: Fn(&GroupProfile) -> Result<GroupProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, expert_groups, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &ExpertGroup, profile: GroupProfile| {
         if !current.profile.status.can_become(profile.status) {
             return Err(DomainError::Conflict {
                 message: format!(
@@ -273,20 +292,19 @@ where
         check_expertise(conn, &profile, Some(&current.profile))?;
         diesel::update(expert_groups::table.find(id))
             .set((
-                expert_groups::name.eq(&profile.name),
-                expert_groups::name_key.eq(name_key(&profile.name)),
-                expert_groups::kind.eq(profile.kind.as_str()),
-                expert_groups::purpose.eq(&profile.purpose),
-                expert_groups::status.eq(profile.status.as_str()),
-                expert_groups::started_on.eq(profile.started_on),
-                expert_groups::ended_on.eq(profile.ended_on),
+                ProfileColumns::new(&profile),
                 expert_groups::version.eq(current.version + 1),
                 expert_groups::updated_at.eq(now()),
             ))
             .execute(conn)?;
         write_expertise(conn, id, &profile.expertise)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, expert_groups, id);
+    let change = |current: &ExpertGroup| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &ExpertGroup| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
 /// Marks a group deleted, keeping the row (and its members) as a tombstone for sync.
@@ -306,22 +324,17 @@ pub fn list(
     taxonomies::check_expertise_filter(conn, &filter.expertise)?;
     let mut query = filtered(filter);
     if let Some((after_key, after_id)) = after {
-        macro_rules! after {
-            ($column:expr, $value:expr, $cmp:ident) => {{
-                let value = $value;
-                query.filter(
-                    $column
-                        .$cmp(value.clone())
-                        .or($column.eq(value).and(id.$cmp(after_id.clone()))),
-                )
-            }};
-        }
-        query = match sort {
-            GroupSort::Name => after!(key, after_key.clone(), gt),
-            GroupSort::NameDesc => after!(key, after_key.clone(), lt),
-            GroupSort::CreatedAt => after!(created_at, cursor_time(after_key)?, gt),
-            GroupSort::UpdatedAt => after!(updated_at, cursor_time(after_key)?, gt),
-        };
+        let (up, down) = (Direction::Ascending, Direction::Descending);
+        query = query.filter(match sort {
+            GroupSort::Name => past_cursor(key, after_key.clone(), id, after_id, up),
+            GroupSort::NameDesc => past_cursor(key, after_key.clone(), id, after_id, down),
+            GroupSort::CreatedAt => {
+                past_cursor(created_at, cursor_time(after_key)?, id, after_id, up)
+            }
+            GroupSort::UpdatedAt => {
+                past_cursor(updated_at, cursor_time(after_key)?, id, after_id, up)
+            }
+        });
     }
     query = match sort {
         GroupSort::Name => query.order((key.asc(), id.asc())),
@@ -329,23 +342,16 @@ pub fn list(
         GroupSort::CreatedAt => query.order((created_at.asc(), id.asc())),
         GroupSort::UpdatedAt => query.order((updated_at.asc(), id.asc())),
     };
-    let mut rows: Vec<GroupRow> = query
-        .select(GroupRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some((
-            match sort {
-                GroupSort::Name | GroupSort::NameDesc => last.name_key.clone(),
-                GroupSort::CreatedAt => last.created_at.format(CURSOR_TIME_FORMAT).to_string(),
-                GroupSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
-            },
-            last.id.clone(),
-        )),
-        _ => None,
+    let position = |last: &GroupRow| {
+        let sort_key = match sort {
+            GroupSort::Name | GroupSort::NameDesc => last.name_key.clone(),
+            GroupSort::CreatedAt => last.created_at.format(CURSOR_TIME_FORMAT).to_string(),
+            GroupSort::UpdatedAt => last.updated_at.format(CURSOR_TIME_FORMAT).to_string(),
+        };
+        (sort_key, last.id.clone())
     };
+    let query = query.select(GroupRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
     let entries = assemble(conn, rows)?
         .into_iter()
         .map(|(row, group)| match (group, row.deleted_at) {
@@ -701,18 +707,16 @@ pub fn members(
         .filter(expert_group_members::group_id.eq(group_id.to_owned()))
         .into_boxed();
     query = tenure!(query, tenure);
-    if let Some(after) = after {
-        query = query.filter(expert_group_members::id.gt(after.to_owned()));
-    }
-    let rows: Vec<MemberRow> = query
+    let query = query
         .order(expert_group_members::id.asc())
-        .select(MemberRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+        .select(MemberRow::as_select());
+    let after = after.map(|after| expert_group_members::id.gt(after.to_owned()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |last| (String::new(), last.id.clone()),
+        |row| &row.id,
         MemberRow::into_member,
     )
 }
@@ -742,25 +746,21 @@ pub fn memberships_of(
         Party::Contact(id) => query.filter(expert_group_members::contact_id.eq(id.clone())),
     };
     query = tenure!(query, tenure);
-    if let Some(after) = after {
-        query = query.filter(expert_group_members::id.gt(after.to_owned()));
-    }
-    let rows: Vec<(MemberRow, (String, String, String))> = query
-        .order(expert_group_members::id.asc())
-        .select((
-            MemberRow::as_select(),
-            (
-                expert_groups::name,
-                expert_groups::kind,
-                expert_groups::status,
-            ),
-        ))
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+    let query = query.order(expert_group_members::id.asc()).select((
+        MemberRow::as_select(),
+        (
+            expert_groups::name,
+            expert_groups::kind,
+            expert_groups::status,
+        ),
+    ));
+    let after = after.map(|id| expert_group_members::id.gt(id.to_owned()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |(last, _)| (String::new(), last.id.clone()),
+        |(row, _): &(MemberRow, (String, String, String))| &row.id,
         |(row, (name, kind, status))| {
             Ok(Membership {
                 member: row.into_member()?,

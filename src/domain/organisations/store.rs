@@ -18,8 +18,8 @@ use crate::db::schema::{
 use crate::db::{Backend, DbConn};
 use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
 use crate::domain::{
-    CURSOR_TIME_FORMAT, DomainError, FieldError, Gone, Listed, cursor_time, escape_like, new_id,
-    now, parse_stored, taxonomies,
+    CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, cursor_time, escape_like,
+    new_id, now, parse_stored, past_cursor, taxonomies, update_locked,
 };
 use crate::with_backend;
 
@@ -457,57 +457,41 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Organisation, DomainError> {
 /// stored version. The row is locked before it is read, so concurrent writes apply one after
 /// the other, each to what the one before wrote (never a lost update, never a 412 without
 /// `If-Match`).
-pub fn update<F>(
+pub fn update(
     conn: &mut DbConn,
     id: &str,
     check: &VersionCheck,
-    change: F,
-) -> Result<Organisation, DomainError>
-where
-    F: Fn(&Organisation) -> Result<OrganisationProfile, DomainError>,
-{
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, organisations, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current)?;
-        if same_content(&profile, &current.profile) {
-            return Ok(current);
-        }
-        check_against_store(conn, &profile, Some((id, &current.profile)))?;
-        let row = OrganisationRow::from_profile(
-            id.to_owned(),
-            &profile,
-            current.version + 1,
-            current.created_at,
-            now(),
-        );
-        diesel::update(organisations::table.find(id))
-            .set(&row)
-            .execute(conn)?;
-        write_set_fields(conn, id, &profile)?;
-        find(conn, id)
-    })
+    change: impl FnOnce(&Organisation) -> Result<OrganisationProfile, DomainError>,
+) -> Result<Organisation, DomainError> {
+    let change = |current: &Organisation| {
+        let profile = change(current)?;
+        Ok((!same_content(&profile, &current.profile)).then_some(profile))
+    };
+    let write = |conn: &mut DbConn, current: &Organisation, profile: OrganisationProfile| {
+        let version = current.version + 1;
+        overwrite_profile(conn, current, &profile, &current.profile, version, now())
+    };
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, organisations, id);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &Organisation| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
-/// Rewrites the profile of an organisation the caller has already locked and checked (a
-/// merge's survivor), by the same store rules as an update; `codes_held` are the codes that
-/// may stay even if retired since (those the merged organisations already had).
+/// Rewrites the profile of an organisation the caller has already locked and checked (an
+/// update's, or a merge's survivor), as `version` at `at`; `codes_held` are the codes that
+/// may stay even if retired since (the current ones; for a merge, those the merged
+/// organisations already had).
 pub(super) fn overwrite_profile(
     conn: &mut DbConn,
     current: &Organisation,
     profile: &OrganisationProfile,
     codes_held: &OrganisationProfile,
+    version: i64,
     at: NaiveDateTime,
 ) -> Result<(), DomainError> {
     check_against_store(conn, profile, Some((&current.id, codes_held)))?;
-    let row = OrganisationRow::from_profile(
-        current.id.clone(),
-        profile,
-        current.version,
-        current.created_at,
-        at,
-    );
+    let row =
+        OrganisationRow::from_profile(current.id.clone(), profile, version, current.created_at, at);
     diesel::update(organisations::table.find(&current.id))
         .set(&row)
         .execute(conn)?;
@@ -722,50 +706,35 @@ pub fn list(
         S::UpdatedAtDesc => query.order((updated_at.desc(), id.desc())),
     };
     if let Some(after) = after {
-        // Rows strictly after the last one in sort order: (key, id) compared as a pair.
-        macro_rules! after {
-            ($column:expr, $key:expr, $cmp:ident) => {{
-                let key = $key;
-                let last = after.id.clone();
-                query.filter(
-                    $column
-                        .$cmp(key.clone())
-                        .or($column.eq(key).and(id.$cmp(last))),
-                )
-            }};
-        }
+        let (up, down) = (Direction::Ascending, Direction::Descending);
         let key = after.key.clone();
-        query = match sort {
-            S::Name => after!(name_key, key, gt),
-            S::NameDesc => after!(name_key, key, lt),
-            S::CreatedAt => after!(created_at, cursor_time(&key)?, gt),
-            S::CreatedAtDesc => after!(created_at, cursor_time(&key)?, lt),
-            S::UpdatedAt => after!(updated_at, cursor_time(&key)?, gt),
-            S::UpdatedAtDesc => after!(updated_at, cursor_time(&key)?, lt),
-        };
+        let name = |direction| past_cursor(name_key, key.clone(), id, &after.id, direction);
+        let created = |at, direction| past_cursor(created_at, at, id, &after.id, direction);
+        let updated = |at, direction| past_cursor(updated_at, at, id, &after.id, direction);
+        query = query.filter(match sort {
+            S::Name => name(up),
+            S::NameDesc => name(down),
+            S::CreatedAt => created(cursor_time(&key)?, up),
+            S::CreatedAtDesc => created(cursor_time(&key)?, down),
+            S::UpdatedAt => updated(cursor_time(&key)?, up),
+            S::UpdatedAtDesc => updated(cursor_time(&key)?, down),
+        });
     }
-    let mut rows: Vec<OrganisationRow> = query
-        .select(OrganisationRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => Some(Position {
-            key: match sort {
-                S::Name | S::NameDesc => last.name_key.clone(),
-                S::CreatedAt | S::CreatedAtDesc => {
-                    last.created_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-                S::UpdatedAt | S::UpdatedAtDesc => {
-                    last.updated_at.format(CURSOR_TIME_FORMAT).to_string()
-                }
-            },
-            id: last.id.clone(),
-        }),
-        _ => None,
+    let position = |last: &OrganisationRow| {
+        let sort_key = match sort {
+            S::Name | S::NameDesc => last.name_key.clone(),
+            S::CreatedAt | S::CreatedAtDesc => {
+                last.created_at.format(CURSOR_TIME_FORMAT).to_string()
+            }
+            S::UpdatedAt | S::UpdatedAtDesc => {
+                last.updated_at.format(CURSOR_TIME_FORMAT).to_string()
+            }
+        };
+        (sort_key, last.id.clone())
     };
+    let query = query.select(OrganisationRow::as_select());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, Ok)?;
+    let next = next.map(|(key, last_id)| Position { key, id: last_id });
 
     let live_ids: Vec<String> = rows
         .iter()

@@ -12,7 +12,10 @@ use serde::Deserialize;
 use crate::db::DbConn;
 use crate::db::schema::{benchmark_sets, benchmark_shares};
 use crate::domain::organisations::name_key;
-use crate::domain::{DomainError, FieldError, Page, VersionCheck, new_id, now, taxonomies};
+use crate::domain::{
+    Direction, DomainError, FieldError, Page, VersionCheck, changed, new_id, now, past_cursor,
+    taxonomies, update_locked,
+};
 use crate::with_backend;
 
 const ENTITY: &str = "benchmark set";
@@ -89,8 +92,9 @@ pub fn seed_defaults(conn: &mut DbConn) -> QueryResult<()> {
     })
 }
 
-type Row<'a> = (
-    diesel::dsl::Eq<benchmark_sets::id, &'a str>,
+/// The columns a set's profile writes (its shares are rows of their own), on insert and
+/// update alike.
+type Columns<'a> = (
     diesel::dsl::Eq<benchmark_sets::code, &'a str>,
     diesel::dsl::Eq<benchmark_sets::name, &'a str>,
     diesel::dsl::Eq<benchmark_sets::name_key, String>,
@@ -98,6 +102,23 @@ type Row<'a> = (
     diesel::dsl::Eq<benchmark_sets::source, &'a str>,
     diesel::dsl::Eq<benchmark_sets::year, i32>,
     diesel::dsl::Eq<benchmark_sets::verified, bool>,
+);
+
+fn columns(p: &BenchmarkProfile) -> Columns<'_> {
+    (
+        benchmark_sets::code.eq(p.code.as_str()),
+        benchmark_sets::name.eq(p.name.as_str()),
+        benchmark_sets::name_key.eq(name_key(&p.name)),
+        benchmark_sets::population.eq(p.population.as_str()),
+        benchmark_sets::source.eq(p.source.as_str()),
+        benchmark_sets::year.eq(p.year),
+        benchmark_sets::verified.eq(p.verified),
+    )
+}
+
+type Row<'a> = (
+    diesel::dsl::Eq<benchmark_sets::id, &'a str>,
+    Columns<'a>,
     diesel::dsl::Eq<benchmark_sets::version, i64>,
     diesel::dsl::Eq<benchmark_sets::created_at, NaiveDateTime>,
     diesel::dsl::Eq<benchmark_sets::updated_at, NaiveDateTime>,
@@ -106,13 +127,7 @@ type Row<'a> = (
 fn row<'a>(id: &'a str, p: &'a BenchmarkProfile, at: NaiveDateTime) -> Row<'a> {
     (
         benchmark_sets::id.eq(id),
-        benchmark_sets::code.eq(p.code.as_str()),
-        benchmark_sets::name.eq(p.name.as_str()),
-        benchmark_sets::name_key.eq(name_key(&p.name)),
-        benchmark_sets::population.eq(p.population.as_str()),
-        benchmark_sets::source.eq(p.source.as_str()),
-        benchmark_sets::year.eq(p.year),
-        benchmark_sets::verified.eq(p.verified),
+        columns(p),
         benchmark_sets::version.eq(1),
         benchmark_sets::created_at.eq(at),
         benchmark_sets::updated_at.eq(at),
@@ -289,27 +304,21 @@ pub fn list(
         .filter(benchmark_sets::deleted_at.is_null())
         .into_boxed();
     if let Some((key, id)) = after {
-        query = query.filter(
-            benchmark_sets::name_key
-                .gt(key.clone())
-                .or(benchmark_sets::name_key
-                    .eq(key.clone())
-                    .and(benchmark_sets::id.gt(id.clone()))),
-        );
+        let (name_key, set_id) = (benchmark_sets::name_key, benchmark_sets::id);
+        query = query.filter(past_cursor(
+            name_key,
+            key.clone(),
+            set_id,
+            id,
+            Direction::Ascending,
+        ));
     }
-    let mut rows: Vec<(String, SetRow)> = query
+    let query = query
         .order((benchmark_sets::name_key.asc(), benchmark_sets::id.asc()))
-        .select((benchmark_sets::name_key, set_columns!()))
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = match (more, rows.last()) {
-        (true, Some((key, row))) => Some((key.clone(), row.0.clone())),
-        _ => None,
-    };
-    let sets = assemble(conn, rows.into_iter().map(|(_, row)| row).collect())?;
-    Ok((sets, next))
+        .select((benchmark_sets::name_key, set_columns!()));
+    let position = |(key, row): &(String, SetRow)| (key.clone(), row.0.clone());
+    let (rows, next) = crate::domain::load_page(conn, query, limit, position, |(_, row)| Ok(row))?;
+    Ok((assemble(conn, rows)?, next))
 }
 
 pub fn create(conn: &mut DbConn, profile: &BenchmarkProfile) -> Result<BenchmarkSet, DomainError> {
@@ -334,31 +343,23 @@ pub fn update<F>(
 where
     F: Fn(&BenchmarkProfile) -> Result<BenchmarkProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, benchmark_sets, id)?;
-        let current = find(conn, id)?;
-        version_check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &BenchmarkSet, profile: BenchmarkProfile| {
         check(conn, &profile, Some(id))?;
         diesel::update(benchmark_sets::table.find(id))
             .set((
-                benchmark_sets::code.eq(&profile.code),
-                benchmark_sets::name.eq(&profile.name),
-                benchmark_sets::name_key.eq(name_key(&profile.name)),
-                benchmark_sets::population.eq(&profile.population),
-                benchmark_sets::source.eq(&profile.source),
-                benchmark_sets::year.eq(profile.year),
-                benchmark_sets::verified.eq(profile.verified),
+                columns(&profile),
                 benchmark_sets::version.eq(current.version + 1),
                 benchmark_sets::updated_at.eq(now()),
             ))
             .execute(conn)?;
         write_shares(conn, id, &profile.shares)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, benchmark_sets, id);
+    let change = |current: &BenchmarkSet| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &BenchmarkSet| current.version;
+    update_locked(conn, version_check, lock, find, version, change, write)
 }
 
 /// Marks a set deleted; its id stays taken, so a default set is not seeded again.

@@ -155,18 +155,16 @@ pub fn list(
     if !reader.sees_anonymous_responses {
         query = query.filter(report_snapshots::includes_anonymous_responses.eq(false));
     }
-    if let Some(id) = after {
-        query = query.filter(report_snapshots::id.gt(id.to_owned()));
-    }
-    let rows: Vec<SummaryRow> = query
+    let query = query
         .order(report_snapshots::id.asc())
-        .select(SummaryRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+        .select(SummaryRow::as_select());
+    let after = after.map(|id| report_snapshots::id.gt(id.to_owned()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |last| (String::new(), last.id.clone()),
+        |row| &row.id,
         SummaryRow::into_summary,
     )
 }

@@ -10,7 +10,8 @@ use crate::db::DbConn;
 use crate::db::schema::targets;
 use crate::domain::organisations::{OrganisationKind, Region, SizeBand};
 use crate::domain::{
-    DomainError, FieldError, Page, VersionCheck, new_id, now, parse_stored, taxonomies,
+    DomainError, FieldError, Page, VersionCheck, changed, new_id, now, parse_stored, taxonomies,
+    update_locked,
 };
 
 const ENTITY: &str = "target";
@@ -148,21 +149,18 @@ pub fn list(
     after: Option<&(String, String)>,
     limit: usize,
 ) -> Result<Page<Target>, DomainError> {
-    let mut query = targets::table
+    let query = targets::table
         .filter(targets::deleted_at.is_null())
-        .into_boxed();
-    if let Some((_, id)) = after {
-        query = query.filter(targets::id.gt(id.clone()));
-    }
-    let rows: Vec<TargetRow> = query
         .order(targets::id.asc())
         .select(TargetRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    crate::domain::keyset_page(
-        rows,
+        .into_boxed();
+    let after = after.map(|(_, id)| targets::id.gt(id.clone()));
+    crate::domain::load_id_page(
+        conn,
+        query,
+        after,
         limit,
-        |last| (String::new(), last.id.clone()),
+        |row| &row.id,
         TargetRow::into_target,
     )
 }
@@ -206,14 +204,7 @@ pub fn update<F>(
 where
     F: Fn(&TargetProfile) -> Result<TargetProfile, DomainError>,
 {
-    conn.transaction(|conn| {
-        crate::domain::lock_row!(conn, targets, id)?;
-        let current = find(conn, id)?;
-        check.require(current.version)?;
-        let profile = change(&current.profile)?;
-        if profile == current.profile {
-            return Ok(current);
-        }
+    let write = |conn: &mut DbConn, current: &Target, profile: TargetProfile| {
         check_code(conn, &profile)?;
         diesel::update(targets::table.find(id))
             .set((
@@ -222,8 +213,13 @@ where
                 targets::updated_at.eq(now()),
             ))
             .execute(conn)?;
-        find(conn, id)
-    })
+        Ok(())
+    };
+    let lock = |conn: &mut DbConn| crate::domain::lock_row!(conn, targets, id);
+    let change = |current: &Target| changed(&current.profile, change);
+    let find = |conn: &mut DbConn| find(conn, id);
+    let version = |current: &Target| current.version;
+    update_locked(conn, check, lock, find, version, change, write)
 }
 
 pub fn soft_delete(conn: &mut DbConn, id: &str, check: &VersionCheck) -> Result<(), DomainError> {

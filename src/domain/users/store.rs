@@ -9,7 +9,8 @@ use super::{NewUser, RevokeReason, User, UserChange, UserFilter};
 use crate::db::DbConn;
 use crate::db::schema::users;
 use crate::domain::{
-    DomainError, FieldError, VersionCheck, escape_like, new_id, now, parse_stored,
+    Direction, DomainError, FieldError, VersionCheck, escape_like, new_id, now, parse_stored,
+    past_cursor,
 };
 
 const ENTITY: &str = "user";
@@ -153,11 +154,8 @@ pub fn list(
         );
     }
     if let Some((email, id)) = after {
-        query = query.filter(
-            users::email
-                .gt(email.clone())
-                .or(users::email.eq(email.clone()).and(users::id.gt(id.clone()))),
-        );
+        let up = Direction::Ascending;
+        query = query.filter(past_cursor(users::email, email.clone(), users::id, id, up));
     }
     let mut rows: Vec<UserRow> = query
         .order((users::email.asc(), users::id.asc()))

@@ -192,7 +192,8 @@ pub fn merge(
         touched.bump_versions(conn, at)?;
 
         let codes_held = codes_held(&participants);
-        store::overwrite_profile(conn, &before, &plan.profile, &codes_held, at)?;
+        let version = before.version;
+        store::overwrite_profile(conn, &before, &plan.profile, &codes_held, version, at)?;
         let after = store::find(conn, survivor_id)?;
         let removed_records = removed_records(&participants, &plan);
         Ok(Outcome {
