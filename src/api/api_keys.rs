@@ -11,7 +11,8 @@ use validator::Validate;
 use crate::api::audited;
 use crate::api::body::{JsonBody, required};
 use crate::api::conditional::created;
-use crate::api::list::{Cursor, FromQuery, PageParams, page_response};
+use crate::api::list::{FromQuery, PageParams};
+use crate::api::paging::{self, Keyset, Listing};
 use crate::api::path_id;
 use crate::api::schemas::{scopes, timestamp};
 use crate::api::validation::{self as rules, unique_items};
@@ -133,27 +134,19 @@ pub async fn list_api_keys(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageParams::parse(req.query_string())?;
-    let after = match page.cursor {
-        Some(cursor) => Some(cursor.for_sort(SORT)?.1),
-        None => None,
-    };
-    let limit = page.limit;
-    let (keys, more) = state
-        .db
-        .run(move |conn| store::list(conn, after.as_deref(), limit))
-        .await?;
-    let next_cursor = match (more, keys.last()) {
-        (true, Some(last)) => Some(Cursor::after(SORT, "", &last.id)),
-        _ => None,
-    };
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
-        ApiKeyList {
-            data: keys.into_iter().map(Into::into).collect(),
-            next_cursor: next_cursor.clone(),
-        },
-    ))
+    let keyset = Keyset::sorted(SORT, page.cursor, page.limit)?;
+    // In id order (creation order for UUIDv7): the cursors' sort key is empty.
+    let listing = Listing::new((), |conn, _: &(), after, limit| {
+        let keys = store::list(conn, after.map(|(_, id)| id.as_str()), limit)?;
+        Ok(paging::next_after_last(keys, |last| {
+            (String::new(), last.id.clone())
+        }))
+    });
+    paging::page(&state.db, &req, keyset, listing, |page| ApiKeyList {
+        data: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+    .await
 }
 
 /// Create an API key

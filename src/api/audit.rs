@@ -7,9 +7,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::list::{
-    Cursor, FromQuery, PageParams, by_id_after, next_by_id, page_response, query_params,
-};
+use crate::api::list::{Cursor, FromQuery, PageParams, query_params};
+use crate::api::paging::{self, Keyset, Listing, Paged};
 use crate::api::path_id;
 use crate::api::schemas::{entity_types, timestamp};
 use crate::domain::FieldError;
@@ -165,38 +164,21 @@ pub async fn list_audit_events(
 ) -> Result<HttpResponse, ApiError> {
     let params = AuditEventParams::parse(req.query_string())?;
     let include_total = params.include_total.unwrap_or(false);
-    let limit = params.limit;
-    let before = by_id_after(params.cursor.clone())?;
+    let keyset = Keyset::by_id(params.cursor.clone(), params.limit)?;
     let filter = read_filter(params)?;
-    let (page, total) = state
-        .db
-        .run(move |conn| {
-            let page = store::list(conn, &filter, before.as_deref(), limit)?;
-            let total = match include_total {
-                true => Some(store::count(conn, &filter)?),
-                false => None,
-            };
-            Ok::<_, crate::domain::DomainError>((page, total))
-        })
-        .await?;
-    Ok(events_page(&req, page, total))
+    let listing = Listing::new(filter, |conn, filter, before, limit| {
+        store::list(conn, filter, before.map(|(_, id)| id.as_str()), limit)
+    })
+    .with_total(include_total, store::count);
+    paging::page(&state.db, &req, keyset, listing, events_page).await
 }
 
-fn events_page(
-    req: &HttpRequest,
-    (events, next): crate::domain::Page<StoredEvent>,
-    total: Option<i64>,
-) -> HttpResponse {
-    let next_cursor = next_by_id(next);
-    page_response(
-        req,
-        next_cursor.as_deref(),
-        AuditEventList {
-            data: events.into_iter().map(Into::into).collect(),
-            next_cursor: next_cursor.clone(),
-            total,
-        },
-    )
+fn events_page(page: Paged<StoredEvent>) -> AuditEventList {
+    AuditEventList {
+        data: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+        total: page.total,
+    }
 }
 
 /// The history of the record at `path` (404 for a record that never existed).
@@ -209,21 +191,18 @@ async fn history(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(id)?;
     let page = PageParams::parse(req.query_string())?;
-    let (before, limit) = (by_id_after(page.cursor)?, page.limit);
-    let page = state
-        .db
-        .run(move |conn| {
-            if !exists(conn, &id)? {
-                return Err(crate::domain::DomainError::NotFound("record"));
-            }
-            let record = Record {
-                entity_type,
-                entity_id: id,
-            };
-            store::history(conn, &record, before.as_deref(), limit)
-        })
-        .await?;
-    Ok(events_page(&req, page, None))
+    let keyset = Keyset::by_id(page.cursor, page.limit)?;
+    let listing = paging::by_id(move |conn, before, limit| {
+        if !exists(conn, &id)? {
+            return Err(crate::domain::DomainError::NotFound("record"));
+        }
+        let record = Record {
+            entity_type,
+            entity_id: id.clone(),
+        };
+        store::history(conn, &record, before, limit)
+    });
+    paging::page(&state.db, &req, keyset, listing, events_page).await
 }
 
 // The tag is the record's, so generated clients file the history with its resource.

@@ -13,7 +13,8 @@ use validator::{Validate, ValidationError};
 use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::version_check;
-use crate::api::list::{Cursor, FromQuery, PageParams, by_id_after, next_by_id, page_response};
+use crate::api::list::{FromQuery, PageParams};
+use crate::api::paging::{self, Keyset, Listing};
 use crate::api::path_id;
 use crate::api::resource::{self, Resource};
 use crate::api::schemas::timestamp;
@@ -233,24 +234,15 @@ pub async fn list_benchmarks(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageParams::parse(req.query_string())?;
-    let after = match page.cursor {
-        Some(cursor) => Some(cursor.for_sort(BY_NAME)?),
-        None => None,
-    };
-    let limit = page.limit;
-    let (sets, next) = state
-        .db
-        .run(move |conn| benchmarks::list(conn, after.as_ref(), limit))
-        .await?;
-    let next_cursor = next.map(|(key, id)| Cursor::after(BY_NAME, key, id));
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
-        BenchmarkList {
-            data: sets.into_iter().map(Into::into).collect(),
-            next_cursor: next_cursor.clone(),
-        },
-    ))
+    let keyset = Keyset::sorted(BY_NAME, page.cursor, page.limit)?;
+    let listing = Listing::new((), |conn, _: &(), after, limit| {
+        benchmarks::list(conn, after, limit)
+    });
+    paging::page(&state.db, &req, keyset, listing, |page| BenchmarkList {
+        data: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+    .await
 }
 
 /// Create a benchmark set
@@ -521,23 +513,15 @@ pub async fn list_targets(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageParams::parse(req.query_string())?;
-    let (after, limit) = (by_id_after(page.cursor)?, page.limit);
-    let (targets, next) = state
-        .db
-        .run(move |conn| {
-            let after = after.map(|id| (String::new(), id));
-            targets::list(conn, after.as_ref(), limit)
-        })
-        .await?;
-    let next_cursor = next_by_id(next);
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
-        TargetList {
-            data: targets.into_iter().map(Into::into).collect(),
-            next_cursor: next_cursor.clone(),
-        },
-    ))
+    let keyset = Keyset::by_id(page.cursor, page.limit)?;
+    let listing = Listing::new((), |conn, _: &(), after, limit| {
+        targets::list(conn, after, limit)
+    });
+    paging::page(&state.db, &req, keyset, listing, |page| TargetList {
+        data: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+    .await
 }
 
 /// Create a target

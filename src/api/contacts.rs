@@ -12,7 +12,8 @@ use crate::api::audited::{self, Subject};
 use crate::api::body::{JsonBody, field_errors, nullable, present, required};
 use crate::api::conditional::{created, version_check};
 use crate::api::csv;
-use crate::api::list::{Cursor, Format, FromQuery, negotiate, page_response, query_params};
+use crate::api::list::{Cursor, FromQuery, negotiate, query_params};
+use crate::api::paging::{self, CsvForm, Keyset, Listing, Prepared};
 use crate::api::path_id;
 use crate::api::resource::{self, Resource};
 use crate::api::schemas::{ListEntry, Listable, timestamp};
@@ -24,7 +25,7 @@ use crate::domain::contacts::{
     Affiliation, AffiliationFields, ConsentRecord, Contact, ContactFilter, ContactProfile,
     ContactSort, Purpose, store,
 };
-use crate::domain::{DomainError, Gone, Listed};
+use crate::domain::{DomainError, Listed};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -417,47 +418,39 @@ pub(crate) const CSV_DEFUSED: &[&str] = &[
 ];
 
 fn csv_record(entry: Listed<Contact>) -> Vec<String> {
-    match entry {
-        Listed::Deleted(Gone { id, deleted_at, .. }) => {
-            let mut row = vec![String::new(); CSV_HEADER.len()];
-            row[0] = id;
-            row[CSV_HEADER.len() - 1] = timestamp(deleted_at);
-            row
-        }
-        Listed::Live(contact) => {
-            let today = Utc::now().date_naive();
-            let opt = |value: &Option<String>| value.clone().unwrap_or_default();
-            let p = &contact.profile;
-            let organisations: Vec<&str> = contact
-                .affiliations
-                .iter()
-                .filter(|a| a.is_current(today))
-                .map(|a| a.organisation_id.as_str())
-                .collect();
-            let granted: Vec<&str> = contact
-                .consents
-                .iter()
-                .filter(|c| c.granted)
-                .map(|c| c.purpose.as_str())
-                .collect();
-            let mut row = vec![
-                contact.id.clone(),
-                p.given_name.clone(),
-                p.family_name.clone(),
-                opt(&p.email),
-                opt(&p.phone),
-                opt(&p.job_title),
-                opt(&p.pronouns),
-                organisations.join(";"),
-                granted.join(";"),
-                timestamp(contact.created_at),
-                timestamp(contact.updated_at),
-                String::new(),
-            ];
-            csv::defuse_columns(CSV_HEADER, CSV_DEFUSED, &mut row);
-            row
-        }
-    }
+    paging::listed_record(CSV_HEADER, entry, |contact| {
+        let today = Utc::now().date_naive();
+        let opt = |value: &Option<String>| value.clone().unwrap_or_default();
+        let p = &contact.profile;
+        let organisations: Vec<&str> = contact
+            .affiliations
+            .iter()
+            .filter(|a| a.is_current(today))
+            .map(|a| a.organisation_id.as_str())
+            .collect();
+        let granted: Vec<&str> = contact
+            .consents
+            .iter()
+            .filter(|c| c.granted)
+            .map(|c| c.purpose.as_str())
+            .collect();
+        let mut row = vec![
+            contact.id.clone(),
+            p.given_name.clone(),
+            p.family_name.clone(),
+            opt(&p.email),
+            opt(&p.phone),
+            opt(&p.job_title),
+            opt(&p.pronouns),
+            organisations.join(";"),
+            granted.join(";"),
+            timestamp(contact.created_at),
+            timestamp(contact.updated_at),
+            String::new(),
+        ];
+        csv::defuse_columns(CSV_HEADER, CSV_DEFUSED, &mut row);
+        row
+    })
 }
 
 /// List contacts
@@ -497,47 +490,46 @@ pub async fn list_contacts(
     } else {
         ContactSort::Name
     });
-    let after = match params.cursor {
-        Some(cursor) => Some(cursor.for_sort(sort.as_str())?),
-        None => None,
+    let keyset = Keyset::sorted(sort.as_str(), params.cursor, params.limit)?;
+    let listing = Listing::new(filter, move |conn, filter, after, limit| {
+        store::list(conn, filter, sort, after, limit)
+    });
+    let csv = CsvForm {
+        filename: "contacts.csv",
+        header: CSV_HEADER,
+        record: csv_record,
     };
-    if format == Format::Csv {
-        // Started before it is recorded, so an export refused at its first page records nothing.
-        let export = csv::Export::start(state.db.clone(), after, move |conn, after| {
-            let (entries, next) = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
-            Ok((entries.into_iter().map(csv_record).collect(), next))
-        })
-        .await?;
-        // A spreadsheet of people is an export of personal data: record who took which one
-        // (a name searched for is not kept, it may be the person's). A read: while another
-        // writer holds the database the record follows as soon as it can (README).
-        let query = exported_query(req.query_string());
-        let event = Event::unnamed("export", entity::CONTACT).detail(
-            "query",
-            serde_json::Value::Null,
-            serde_json::Value::String(query),
-        );
-        audit::record_read(&state.db, audit, vec![event]).await?;
-        return Ok(export.respond("contacts.csv", CSV_HEADER));
-    }
-    let limit = params.limit;
-    let (entries, next) = state
-        .db
-        .run(move |conn| store::list(conn, &filter, sort, after.as_ref(), limit))
-        .await?;
-    let next_cursor = next.map(|(key, id)| Cursor::after(sort.as_str(), key, id));
-    let data = entries
-        .into_iter()
-        .map(|entry| ListEntry::new(entry, ContactResponse::from))
-        .collect();
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
+    paging::prepare(&state.db, &req, format, keyset, listing, csv, |page| {
         ContactList {
-            data,
-            next_cursor: next_cursor.clone(),
-        },
-    ))
+            data: page
+                .rows
+                .into_iter()
+                .map(|entry| ListEntry::new(entry, ContactResponse::from))
+                .collect(),
+            next_cursor: page.next_cursor,
+        }
+    })
+    .await?
+    .before_export(|| record_export(&state, audit, req.query_string()))
+    .await
+    .map(Prepared::send)
+}
+
+/// A spreadsheet of people is an export of personal data: records who took which one (a
+/// name searched for is not kept, it may be the person's). A read: while another writer
+/// holds the database the record follows as soon as it can (README).
+async fn record_export(
+    state: &AppState,
+    audit: audit::Context,
+    query: &str,
+) -> Result<(), ApiError> {
+    let event = Event::unnamed("export", entity::CONTACT).detail(
+        "query",
+        serde_json::Value::Null,
+        serde_json::Value::String(exported_query(query)),
+    );
+    audit::record_read(&state.db, audit, vec![event]).await?;
+    Ok(())
 }
 
 /// Create a contact

@@ -16,30 +16,12 @@ pub const PAGE: usize = 500;
 /// One page of rows and where the next starts (`None` at the end).
 pub type Fetched<P> = (Vec<Vec<String>>, Option<P>);
 
-/// A streamed `text/csv` attachment: `header`, then the pages `fetch` returns from `start`
-/// on, until it says there are no more.
+/// A streamed `text/csv` attachment whose first page has been read: `respond` streams it,
+/// the header row first, then the pages `fetch` returns until it says there are no more.
 ///
 /// The first page is read before the answer starts, so whatever refuses the request (an
 /// unknown code in a filter, a forged cursor, the database being away) is still a problem
 /// with its status; once the header row is sent, a failure can only cut the download short.
-pub async fn attachment<P, F>(
-    db: Database,
-    filename: &str,
-    header: &'static [&'static str],
-    start: Option<P>,
-    fetch: F,
-) -> Result<HttpResponse, ApiError>
-where
-    P: Clone + Send + 'static,
-    F: Fn(&mut DbConn, Option<P>) -> Result<Fetched<P>, DomainError> + Send + Sync + 'static,
-{
-    Ok(Export::start(db, start, fetch)
-        .await?
-        .respond(filename, header))
-}
-
-/// An export whose first page has been read: `respond` streams it. For a handler that must
-/// do something only once the export is sure to start (e.g. record it).
 pub struct Export<P, F> {
     db: Database,
     fetch: Arc<F>,
@@ -51,7 +33,7 @@ where
     P: Clone + Send + 'static,
     F: Fn(&mut DbConn, Option<P>) -> Result<Fetched<P>, DomainError> + Send + Sync + 'static,
 {
-    /// Reads the first page (see `attachment`).
+    /// Reads the first page, from `start`.
     pub async fn start(db: Database, start: Option<P>, fetch: F) -> Result<Self, ApiError> {
         let fetch = Arc::new(fetch);
         let first = {

@@ -8,7 +8,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use crate::api::body::{JsonBody, required};
-use crate::api::list::{Cursor, FromQuery, page_response, query_params};
+use crate::api::list::{Cursor, FromQuery, query_params};
+use crate::api::paging::{self, Keyset, Listing};
 use crate::auth::Principal;
 use crate::domain::audit::{self, Event, entity};
 use crate::domain::organisations::duplicates::{self, Pair, Reason};
@@ -92,38 +93,29 @@ pub async fn list_duplicates(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let page = DuplicateParams::parse(req.query_string())?;
-    let reasons = page.reason;
-    let after = match page.cursor {
-        Some(cursor) => Some(cursor.for_sort(SORT)?),
-        None => None,
-    };
-    let pairs = state.db.run(duplicates::pairs).await?;
-    // Higher scores first, then ids: a pair comes after the cursor's when it sorts later.
-    let mut remaining: Vec<Pair> = pairs
-        .into_iter()
-        .filter(|pair| reasons.is_empty() || pair.reasons.iter().any(|r| reasons.contains(r)))
-        .filter(|pair| match &after {
-            None => true,
-            Some((score, ids)) => {
-                let (own_score, own_ids) = position(pair);
-                own_score < *score || (own_score == *score && own_ids > *ids)
-            }
-        })
-        .collect();
-    let next_cursor = (remaining.len() > page.limit).then(|| {
-        let (score, ids) = position(&remaining[page.limit - 1]);
-        Cursor::after(SORT, score, ids)
+    let params = DuplicateParams::parse(req.query_string())?;
+    let keyset = Keyset::sorted(SORT, params.cursor, params.limit)?;
+    let listing = Listing::new(params.reason, |conn, reasons, after, limit| {
+        let pairs = duplicates::pairs(conn)?;
+        // Higher scores first, then ids: a pair comes after the cursor's when it sorts later.
+        let remaining = pairs
+            .into_iter()
+            .filter(|pair| reasons.is_empty() || pair.reasons.iter().any(|r| reasons.contains(r)))
+            .filter(|pair| match after {
+                None => true,
+                Some((score, ids)) => {
+                    let (own_score, own_ids) = position(pair);
+                    own_score < *score || (own_score == *score && own_ids > *ids)
+                }
+            })
+            .collect();
+        crate::domain::keyset_page(remaining, limit, position, Ok)
     });
-    remaining.truncate(page.limit);
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
-        DuplicateList {
-            data: remaining.into_iter().map(Into::into).collect(),
-            next_cursor: next_cursor.clone(),
-        },
-    ))
+    paging::page(&state.db, &req, keyset, listing, |page| DuplicateList {
+        data: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

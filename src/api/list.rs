@@ -367,19 +367,6 @@ query_params! {
     }
 }
 
-/// The id after which a page of a sub-list paged by id starts, from its `cursor`.
-pub fn by_id_after(cursor: Option<Cursor>) -> Result<Option<String>, ApiError> {
-    match cursor {
-        Some(cursor) => Ok(Some(cursor.for_sort(BY_ID)?.1)),
-        None => Ok(None),
-    }
-}
-
-/// The cursor after the last id of a sub-list page, if there is a next page.
-pub fn next_by_id(next: Option<(String, String)>) -> Option<String> {
-    next.map(|(_, id)| Cursor::after(BY_ID, "", id))
-}
-
 /// 200 with a page as `body`, and `Link: <…>; rel="next"` when there is a next page.
 pub fn page_response(
     req: &HttpRequest,

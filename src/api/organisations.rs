@@ -17,10 +17,9 @@ use crate::api::audited;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::{created_tagged, tagged, tagged_unless_current, version_check};
 use crate::api::csv;
-use crate::api::list::{
-    Cursor, Format, FromQuery, QueryParams, negotiate, page_response, query_params,
-};
+use crate::api::list::{Cursor, FromQuery, QueryParams, negotiate, query_params};
 use crate::api::membership::{MembershipSummary, MembershipView};
+use crate::api::paging::{self, CsvForm, Keyset, Listing};
 use crate::api::path_id;
 use crate::api::schemas::{
     ListEntry, Listable, MAX_COMMUNITIES, MAX_EXPERTISE, community_codes, expertise_codes,
@@ -602,8 +601,7 @@ struct ListRequest {
     /// The day each entry's membership is shown on (`as_of`).
     view: MembershipView,
     sort: OrganisationSort,
-    after: Option<Position>,
-    limit: usize,
+    keyset: Keyset,
     include_total: bool,
 }
 
@@ -641,19 +639,12 @@ impl ListRequest {
         } else {
             OrganisationSort::Name
         });
-        let after = match params.cursor {
-            Some(cursor) => {
-                let (key, id) = cursor.for_sort(sort.as_str())?;
-                Some(Position { key, id })
-            }
-            None => None,
-        };
+        let keyset = Keyset::sorted(sort.as_str(), params.cursor, params.limit)?;
         Ok(Self {
             filter,
             view,
             sort,
-            after,
-            limit: params.limit,
+            keyset,
             include_total,
         })
     }
@@ -684,69 +675,39 @@ pub async fn list_organisations(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
-    let request = ListRequest::parse(&req, state.grace)?;
-    if format == Format::Csv {
-        let ListRequest {
-            filter,
-            view,
-            sort,
-            after,
-            ..
-        } = request;
-        return csv::attachment(
-            state.db.clone(),
-            "organisations.csv",
-            CSV_HEADER,
-            after,
-            move |conn, after| {
-                let page = store::list(conn, &filter, sort, after.as_ref(), csv::PAGE)?;
-                let rows = page
-                    .entries
-                    .into_iter()
-                    .map(|entry| csv_record(entry, view));
-                Ok((rows.collect(), page.next))
-            },
-        )
-        .await;
-    }
-
     let ListRequest {
         filter,
         view,
         sort,
-        after,
-        limit,
+        keyset,
         include_total,
-    } = request;
-    let (page, total) = state
-        .db
-        .run(move |conn| {
-            let page = store::list(conn, &filter, sort, after.as_ref(), limit)?;
-            let total = match include_total {
-                true => Some(store::count(conn, &filter)?),
-                false => None,
-            };
-            Ok::<_, DomainError>((page, total))
-        })
-        .await?;
-
-    let next_cursor = page
-        .next
-        .as_ref()
-        .map(|position| Cursor::after(sort.as_str(), &position.key, &position.id));
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
+    } = ListRequest::parse(&req, state.grace)?;
+    let listing = Listing::new(filter, move |conn, filter, after, limit| {
+        let after = after.map(|(key, id)| Position {
+            key: key.clone(),
+            id: id.clone(),
+        });
+        let page = store::list(conn, filter, sort, after.as_ref(), limit)?;
+        Ok((page.entries, page.next.map(|next| (next.key, next.id))))
+    })
+    .with_total(include_total, store::count);
+    let csv = CsvForm {
+        filename: "organisations.csv",
+        header: CSV_HEADER,
+        record: move |entry| csv_record(entry, view),
+    };
+    paging::answer(&state.db, &req, format, keyset, listing, csv, |page| {
         OrganisationList {
             data: page
-                .entries
+                .rows
                 .into_iter()
                 .map(|entry| ListEntry::new(entry, |o| OrganisationResponse::new(o, view)))
                 .collect(),
-            next_cursor: next_cursor.clone(),
-            total,
-        },
-    ))
+            next_cursor: page.next_cursor,
+            total: page.total,
+        }
+    })
+    .await
 }
 
 /// Get an organisation

@@ -100,6 +100,20 @@ pub fn by_id<R>(
     )
 }
 
+/// The page of a store that answers its rows and whether more follow: the next page starts
+/// after the last row, whose place in the list's order is `position`.
+pub fn next_after_last<R>(
+    (rows, more): (Vec<R>, bool),
+    position: impl FnOnce(&R) -> Position,
+) -> Page<R> {
+    let next = if more {
+        rows.last().map(position)
+    } else {
+        None
+    };
+    (rows, next)
+}
+
 /// How a list goes out as CSV: the attachment's file name, its header row, and a row's cells.
 pub struct CsvForm<W> {
     pub filename: &'static str,
@@ -117,7 +131,7 @@ pub struct Paged<R> {
 }
 
 /// Answers a list request: the page `keyset` asks for as the JSON body `json` makes of it,
-/// or with `format` CSV the whole list from that page on (see `csv::attachment`).
+/// or with `format` CSV the whole list from that page on (see `csv::Export`).
 pub async fn answer<Q, R, F, W, B>(
     db: &Database,
     req: &HttpRequest,
@@ -134,8 +148,33 @@ where
     W: Fn(R) -> Vec<String> + Send + Sync + 'static,
     B: Serialize,
 {
+    prepare(db, req, format, keyset, listing, csv, json)
+        .await
+        .map(Prepared::send)
+}
+
+/// The answer `answer` sends, not sent yet: for a list whose export must do something more
+/// before it goes out (see `Prepared::before_export`).
+pub async fn prepare<Q, R, F, W, B>(
+    db: &Database,
+    req: &HttpRequest,
+    format: Format,
+    keyset: Keyset,
+    listing: Listing<Q, F>,
+    csv: CsvForm<W>,
+    json: impl FnOnce(Paged<R>) -> B,
+) -> Result<Prepared, ApiError>
+where
+    Q: Send + Sync + 'static,
+    R: Send + 'static,
+    F: Fetch<Q, R> + Send + Sync + 'static,
+    W: Fn(R) -> Vec<String> + Send + Sync + 'static,
+    B: Serialize,
+{
     if format == Format::Json {
-        return page(db, req, keyset, listing, json).await;
+        return page(db, req, keyset, listing, json)
+            .await
+            .map(Prepared::Page);
     }
     let Listing { query, fetch, .. } = listing;
     let CsvForm {
@@ -143,17 +182,45 @@ where
         header,
         record,
     } = csv;
-    csv::attachment(
-        db.clone(),
-        filename,
-        header,
-        keyset.after,
-        move |conn, after| {
-            let (rows, next) = fetch(conn, &query, after.as_ref(), csv::PAGE)?;
-            Ok((rows.into_iter().map(&record).collect(), next))
-        },
-    )
-    .await
+    let export = csv::Export::start(db.clone(), keyset.after, move |conn, after| {
+        let (rows, next) = fetch(conn, &query, after.as_ref(), csv::PAGE)?;
+        Ok((rows.into_iter().map(&record).collect(), next))
+    })
+    .await?;
+    Ok(Prepared::Export(Box::new(move || {
+        export.respond(filename, header)
+    })))
+}
+
+/// A list's answer, ready to send.
+pub enum Prepared {
+    /// One page as JSON.
+    Page(HttpResponse),
+    /// A CSV export whose first page is read (whatever would refuse it has), sending the
+    /// rest as it streams.
+    Export(Box<dyn FnOnce() -> HttpResponse>),
+}
+
+impl Prepared {
+    /// Runs `hook` if this is an export, once it is sure to start and before its first byte
+    /// goes out: an export refused at its first page runs nothing, and a failing hook
+    /// refuses the export.
+    pub async fn before_export<H>(self, hook: impl FnOnce() -> H) -> Result<Self, ApiError>
+    where
+        H: Future<Output = Result<(), ApiError>>,
+    {
+        if let Self::Export(_) = self {
+            hook().await?;
+        }
+        Ok(self)
+    }
+
+    pub fn send(self) -> HttpResponse {
+        match self {
+            Self::Page(response) => response,
+            Self::Export(send) => send(),
+        }
+    }
 }
 
 /// The page `keyset` asks for, as the JSON body `json` makes of it (for a list without a

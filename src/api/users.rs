@@ -11,7 +11,8 @@ use crate::accounts;
 use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, present, required};
 use crate::api::conditional::{tagged, version_check};
-use crate::api::list::{Cursor, FromQuery, page_response, query_params};
+use crate::api::list::{Cursor, FromQuery, query_params};
+use crate::api::paging::{self, Keyset, Listing};
 use crate::api::path_id;
 use crate::api::resource::{self, Resource};
 use crate::api::schemas::timestamp;
@@ -173,27 +174,18 @@ pub async fn list_users(
         active: params.active,
         q: params.q,
     };
-    let after = match params.cursor {
-        Some(cursor) => Some(cursor.for_sort(SORT)?),
-        None => None,
-    };
-    let limit = params.limit;
-    let (users, more) = state
-        .db
-        .run(move |conn| store::list(conn, &filter, after.as_ref(), limit))
-        .await?;
-    let next_cursor = match (more, users.last()) {
-        (true, Some(last)) => Some(Cursor::after(SORT, &last.email, &last.id)),
-        _ => None,
-    };
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
-        UserList {
-            data: users.into_iter().map(Into::into).collect(),
-            next_cursor: next_cursor.clone(),
-        },
-    ))
+    let keyset = Keyset::sorted(SORT, params.cursor, params.limit)?;
+    let listing = Listing::new(filter, |conn, filter, after, limit| {
+        let users = store::list(conn, filter, after, limit)?;
+        Ok(paging::next_after_last(users, |last| {
+            (last.email.clone(), last.id.clone())
+        }))
+    });
+    paging::page(&state.db, &req, keyset, listing, |page| UserList {
+        data: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+    .await
 }
 
 /// Create a staff account

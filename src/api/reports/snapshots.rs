@@ -16,9 +16,8 @@ use super::run::ReportRequest;
 use super::views::{Report, ReportFormat, csv_response, figure, negotiate};
 use crate::api::body::{JsonBody, required};
 use crate::api::conditional::created;
-use crate::api::list::{
-    Cursor, FromQuery, QueryParams, by_id_after, next_by_id, page_response, query_params,
-};
+use crate::api::list::{Cursor, FromQuery, QueryParams, query_params};
+use crate::api::paging::{self, Keyset};
 use crate::api::path_id;
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
@@ -196,21 +195,16 @@ pub async fn list_report_snapshots(
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     let params = SnapshotListParams::parse(req.query_string())?;
-    let (report, after, limit) = (params.report, by_id_after(params.cursor)?, params.limit);
-    let reader = reader(&principal);
-    let (found, next) = state
-        .db
-        .run(move |conn| snapshots::list(conn, report, reader, after.as_deref(), limit))
-        .await?;
-    let next_cursor = next_by_id(next);
-    Ok(page_response(
-        &req,
-        next_cursor.as_deref(),
-        SnapshotList {
-            data: found.into_iter().map(Into::into).collect(),
-            next_cursor: next_cursor.clone(),
-        },
-    ))
+    let keyset = Keyset::by_id(params.cursor, params.limit)?;
+    let (report, reader) = (params.report, reader(&principal));
+    let listing = paging::by_id(move |conn, after, limit| {
+        snapshots::list(conn, report, reader, after, limit)
+    });
+    paging::page(&state.db, &req, keyset, listing, |page| SnapshotList {
+        data: page.rows.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+    .await
 }
 
 /// Save a report snapshot
