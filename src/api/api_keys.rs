@@ -12,7 +12,7 @@ use crate::api::audited;
 use crate::api::body::{JsonBody, required};
 use crate::api::conditional::created;
 use crate::api::list::{FromQuery, PageParams};
-use crate::api::paging::{self, Keyset, Listing};
+use crate::api::paging::{self, Keyset};
 use crate::api::path_id;
 use crate::api::schemas::{scopes, timestamp};
 use crate::api::validation::{self as rules, unique_items};
@@ -136,7 +136,7 @@ pub async fn list_api_keys(
     let page = PageParams::parse(req.query_string())?;
     let keyset = Keyset::sorted(SORT, page.cursor, page.limit)?;
     // In id order (creation order for UUIDv7): the cursors' sort key is empty.
-    let listing = Listing::new((), |conn, _: &(), after, limit| {
+    let listing = paging::unfiltered(|conn, after, limit| {
         let keys = store::list(conn, after.map(|(_, id)| id.as_str()), limit)?;
         Ok(paging::next_after_last(keys, |last| {
             (String::new(), last.id.clone())

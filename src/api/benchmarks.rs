@@ -14,7 +14,7 @@ use crate::api::audited::Subject;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::version_check;
 use crate::api::list::{FromQuery, PageParams};
-use crate::api::paging::{self, Keyset, Listing};
+use crate::api::paging::{self, Keyset};
 use crate::api::path_id;
 use crate::api::resource::{self, Resource};
 use crate::api::schemas::timestamp;
@@ -235,13 +235,16 @@ pub async fn list_benchmarks(
 ) -> Result<HttpResponse, ApiError> {
     let page = PageParams::parse(req.query_string())?;
     let keyset = Keyset::sorted(BY_NAME, page.cursor, page.limit)?;
-    let listing = Listing::new((), |conn, _: &(), after, limit| {
-        benchmarks::list(conn, after, limit)
-    });
-    paging::page(&state.db, &req, keyset, listing, |page| BenchmarkList {
-        data: page.rows.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
-    })
+    paging::page(
+        &state.db,
+        &req,
+        keyset,
+        paging::unfiltered(benchmarks::list),
+        |page| BenchmarkList {
+            data: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        },
+    )
     .await
 }
 
@@ -514,13 +517,16 @@ pub async fn list_targets(
 ) -> Result<HttpResponse, ApiError> {
     let page = PageParams::parse(req.query_string())?;
     let keyset = Keyset::by_id(page.cursor, page.limit)?;
-    let listing = Listing::new((), |conn, _: &(), after, limit| {
-        targets::list(conn, after, limit)
-    });
-    paging::page(&state.db, &req, keyset, listing, |page| TargetList {
-        data: page.rows.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
-    })
+    paging::page(
+        &state.db,
+        &req,
+        keyset,
+        paging::unfiltered(targets::list),
+        |page| TargetList {
+            data: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        },
+    )
     .await
 }
 

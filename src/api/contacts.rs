@@ -13,7 +13,7 @@ use crate::api::body::{JsonBody, field_errors, nullable, present, required};
 use crate::api::conditional::{created, version_check};
 use crate::api::csv;
 use crate::api::list::{Cursor, FromQuery, negotiate, query_params};
-use crate::api::paging::{self, CsvForm, Keyset, Listing, Prepared};
+use crate::api::paging::{self, CsvForm, Keyset, Listing};
 use crate::api::path_id;
 use crate::api::resource::{self, Resource};
 use crate::api::schemas::{ListEntry, Listable, timestamp};
@@ -498,8 +498,9 @@ pub async fn list_contacts(
         filename: "contacts.csv",
         header: CSV_HEADER,
         record: csv_record,
-    };
-    paging::prepare(&state.db, &req, format, keyset, listing, csv, |page| {
+    }
+    .before_sending(record_export(&state, audit, req.query_string()));
+    paging::answer(&state.db, &req, format, keyset, listing, csv, |page| {
         ContactList {
             data: page
                 .rows
@@ -509,10 +510,7 @@ pub async fn list_contacts(
             next_cursor: page.next_cursor,
         }
     })
-    .await?
-    .before_export(|| record_export(&state, audit, req.query_string()))
     .await
-    .map(Prepared::send)
 }
 
 /// A spreadsheet of people is an export of personal data: records who took which one (a

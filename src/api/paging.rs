@@ -3,6 +3,7 @@
 //! A list names its store function once; this file does the rest.
 
 use actix_web::{HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 
 use crate::api::csv;
@@ -86,6 +87,16 @@ where
     }
 }
 
+/// A list without a filter, read by a store function that takes the position to start after.
+pub fn unfiltered<R>(
+    fetch: impl Fn(&mut DbConn, Option<&Position>, usize) -> Result<Page<R>, DomainError>,
+) -> Listing<(), impl Fetch<(), R>> {
+    Listing::new(
+        (),
+        move |conn: &mut DbConn, _: &(), after: Option<&Position>, limit| fetch(conn, after, limit),
+    )
+}
+
 /// A sub-list in id order, read by a store function that takes the id to start after; its
 /// cursors carry no sort key.
 pub fn by_id<R>(
@@ -121,6 +132,36 @@ pub struct CsvForm<W> {
     pub record: W,
 }
 
+impl<W> CsvForm<W> {
+    /// This form with `step` awaited once an export is sure to start (its first page read)
+    /// and before its first byte goes out: an export refused at its first page never runs
+    /// it, and a failing step refuses the export (contacts record who took each export).
+    pub fn before_sending<'a>(
+        self,
+        step: impl Future<Output = Result<(), ApiError>> + 'a,
+    ) -> CsvExport<'a, W> {
+        CsvExport {
+            form: self,
+            before_sending: Some(Box::pin(step)),
+        }
+    }
+}
+
+/// A `CsvForm`, with what must happen before its export is sent, if anything.
+pub struct CsvExport<'a, W> {
+    form: CsvForm<W>,
+    before_sending: Option<LocalBoxFuture<'a, Result<(), ApiError>>>,
+}
+
+impl<W> From<CsvForm<W>> for CsvExport<'_, W> {
+    fn from(form: CsvForm<W>) -> Self {
+        Self {
+            form,
+            before_sending: None,
+        }
+    }
+}
+
 /// One page of rows, as read for the JSON answer.
 pub struct Paged<R> {
     pub rows: Vec<R>,
@@ -138,7 +179,7 @@ pub async fn answer<Q, R, F, W, B>(
     format: Format,
     keyset: Keyset,
     listing: Listing<Q, F>,
-    csv: CsvForm<W>,
+    csv: impl Into<CsvExport<'_, W>>,
     json: impl FnOnce(Paged<R>) -> B,
 ) -> Result<HttpResponse, ApiError>
 where
@@ -148,83 +189,31 @@ where
     W: Fn(R) -> Vec<String> + Send + Sync + 'static,
     B: Serialize,
 {
-    prepare(db, req, format, keyset, listing, csv, json)
-        .await
-        .map(Prepared::send)
-}
-
-/// The answer `answer` sends, not sent yet: for a list whose export must do something more
-/// before it goes out (see `Prepared::before_export`).
-pub async fn prepare<Q, R, F, W, B>(
-    db: &Database,
-    req: &HttpRequest,
-    format: Format,
-    keyset: Keyset,
-    listing: Listing<Q, F>,
-    csv: CsvForm<W>,
-    json: impl FnOnce(Paged<R>) -> B,
-) -> Result<Prepared, ApiError>
-where
-    Q: Send + Sync + 'static,
-    R: Send + 'static,
-    F: Fetch<Q, R> + Send + Sync + 'static,
-    W: Fn(R) -> Vec<String> + Send + Sync + 'static,
-    B: Serialize,
-{
     if format == Format::Json {
-        return page(db, req, keyset, listing, json)
-            .await
-            .map(Prepared::Page);
+        return page(db, req, keyset, listing, json).await;
     }
     let Listing { query, fetch, .. } = listing;
-    let CsvForm {
-        filename,
-        header,
-        record,
-    } = csv;
+    let CsvExport {
+        form: CsvForm {
+            filename,
+            header,
+            record,
+        },
+        before_sending,
+    } = csv.into();
     let export = csv::Export::start(db.clone(), keyset.after, move |conn, after| {
         let (rows, next) = fetch(conn, &query, after.as_ref(), csv::PAGE)?;
         Ok((rows.into_iter().map(&record).collect(), next))
     })
     .await?;
-    Ok(Prepared::Export(Box::new(move || {
-        export.respond(filename, header)
-    })))
-}
-
-/// A list's answer, ready to send.
-pub enum Prepared {
-    /// One page as JSON.
-    Page(HttpResponse),
-    /// A CSV export whose first page is read (whatever would refuse it has), sending the
-    /// rest as it streams.
-    Export(Box<dyn FnOnce() -> HttpResponse>),
-}
-
-impl Prepared {
-    /// Runs `hook` if this is an export, once it is sure to start and before its first byte
-    /// goes out: an export refused at its first page runs nothing, and a failing hook
-    /// refuses the export.
-    pub async fn before_export<H>(self, hook: impl FnOnce() -> H) -> Result<Self, ApiError>
-    where
-        H: Future<Output = Result<(), ApiError>>,
-    {
-        if let Self::Export(_) = self {
-            hook().await?;
-        }
-        Ok(self)
+    if let Some(step) = before_sending {
+        step.await?;
     }
-
-    pub fn send(self) -> HttpResponse {
-        match self {
-            Self::Page(response) => response,
-            Self::Export(send) => send(),
-        }
-    }
+    Ok(export.respond(filename, header))
 }
 
 /// The page `keyset` asks for, as the JSON body `json` makes of it (for a list without a
-/// CSV form, or one whose export needs more than `answer` does).
+/// CSV form).
 pub async fn page<Q, R, F, B>(
     db: &Database,
     req: &HttpRequest,
