@@ -81,6 +81,8 @@ pub struct Config {
     pub report_suppression_threshold: u32,
     /// `IMPORT_BODY_LIMIT_MIB`: the largest CSV an import accepts, in MiB.
     pub import_body_limit_mib: u32,
+    /// `CHANGE_RETENTION_DAYS`: how long the change feed keeps a change.
+    pub change_retention_days: u32,
 }
 
 /// Sign-in, tokens and the first administrator.
@@ -190,6 +192,7 @@ impl Config {
                 5,
             )?,
             import_body_limit_mib: whole_number(&get, "IMPORT_BODY_LIMIT_MIB", 1..=200, 20)?,
+            change_retention_days: whole_number(&get, "CHANGE_RETENTION_DAYS", 1..=3650, 90)?,
         })
     }
 }

@@ -74,6 +74,9 @@ pub enum ApiError {
     },
     #[error("not found: {detail}")]
     NotFound { detail: String },
+    /// What was asked for existed and is gone for good (a feed position past retention).
+    #[error("gone: {detail}")]
+    Gone { detail: String },
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
     /// No credentials, or credentials that are not valid (never says which part failed).
@@ -172,6 +175,7 @@ impl ApiError {
                 (detail.clone(), errors.clone())
             }
             Self::NotFound { detail }
+            | Self::Gone { detail }
             | Self::Unauthorized { detail }
             | Self::Forbidden { detail }
             | Self::NotAcceptable { detail }
@@ -244,6 +248,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => ("bad-request", "Bad request"),
             Self::NotFound { .. } => ("not-found", "Not found"),
+            Self::Gone { .. } => ("gone", "Gone"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Unauthorized { .. } => ("unauthorized", "Unauthorized"),
             Self::Forbidden { .. } => ("forbidden", "Forbidden"),
@@ -274,6 +279,7 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,

@@ -14,6 +14,7 @@ use convene::config::Config;
 use convene::demo::DemoOptions;
 use convene::domain::DomainError;
 use convene::domain::audit::{self, Context, Event, entity};
+use convene::domain::membership::GraceWindow;
 use convene::domain::users::{NewUser, RevokeReason, store};
 use convene::startup;
 use convene::state::AppState;
@@ -137,6 +138,14 @@ fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // The calendar's membership status moves of the days the service was not running go
+    // into the change feed before the first request; then a thread keeps it up to date.
+    let grace = GraceWindow(config.membership_grace_days);
+    let today = chrono::Utc::now().date_naive();
+    if let Err(error) = startup::keep_feed(&db, today, grace, config.change_retention_days) {
+        log::warn!("the change feed could not be brought up to date at start-up: {error}");
+    }
+    startup::start_feed_keeper(db.clone(), grace, config.change_retention_days);
     let state = web::Data::new(AppState::new(db.clone(), &config, &jwt_secret));
     let listener = match convene::server::bind(config.bind) {
         Ok(listener) => listener,

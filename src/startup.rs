@@ -8,8 +8,10 @@ use crate::api::users::UserResponse;
 use crate::auth::secrets::random_secret;
 use crate::auth::{Role, passwords};
 use crate::config::{AuthConfig, DatabaseUrl};
-use crate::db::{Database, DbConn, StartupError};
+use crate::db::{self, Database, DbConn, DbError, StartupError};
 use crate::domain::audit;
+use crate::domain::changes::{self, calendar, calendar::Step};
+use crate::domain::membership::GraceWindow;
 use crate::domain::users::{NewUser, store};
 use crate::domain::{self, DomainError};
 
@@ -81,4 +83,65 @@ pub fn ensure_admin(
         email,
         generated_password: generated.then_some(password),
     }))
+}
+
+/// How often the feed keeper looks at the calendar (a new day, changes past retention).
+const FEED_KEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Brings the change feed up to `today`: the calendar's membership status moves of every
+/// day not yet swept, each day in a transaction of its own (so a long catch-up never holds
+/// the write lock for long), then removes changes older than `retention_days`. Returns how
+/// many status moves it announced. Safe to run from several instances at once: each day is
+/// swept by one of them (`calendar::sweep_step`).
+pub fn keep_feed(
+    db: &Database,
+    today: chrono::NaiveDate,
+    grace: GraceWindow,
+    retention_days: u32,
+) -> Result<usize, DomainError> {
+    let mut conn = db
+        .connection()
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    let mut moves = 0;
+    loop {
+        let step =
+            db::write_transaction(&mut conn, |conn| calendar::sweep_step(conn, today, grace))?;
+        match step {
+            Step::UpToDate => break,
+            Step::Started(day) => {
+                log::info!("the change feed follows membership statuses from {day}")
+            }
+            Step::Swept { day, moves: 0 } => log::debug!("no membership status moved on {day}"),
+            Step::Swept { day, moves: n } => {
+                log::info!("{n} membership statuses moved on {day}");
+                moves += n;
+            }
+        }
+    }
+    let cutoff = domain::now() - chrono::Duration::days(i64::from(retention_days));
+    let pruned = db::write_transaction(&mut conn, |conn| changes::store::prune(conn, cutoff))?;
+    if pruned > 0 {
+        log::info!("removed {pruned} commits of changes older than {retention_days} days");
+    }
+    Ok(moves)
+}
+
+/// Keeps the change feed up to date for the life of the process, in a thread of its own:
+/// every minute it sweeps a new day and prunes. Start-up runs `keep_feed` itself first, so
+/// the days the service was not running are in the feed before the first request.
+pub fn start_feed_keeper(db: Database, grace: GraceWindow, retention_days: u32) {
+    let spawned = std::thread::Builder::new()
+        .name("feed-keeper".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(FEED_KEEPING_INTERVAL);
+                let today = chrono::Utc::now().date_naive();
+                if let Err(error) = keep_feed(&db, today, grace, retention_days) {
+                    log::warn!("the change feed could not be kept up to date (retrying): {error}");
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        log::error!("cannot start the change feed's keeper: {error}");
+    }
 }

@@ -12,7 +12,7 @@ use crate::api::audited::{self, Subject};
 use crate::api::body::{JsonBody, field_errors, nullable, present, required};
 use crate::api::conditional::{created, version_check};
 use crate::api::csv;
-use crate::api::list::{Cursor, FromQuery, negotiate, query_params};
+use crate::api::list::{Cursor, FromQuery, negotiate, query_params, sync_by_changes_only};
 use crate::api::paging::{self, CsvForm, Keyset, Listing};
 use crate::api::path_id;
 use crate::api::resource::{self, Resource};
@@ -380,7 +380,8 @@ query_params! {
         pub updated_since: Option<NaiveDateTime> = timestamp,
         /// Include deleted contacts as tombstones `{id, deleted_at}`.
         pub include_deleted: Option<bool> = boolean,
-        /// Contacts currently affiliated with this organisation; repeat for several.
+        /// Contacts currently affiliated with this organisation; repeat for several. Not with
+        /// `updated_since` (400): affiliations start and end by date; follow `GET /changes`.
         pub organisation: Vec<uuid::Uuid> = many,
         /// Contacts who currently consent to this purpose (for mailing lists); repeat to need all.
         #[param(inline)]
@@ -472,6 +473,11 @@ pub async fn list_contacts(
 ) -> Result<HttpResponse, ApiError> {
     let format = negotiate(&req, true)?;
     let params = ContactListParams::parse(req.query_string())?;
+    sync_by_changes_only(
+        params.updated_since.is_some(),
+        "organisation",
+        !params.organisation.is_empty(),
+    )?;
     let sort = params.sort;
     let filter = ContactFilter {
         organisations: params

@@ -218,6 +218,29 @@ impl QueryParams {
     }
 }
 
+/// Refuses `updated_since` beside a filter on state the calendar moves (`derived`, when
+/// given): a record can leave such a filter with no change of its own, so an incremental
+/// sync would never hear that it left. The change feed tells of those moves.
+pub fn sync_by_changes_only(
+    updated_since: bool,
+    derived: &str,
+    given: bool,
+) -> Result<(), ApiError> {
+    if !(updated_since && given) {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest {
+        detail: format!(
+            "updated_since cannot be combined with {derived}: a record can leave that filter as the calendar moves, with no change of its own, so an incremental sync would never hear of it. Follow GET /api/v1/changes for changes (membership.status_changed among them), or list this filter in full without updated_since"
+        ),
+        errors: vec![FieldError::new(
+            derived,
+            "conflicts_with_updated_since",
+            "cannot be combined with updated_since; follow GET /api/v1/changes",
+        )],
+    })
+}
+
 /// A query string read by the same struct that documents it (`query_params!`): each field is
 /// read under its own name, so what the document lists is exactly what is accepted.
 pub trait FromQuery: Sized {

@@ -15,8 +15,10 @@ use crate::api::path_id;
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
 use crate::auth::Principal;
+use crate::db::DbConn;
 use crate::domain::DomainError;
 use crate::domain::audit::{self, Event, entity};
+use crate::domain::changes::calendar::{self, Cause};
 use crate::domain::membership::{
     ActionRecord, GraceWindow, Membership, MembershipAction, MembershipStatus, Period, Request,
     Tier, store,
@@ -264,6 +266,9 @@ async fn act(
                     )),
                 ),
             );
+            // After the action's own change: a status it moved today is announced once.
+            let status = membership.status_on(view.on, view.grace);
+            calendar::announce(conn, log.feed(), &id, status, view.on, Cause::Action)?;
             Ok((membership, history))
         })
         .await?;
@@ -304,18 +309,23 @@ pub async fn get_membership(
         on: on.unwrap_or_else(|| Utc::now().date_naive()),
         grace: state.grace,
     };
-    let (membership, history) = state
-        .db
-        .run(move |conn| {
-            // 404 for an unknown or deleted organisation, before saying it has no membership.
-            crate::domain::organisations::find(conn, &id)?;
-            let membership = store::load(conn, std::slice::from_ref(&id))?
-                .remove(&id)
-                .ok_or(DomainError::NotFound("membership"))?;
-            Ok::<_, DomainError>((membership, store::history(conn, &id)?))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(MembershipResponse::new(membership, history, view)))
+    let membership = state.db.run(move |conn| read(conn, &id, view)).await?;
+    Ok(HttpResponse::Ok().json(membership))
+}
+
+/// Organisation `id`'s membership as its `GET` shows it on `view.on`.
+pub fn read(
+    conn: &mut DbConn,
+    id: &str,
+    view: MembershipView,
+) -> Result<MembershipResponse, DomainError> {
+    // 404 for an unknown or deleted organisation, before saying it has no membership.
+    crate::domain::organisations::find(conn, id)?;
+    let membership = store::load(conn, &[id.to_owned()])?
+        .remove(id)
+        .ok_or(DomainError::NotFound("membership"))?;
+    let history = store::history(conn, id)?;
+    Ok(MembershipResponse::new(membership, history, view))
 }
 
 /// Apply for membership

@@ -20,6 +20,7 @@ use crate::api::organisations::OrganisationResponse;
 use crate::api::path_id;
 use crate::api::schemas::{ids_to_ids, merge_fields_to_ids};
 use crate::domain::audit::{self, Event, Log, entity, snapshot};
+use crate::domain::changes::calendar::{self, Cause};
 use crate::domain::organisations::merge::{self, Choices, Counts, MergeField, Outcome};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -165,6 +166,10 @@ pub async fn merge_organisations(
             .write(context, move |conn, log| {
                 let outcome = merge::merge(conn, &survivor, &merged, &choices, &check)?;
                 record(log, &outcome, view);
+                // The survivor may have taken a membership, and with it a status.
+                let status = (outcome.after.membership.as_ref())
+                    .and_then(|membership| membership.status_on(view.on, view.grace));
+                calendar::announce(conn, log.feed(), &survivor, status, view.on, Cause::Action)?;
                 Ok(outcome)
             })
             .await?
@@ -230,6 +235,7 @@ fn record(log: &mut Log, outcome: &Outcome, view: MembershipView) {
                 &response.consultation_id,
             )
             .about_contact(response.contact_id.as_deref())
+            .on_record(&response.id)
             .detail(
                 "response",
                 json!({"id": response.id, "summary": response.summary}),

@@ -9,6 +9,7 @@ pub mod audited;
 pub mod auth;
 pub mod benchmarks;
 pub mod body;
+pub mod changes;
 pub mod charts;
 pub mod conditional;
 pub mod consultations;
@@ -72,6 +73,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
         (name = "expert-groups", description = "Issue-specific groups the alliance convenes, and their members over time"),
         (name = "consultations", description = "Consultations, calls for evidence and events: invitations, responses and participation"),
         (name = "imports", description = "Organisations and contacts from a spreadsheet (CSV), all or nothing"),
+        (name = "changes", description = "The change feed: every committed change in commit order, for integrations to follow"),
         (name = "audit", description = "The audit trail: every change, who made it and when (each record's history is listed with its resource)"),
         (name = "reports", description = "Diversity-gap reporting: composition, gaps against benchmarks and targets, expertise coverage"),
         (name = "taxonomies", description = "Community codes and expertise areas organisations are coded against"),
@@ -92,6 +94,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
             responses::UnsupportedMediaType,
             responses::ValidationFailed,
             responses::Unavailable,
+            responses::Gone,
         )
     )
 )]

@@ -17,7 +17,9 @@ use crate::api::audited;
 use crate::api::body::{JsonBody, field_errors, nullable, present};
 use crate::api::conditional::{created_tagged, tagged, tagged_unless_current, version_check};
 use crate::api::csv;
-use crate::api::list::{Cursor, FromQuery, QueryParams, negotiate, query_params};
+use crate::api::list::{
+    Cursor, FromQuery, QueryParams, negotiate, query_params, sync_by_changes_only,
+};
 use crate::api::membership::{MembershipSummary, MembershipView};
 use crate::api::paging::{self, CsvForm, Keyset, Listing};
 use crate::api::path_id;
@@ -548,7 +550,8 @@ query_params! {
         pub mission: Vec<String> = codes(&rules::COMMUNITY_CODE_RE),
         pub lived_experience_led: Option<bool> = boolean,
         /// Membership status on `as_of`; repeat for several. `active` stands for `current`
-        /// and `grace` together.
+        /// and `grace` together. Not with `updated_since` (400): statuses move by the
+        /// calendar; follow `GET /changes` for that.
         #[param(value_type = Vec<MembershipStatusChoice>, inline)]
         pub membership_status: Vec<MembershipStatus> = with(membership_statuses),
         /// The day membership is judged on, for the filter and for each entry's `membership`
@@ -613,6 +616,11 @@ impl ListRequest {
             None => MembershipView::today(grace),
         };
         let statuses = params.membership_status;
+        sync_by_changes_only(
+            params.updated_since.is_some(),
+            "membership_status",
+            !statuses.is_empty(),
+        )?;
         let include_total = params.include_total.unwrap_or(false);
         let sort = params.sort;
         let filter = OrganisationFilter {

@@ -28,5 +28,6 @@ problem_response! {
     PayloadTooLarge => "The body is larger than 1 MiB",
     UnsupportedMediaType => "The body is not sent as application/json (or application/merge-patch+json)",
     ValidationFailed => "The body is well-formed JSON but breaks the rules: every failing field is in `errors`",
+    Gone => "Changes after this position have passed the feed's retention: sync in full, then follow the feed again",
     Unavailable => "The database is unavailable or busy; retry after `Retry-After` seconds",
 }

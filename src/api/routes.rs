@@ -36,6 +36,7 @@ where
             .configure(super::consultations::configure)
             .configure(super::reports::configure)
             .configure(super::benchmarks::configure)
+            .configure(super::changes::configure)
             .configure(super::audit::configure)
             .configure(super::imports::configure),
     )

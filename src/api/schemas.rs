@@ -104,7 +104,7 @@ pub const MAX_COMMUNITIES: usize = 50;
 pub const MAX_EXPERTISE: usize = 50;
 
 /// A set of values of a text enum, all of which may be given at once.
-fn enum_set(values: &[&'static str], description: &str) -> RefOr<Schema> {
+pub fn enum_set(values: &[&'static str], description: &str) -> RefOr<Schema> {
     code_set(values.to_vec(), values.len(), description)
 }
 

@@ -22,6 +22,9 @@ pub enum Access {
     SignedIn,
     /// Reading CRM data: every role, and API keys holding the scope.
     Read(Scope),
+    /// Reading the change feed: every role, and API keys with any scope; each caller is
+    /// shown only the changes to what it may read (`api::changes`).
+    Feed,
     /// Changing CRM data: staff and admins.
     Write,
     /// Reading what only staff may see (a record's history, a person's data export): staff
@@ -31,7 +34,7 @@ pub enum Access {
     Admin,
 }
 
-use Access::{Admin, Public, Read, SignedIn, Staff, Write};
+use Access::{Admin, Feed, Public, Read, SignedIn, Staff, Write};
 
 /// Every operation's rule. Keep in operation order of the API, one line each.
 const RULES: &[(&str, Access)] = &[
@@ -51,6 +54,8 @@ const RULES: &[(&str, Access)] = &[
     ("get_api_key", Admin),
     ("revoke_api_key", Admin),
     ("list_audit_events", Admin),
+    ("feed_position", Feed),
+    ("list_changes", Feed),
     ("list_organisations", Read(Scope::OrganisationsRead)),
     ("get_organisation", Read(Scope::OrganisationsRead)),
     ("organisation_history", Staff),
@@ -148,17 +153,27 @@ impl Access {
     /// The roles whose members may call the operation.
     pub fn roles(self) -> &'static [Role] {
         match self {
-            Public | SignedIn | Read(_) => &[Role::Admin, Role::Staff, Role::Viewer],
+            Public | SignedIn | Read(_) | Feed => &[Role::Admin, Role::Staff, Role::Viewer],
             Write | Staff => &[Role::Admin, Role::Staff],
             Admin => &[Role::Admin],
         }
     }
 
-    /// The key scope that may call the operation; `None` means keys may not.
+    /// The key scope that may call the operation; `None` means keys may not (or, for the
+    /// feed, that any scope may: `scopes`).
     pub fn scope(self) -> Option<Scope> {
         match self {
             Read(scope) => Some(scope),
             _ => None,
+        }
+    }
+
+    /// The key scopes any one of which allows the operation.
+    pub fn scopes(self) -> Vec<Scope> {
+        match self {
+            Read(scope) => vec![scope],
+            Feed => Scope::ALL.to_vec(),
+            _ => Vec::new(),
         }
     }
 
@@ -170,6 +185,7 @@ impl Access {
                 "the {role} role may not do this; it needs one of: {}",
                 join(self.roles())
             ))),
+            Principal::ApiKey { scopes, .. } if self == Feed && !scopes.is_empty() => Ok(()),
             Principal::ApiKey { scopes, .. } => match self.scope() {
                 Some(needed) if scopes.contains(&needed) => Ok(()),
                 Some(needed) => Err(ApiError::forbidden(format!(
@@ -187,6 +203,7 @@ impl Access {
         match self {
             Public => "**Access:** anyone, no credentials needed.".to_owned(),
             SignedIn => "**Access:** any signed-in user (not API keys).".to_owned(),
+            Feed => "**Access:** roles admin, staff, viewer; API keys with any scope. Each caller is shown only the changes to what it may read.".to_owned(),
             _ => {
                 let keys = match self.scope() {
                     Some(scope) => format!("; API keys with `{scope}`"),
@@ -254,7 +271,8 @@ fn document_operation(operation: &mut Operation) {
     }
     let roles: Vec<&str> = access.roles().iter().map(|role| role.as_str()).collect();
     let mut security = vec![SecurityRequirement::new(SESSION_SCHEME, roles)];
-    if let Some(scope) = access.scope() {
+    // One requirement per scope: any one of them will do.
+    for scope in access.scopes() {
         security.push(SecurityRequirement::new(API_KEY_SCHEME, [scope.as_str()]));
     }
     operation.security = Some(security);

@@ -293,7 +293,7 @@ impl Database {
 /// for another writer (SQLite refuses the upgrade at once to avoid a deadlock), so two
 /// writers of one row would see "busy" instead of one waiting and then being told it is
 /// stale. Transactions opened inside `work` become savepoints, as with `transaction`.
-fn write_transaction<T, E: From<diesel::result::Error>>(
+pub fn write_transaction<T, E: From<diesel::result::Error>>(
     conn: &mut DbConn,
     work: impl FnOnce(&mut DbConn) -> Result<T, E>,
 ) -> Result<T, E> {

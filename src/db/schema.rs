@@ -497,3 +497,52 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    change_feed (id) {
+        id -> Integer,
+        last_commit -> BigInt,
+        pruned_through -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_sweep (id) {
+        id -> Integer,
+        swept_through -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    change_batches (batch) {
+        batch -> Text,
+        commit_number -> BigInt,
+        committed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    change_events (seq) {
+        seq -> BigInt,
+        batch -> Text,
+        id -> Text,
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        entity_type -> Text,
+        entity_id -> Text,
+        parent_id -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(change_events -> change_batches (batch));
+diesel::allow_tables_to_appear_in_same_query!(change_events, change_batches);
+
+diesel::table! {
+    membership_status_announced (organisation_id) {
+        organisation_id -> Text,
+        status -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(membership_status_announced, organisations);

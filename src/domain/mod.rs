@@ -59,6 +59,7 @@ pub(crate) use text_enum;
 
 pub mod api_keys;
 pub mod audit;
+pub mod changes;
 pub mod consultations;
 
 pub mod contacts;

@@ -57,6 +57,8 @@ fn sample(document: &Value, name: &str, schema: &Value) -> String {
             convene::api::list::Cursor::after("id", "", uuid::Uuid::now_v7().to_string())
         }
         ("string", _, Some(r"^[A-Z]{3}[0-9]{6}$")) => "DEI010110".to_owned(),
+        // A change feed position: the feed's start.
+        ("string", _, Some(r"^[0-9]{1,18}(\.[0-9]{1,18})?$")) => "0".to_owned(),
         ("string", _, Some(r"^[a-z][a-z0-9_]{1,62}$")) => "racial_justice".to_owned(),
         ("string", _, Some(r"^[^\u0000-\u001f\u007f-\u009f]*$")) | ("string", None, None) => {
             "north".to_owned()

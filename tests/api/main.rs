@@ -5,6 +5,7 @@ mod access;
 mod access_log;
 mod accounts;
 mod audit;
+mod changes;
 mod concurrency;
 mod consultations;
 mod contact_records;

@@ -17,6 +17,7 @@ use crate::api::path_id;
 use crate::api::schemas::timestamp;
 use crate::api::validation as rules;
 use crate::auth::Principal;
+use crate::db::DbConn;
 use crate::domain::audit::{self, Event, entity};
 use crate::domain::consultations::store::{self, ResponseFilter};
 use crate::domain::consultations::{Attribution, Response, ResponseFields};
@@ -77,6 +78,7 @@ fn response_event(action: &'static str, before: Option<&Response>, after: &Respo
             &audit::snapshot(&record(after)),
         )
         .about_contact(after.contact_id.as_deref())
+        .on_record(&after.id)
 }
 
 /// A response: from an organisation (`organisation_id`, optionally with the `contact_id` of
@@ -323,20 +325,29 @@ pub async fn get_response(
     );
     let response = state
         .db
-        .run(move |conn| {
-            let response = store::response(conn, &id, &response_id)?;
-            // A response the caller may not learn of is as good as absent.
-            if response.fields.attribution == Attribution::Anonymous
-                && !store::anonymous_responses_disclosed_to(conn, &id, sees, threshold)?
-            {
-                return Err(DomainError::NotFound("response"));
-            }
-            Ok(response)
-        })
+        .run(move |conn| read(conn, &id, &response_id, sees, threshold))
         .await?;
     Ok(tagged_unless_current(&req, response.version, || {
         ResponseRecord::new(response, sees)
     }))
+}
+
+/// Response `response_id` of consultation `id` as its `GET` shows it to a caller who `sees`
+/// anonymous respondents or not: a response the caller may not learn of is as good as absent.
+fn read(
+    conn: &mut DbConn,
+    id: &str,
+    response_id: &str,
+    sees: bool,
+    threshold: i64,
+) -> Result<Response, DomainError> {
+    let response = store::response(conn, id, response_id)?;
+    if response.fields.attribution == Attribution::Anonymous
+        && !store::anonymous_responses_disclosed_to(conn, id, sees, threshold)?
+    {
+        return Err(DomainError::NotFound("response"));
+    }
+    Ok(response)
 }
 
 /// Update a response

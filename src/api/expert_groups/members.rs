@@ -331,4 +331,5 @@ fn member_event(
     Event::new(action, entity::EXPERT_GROUP, &after.group_id)
         .changes(&audit::snapshot(&before), &audit::snapshot(after))
         .about_contact(after.contact_id.as_deref())
+        .on_record(&after.id)
 }

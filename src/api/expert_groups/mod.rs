@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+pub use members::GroupMemberResponse;
 pub use memberships::GroupMembershipResponse;
 
 use crate::api::audited::Subject;

@@ -7,6 +7,8 @@ pub mod store;
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
+use crate::domain::changes;
+
 crate::domain::text_enum! {
     /// Who made a change: a signed-in user, an integration's API key, nobody signed in
     /// (a failed sign-in), or the service itself (start-up, the operator's shell).
@@ -94,6 +96,9 @@ pub struct Event {
     pub entity_id: Option<String>,
     /// The person the event is about, if any (subject access, erasure).
     pub contact_id: Option<String>,
+    /// The sub-record the event is about when it is filed on its parent (a group seat, a
+    /// consultation response): the change feed speaks of that record.
+    pub record_id: Option<String>,
     /// field → {"before": …, "after": …}.
     pub changes: Map<String, Value>,
 }
@@ -105,6 +110,7 @@ impl Event {
             entity_type,
             entity_id: Some(entity_id.to_owned()),
             contact_id: None,
+            record_id: None,
             changes: Map::new(),
         }
     }
@@ -165,6 +171,28 @@ impl Event {
         self.contact_id = contact_id.map(str::to_owned);
         self
     }
+
+    /// Files the event on its parent while saying which sub-record it is about.
+    pub fn on_record(mut self, record_id: &str) -> Self {
+        self.record_id = Some(record_id.to_owned());
+        self
+    }
+
+    /// The change feed's change for this event, if clients can see what it changed.
+    fn feed_change(&self) -> Option<changes::Change> {
+        let merged_into = self
+            .changes
+            .get("merged_into")
+            .and_then(|pair| pair.get("after"))
+            .and_then(Value::as_str);
+        changes::of_event(
+            self.entity_type,
+            &self.action,
+            self.entity_id.as_deref()?,
+            self.record_id.as_deref(),
+            merged_into,
+        )
+    }
 }
 
 fn change(before: Value, after: Value) -> Value {
@@ -203,11 +231,13 @@ pub fn snapshot(record: &impl serde::Serialize) -> Value {
 }
 
 /// The events of one write, kept until the write commits them (or, for a long write such as
-/// an import, written in its transaction as it goes: `flush`).
+/// an import, written in its transaction as it goes: `flush`), with the change feed's
+/// changes they make.
 #[derive(Debug)]
 pub struct Log {
     context: Context,
     events: Vec<Event>,
+    feed: changes::Pending,
     /// Events already written by `flush`.
     written: usize,
     /// The time every event of the write carries, fixed at its first flush.
@@ -219,13 +249,24 @@ impl Log {
         Self {
             context,
             events: Vec::new(),
+            feed: changes::Pending::default(),
             written: 0,
             at: None,
         }
     }
 
+    /// Records `event`, and its change for the feed when it has one.
     pub fn record(&mut self, event: Event) {
+        if let Some(change) = event.feed_change() {
+            self.feed.push(change);
+        }
         self.events.push(event);
+    }
+
+    /// The feed's changes of this write, for those no audit event speaks of (a membership
+    /// status the calendar or an action moved: `changes::calendar::announce`).
+    pub fn feed(&mut self) -> &mut changes::Pending {
+        &mut self.feed
     }
 
     pub fn context(&self) -> &Context {
@@ -250,9 +291,18 @@ impl Log {
     ) -> Result<(), crate::domain::DomainError> {
         let at = *self.at.get_or_insert_with(crate::domain::now);
         store::insert_at(conn, &self.context, &self.events, at)?;
+        self.feed.append(conn, at)?;
         self.written += self.events.len();
         self.events.clear();
         Ok(())
+    }
+
+    /// Writes what is left and gives the write's feed changes their commit number: the
+    /// write's last statement (see `changes::store::seal`).
+    fn seal(&mut self, conn: &mut crate::db::DbConn) -> Result<(), crate::domain::DomainError> {
+        self.flush(conn)?;
+        let at = *self.at.get_or_insert_with(crate::domain::now);
+        Ok(self.feed.seal(conn, at)?)
     }
 }
 
@@ -272,7 +322,7 @@ where
     if log.is_empty() {
         return Err(crate::domain::DomainError::Unrecorded.into());
     }
-    log.flush(conn)?;
+    log.seal(conn)?;
     Ok(value)
 }
 
