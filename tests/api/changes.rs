@@ -271,7 +271,16 @@ db_test!(
         let db = app.state.db.clone();
         let grace = GraceWindow(30);
         let keep = |today: NaiveDate| convene::startup::keep_feed(&db, today, grace, 90).unwrap();
-        // The first sweep starts the feed's calendar: it announces nothing.
+        // A member the feed has never announced (as after an upgrade, or a bulk load): the
+        // first sweep starts the feed's calendar, remembering its status without a word.
+        let already = organisation(&app, "Already Here").await;
+        act(&app, &already, "apply", json!({"tier": "full", "applied_on": day(-10)})).await;
+        act(&app, &already, "approve", json!({"start_on": day(-10)})).await;
+        {
+            use diesel::connection::SimpleConnection;
+            let mut conn = db.connection().unwrap();
+            conn.batch_execute("DELETE FROM membership_status_announced").unwrap();
+        }
         assert_eq!(keep(today()), 0);
 
         let ending = organisation(&app, "Ending Soon").await;
@@ -308,6 +317,7 @@ db_test!(
             ]
         );
         assert!(moves.iter().all(|e| e["detail"]["cause"] == "calendar"));
+        assert!(!moves.iter().any(|e| e["entity_id"] == already.as_str()), "remembered at the start");
         assert_eq!(moves[0]["detail"]["from"], "current");
         assert_eq!(moves[1]["detail"]["from"], "current");
         // The data is the membership as it shows today (the real today: still current).

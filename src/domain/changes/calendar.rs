@@ -179,6 +179,9 @@ fn dated_changes(conn: &mut DbConn, pending: &mut Pending, day: NaiveDate) -> Qu
     Ok(count)
 }
 
+/// Rows of the first sweep per insert: two bound values each, well under SQLite's limit.
+const REMEMBERED_PER_STATEMENT: usize = 1000;
+
 const STATUSES: [MembershipStatus; 5] = [
     MembershipStatus::Pending,
     MembershipStatus::Current,
@@ -213,9 +216,23 @@ pub fn sweep_step(
     let step = match swept {
         Some(swept) if swept >= today => return Ok(Step::UpToDate),
         None => {
+            // Nothing is remembered yet: every status is new, written in batches (a large
+            // membership would otherwise hold start-up for a statement per organisation).
             for status in STATUSES {
-                for id in moved_to(conn, status, today, grace)? {
-                    remember(conn, &id, status)?;
+                let ids = moved_to(conn, status, today, grace)?;
+                for batch in ids.chunks(REMEMBERED_PER_STATEMENT) {
+                    let rows: Vec<_> = batch
+                        .iter()
+                        .map(|id| {
+                            (
+                                announced::organisation_id.eq(id),
+                                announced::status.eq(status.as_str()),
+                            )
+                        })
+                        .collect();
+                    crate::with_backend!(conn, |c| diesel::insert_into(announced::table)
+                        .values(&rows)
+                        .execute(c))?;
                 }
             }
             set_swept(conn, today)?;
