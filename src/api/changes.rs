@@ -203,20 +203,9 @@ fn record(
         entity::CONSULTATION => {
             consultations::store::find(conn, id).map(|c| shown(ConsultationResponse::from(c)))
         }
-        entity::RESPONSE => match consultations::store::response(conn, parent, id) {
-            Ok(response)
-                if response.fields.attribution == Attribution::Anonymous
-                    && !consultations::store::anonymous_responses_disclosed_to(
-                        conn,
-                        parent,
-                        reader.sees_anonymous,
-                        reader.threshold,
-                    )? =>
-            {
-                return Ok(None);
-            }
-            found => found.map(|r| shown(ResponseRecord::new(r, reader.sees_anonymous))),
-        },
+        entity::RESPONSE if hidden(conn, change, reader)? => return Ok(None),
+        entity::RESPONSE => consultations::store::response(conn, parent, id)
+            .map(|r| shown(ResponseRecord::new(r, reader.sees_anonymous))),
         entity::COMMUNITY => {
             taxonomies::community(conn, id).map(|c| shown(CommunityResponse::from(c)))
         }
@@ -240,6 +229,27 @@ fn record(
             Ok(Some(tombstone))
         }
         Err(error) => Err(error),
+    }
+}
+
+/// Whether `reader` may not learn of the record `change` is about at all: an anonymous
+/// response while anonymous responses are not disclosed to them (its `GET` is a 404).
+fn hidden(conn: &mut DbConn, change: &StoredChange, reader: Reader) -> Result<bool, DomainError> {
+    if change.entity_type != entity::RESPONSE {
+        return Ok(false);
+    }
+    let consultation = change.parent_id.as_deref().unwrap_or_default();
+    match consultations::store::response(conn, consultation, &change.entity_id) {
+        Ok(response) if response.fields.attribution == Attribution::Anonymous => {
+            let disclosed = consultations::store::anonymous_responses_disclosed_to(
+                conn,
+                consultation,
+                reader.sees_anonymous,
+                reader.threshold,
+            )?;
+            Ok(!disclosed)
+        }
+        _ => Ok(false),
     }
 }
 
@@ -342,6 +352,11 @@ pub async fn list_changes(
     };
     type_filter(params.types, &mut filter)?;
     let limit = params.limit as i64;
+    let reader = Reader {
+        sees_anonymous: principal.sees_anonymous_responses(),
+        threshold: state.suppression_threshold,
+        view: MembershipView::today(state.grace),
+    };
     if format == Format::Csv {
         // A position past retention is a 410 before the download starts.
         if let Some(after) = after {
@@ -361,17 +376,17 @@ pub async fn list_changes(
                     },
                 )?;
             let more = page.changes.len() == csv::PAGE;
-            let rows = page.changes.into_iter().map(change_csv_record).collect();
+            let mut rows = Vec::with_capacity(page.changes.len());
+            for change in page.changes {
+                if !hidden(conn, &change, reader)? {
+                    rows.push(change_csv_record(change));
+                }
+            }
             Ok((rows, more.then_some(page.next)))
         })
         .await?;
         return Ok(export.respond("changes.csv", CHANGE_CSV_HEADER));
     }
-    let reader = Reader {
-        sees_anonymous: principal.sees_anonymous_responses(),
-        threshold: state.suppression_threshold,
-        view: MembershipView::today(state.grace),
-    };
     let page = state
         .db
         .run(move |conn| {

@@ -227,6 +227,11 @@ db_test!(
             assert!(!serde_json::to_string(&seen).unwrap().contains(&anonymous));
             let named = &seen[2];
             assert_eq!(named["data"], ok(&caller.get(&format!("{responses}/{}", named["entity_id"].as_str().unwrap())).await));
+            let request = caller.request(Method::GET, &format!("/api/v1/changes?after={start}")).insert_header(("accept", "text/csv"));
+            let csv = caller.send(request, None).await;
+            assert_eq!(csv.status, StatusCode::OK, "{}", csv.text());
+            assert!(!csv.text().contains(&anonymous), "the CSV hides it too");
+            assert_eq!(csv.text().matches("consultation.response.created").count(), 1);
         }
         // A key with no scope to read anything here is refused outright.
         let reports_key = app.api_key(&["reports:read"]).await;
