@@ -83,6 +83,8 @@ pub struct Config {
     pub import_body_limit_mib: u32,
     /// `CHANGE_RETENTION_DAYS`: how long the change feed keeps a change.
     pub change_retention_days: u32,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`: webhooks may go to private and loopback addresses.
+    pub webhook_allow_private_targets: bool,
 }
 
 /// Sign-in, tokens and the first administrator.
@@ -193,6 +195,7 @@ impl Config {
             )?,
             import_body_limit_mib: whole_number(&get, "IMPORT_BODY_LIMIT_MIB", 1..=200, 20)?,
             change_retention_days: whole_number(&get, "CHANGE_RETENTION_DAYS", 1..=3650, 90)?,
+            webhook_allow_private_targets: flag(&get, "WEBHOOK_ALLOW_PRIVATE_TARGETS")?,
         })
     }
 }
@@ -255,6 +258,15 @@ impl AuthConfig {
             admin_email,
             admin_password,
         })
+    }
+}
+
+/// `true` or `false`; `false` when absent.
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match get(name).as_deref().map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ConfigError::new(name, "must be true or false")),
     }
 }
 

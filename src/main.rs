@@ -147,6 +147,7 @@ fn serve() -> ExitCode {
     }
     startup::start_feed_keeper(db.clone(), grace, config.change_retention_days);
     let state = web::Data::new(AppState::new(db.clone(), &config, &jwt_secret));
+    convene::api::webhooks::sender::start(state.clone());
     let listener = match convene::server::bind(config.bind) {
         Ok(listener) => listener,
         Err(error) => {

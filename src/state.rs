@@ -22,6 +22,8 @@ pub struct AppState {
     pub suppression_threshold: i64,
     /// The largest CSV body an import reads, in bytes (`IMPORT_BODY_LIMIT_MIB`).
     pub import_body_limit: usize,
+    /// Webhooks may go to private and loopback addresses (`WEBHOOK_ALLOW_PRIVATE_TARGETS`).
+    pub webhook_private_targets: bool,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             grace: GraceWindow(config.membership_grace_days),
             suppression_threshold: i64::from(config.report_suppression_threshold),
             import_body_limit: config.import_body_limit_mib as usize * 1024 * 1024,
+            webhook_private_targets: config.webhook_allow_private_targets,
             auth: Auth {
                 tokens: Tokens::new(&config.auth, jwt_secret, chrono::Utc::now()),
                 limiter: LoginLimiter::default(),

@@ -170,10 +170,31 @@ fn type_filter(wanted: Vec<String>, filter: &mut Filter) -> Result<(), ApiError>
 
 /// Who reads the feed, for showing each record as its `GET` shows it to them.
 #[derive(Debug, Clone, Copy)]
-struct Reader {
+pub struct Reader {
     sees_anonymous: bool,
     threshold: i64,
     view: MembershipView,
+}
+
+impl Reader {
+    /// A webhook's receiver: told of every kind of record, as an API key with every scope
+    /// is (so never who answered anonymously).
+    pub fn integration(state: &AppState) -> Self {
+        Self {
+            sees_anonymous: false,
+            threshold: state.suppression_threshold,
+            view: MembershipView::today(state.grace),
+        }
+    }
+}
+
+/// `change` as `reader` is shown it, or `None` when they may not learn of it.
+pub fn render(
+    conn: &mut DbConn,
+    change: StoredChange,
+    reader: Reader,
+) -> Result<Option<ChangeEvent>, DomainError> {
+    Ok(record(conn, &change, reader)?.map(|data| event(change, data)))
 }
 
 fn shown(record: impl Serialize) -> Value {
@@ -273,6 +294,10 @@ impl From<ReadError> for ApiError {
             ReadError::Expired => ApiError::Gone {
                 detail: "changes after this position have passed the feed's retention and been removed: sync in full (the lists with include_deleted=true), then follow the feed from GET /api/v1/changes/position read before the sync".to_owned(),
             },
+            ReadError::Ahead => ApiError::Conflict {
+                detail: "this position is ahead of the feed's end, so this feed did not give it: the database may have been restored from a backup, or the position is another service's. Sync in full, then follow the feed from GET /api/v1/changes/position read before the sync".to_owned(),
+                errors: Vec::new(),
+            },
             ReadError::Domain(error) => error.into(),
         }
     }
@@ -319,6 +344,7 @@ fn change_csv_record(change: StoredChange) -> Vec<String> {
     responses(
         (status = 200, description = "A page of changes", body = ChangePage,
          content((ChangePage = "application/json"), (String = "text/csv"))),
+        (status = 409, description = "The position is ahead of the feed's end: not one it gave (a restored database?); sync in full", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 410, response = crate::api::responses::Gone),
     )
 )]
@@ -371,8 +397,8 @@ pub async fn list_changes(
                 store::page(conn, after, csv::PAGE as i64, &filter).map_err(
                     |error| match error {
                         ReadError::Domain(error) => error,
-                        // Retention ran during the download: it ends here.
-                        ReadError::Expired => DomainError::NotFound("changes"),
+                        // Checked before the download; retention ran since: it ends here.
+                        ReadError::Expired | ReadError::Ahead => DomainError::NotFound("changes"),
                     },
                 )?;
             let more = page.changes.len() == csv::PAGE;
@@ -393,9 +419,7 @@ pub async fn list_changes(
             let page = store::page(conn, after, limit, &filter)?;
             let mut events = Vec::with_capacity(page.changes.len());
             for change in page.changes {
-                if let Some(data) = record(conn, &change, reader)? {
-                    events.push(event(change, data));
-                }
+                events.extend(render(conn, change, reader)?);
             }
             Ok::<_, ReadError>(ChangePage {
                 data: events,

@@ -38,6 +38,7 @@ pub mod spec;
 pub mod taxonomies;
 pub mod users;
 pub mod validation;
+pub mod webhooks;
 
 use utoipa::OpenApi;
 
@@ -73,6 +74,7 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
         (name = "expert-groups", description = "Issue-specific groups the alliance convenes, and their members over time"),
         (name = "consultations", description = "Consultations, calls for evidence and events: invitations, responses and participation"),
         (name = "imports", description = "Organisations and contacts from a spreadsheet (CSV), all or nothing"),
+        (name = "webhooks", description = "Signed deliveries of the change feed's events to integrations (admins only)"),
         (name = "changes", description = "The change feed: every committed change in commit order, for integrations to follow"),
         (name = "audit", description = "The audit trail: every change, who made it and when (each record's history is listed with its resource)"),
         (name = "reports", description = "Diversity-gap reporting: composition, gaps against benchmarks and targets, expertise coverage"),

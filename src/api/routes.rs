@@ -37,6 +37,7 @@ where
             .configure(super::reports::configure)
             .configure(super::benchmarks::configure)
             .configure(super::changes::configure)
+            .configure(super::webhooks::configure)
             .configure(super::audit::configure)
             .configure(super::imports::configure),
     )

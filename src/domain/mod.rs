@@ -71,6 +71,7 @@ pub mod organisations;
 pub mod reports;
 pub mod taxonomies;
 pub mod users;
+pub mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -239,6 +239,7 @@ db_test!(
                 // So are the audit log and erasure (irreversible).
                 let administration = path.starts_with("/api/v1/users")
                     || path.starts_with("/api/v1/api-keys")
+                    || path.starts_with("/api/v1/webhooks")
                     || path.starts_with("/api/v1/audit-events")
                     || path.ends_with("/erasure")
                     || (path.starts_with("/api/v1/taxonomies") && method != "get");

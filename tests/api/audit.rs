@@ -72,7 +72,7 @@ impl Walk<'_> {
         assert!(!events.is_empty(), "{operation} wrote no audit event");
         // Secrets the response handed out (a key, tokens) and passwords sent never reach it.
         let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-        let mut secrets: Vec<String> = ["key", "access_token", "refresh_token"]
+        let mut secrets: Vec<String> = ["key", "secret", "access_token", "refresh_token"]
             .iter()
             .filter_map(|field| answer[field].as_str().map(str::to_owned))
             .collect();
@@ -199,6 +199,14 @@ db_test!(
         let key = id(&walk.call("create_api_key", &admin, post.clone(), "/api/v1/api-keys",
             Some(json!({"name": "Walked key", "scopes": ["organisations:read"]}))).await);
         walk.call("revoke_api_key", &admin, delete.clone(), &format!("/api/v1/api-keys/{key}"), None).await;
+        let hook = id(&walk.call("create_webhook", &admin, post.clone(), "/api/v1/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook", "event_types": ["organisation."]}))).await);
+        let hook_path = format!("/api/v1/webhooks/{hook}");
+        walk.call("update_webhook", &admin, Method::PATCH, &hook_path, Some(json!({"status": "paused"}))).await;
+        walk.call("rotate_webhook_secret", &admin, post.clone(), &format!("{hook_path}/rotate-secret"), None).await;
+        let test = id(&walk.call("test_webhook", &admin, post.clone(), &format!("{hook_path}/test"), None).await);
+        walk.call("retry_webhook_delivery", &admin, post.clone(), &format!("{hook_path}/deliveries/{test}/retry"), None).await;
+        walk.call("delete_webhook", &admin, delete.clone(), &hook_path, None).await;
 
         let tokens = walk.call("login", "", post.clone(), "/api/v1/auth/login",
             Some(json!({"email": "walker@example.org", "password": PASSWORD}))).await;

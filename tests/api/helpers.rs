@@ -33,6 +33,8 @@ pub fn test_config() -> Config {
             "CORS_ORIGINS" => Some("https://admin.example.org"),
             // Small, so the import limit can be tested without a huge body.
             "IMPORT_BODY_LIMIT_MIB" => Some("2"),
+            // The tests' webhook receivers listen on loopback.
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS" => Some("true"),
             _ => None,
         }
         .map(str::to_owned)

@@ -35,3 +35,4 @@ mod snapshots;
 mod startup;
 mod sync;
 mod taxonomies;
+mod webhooks;

@@ -34,6 +34,7 @@ pub mod entity {
     pub const SESSION: &str = "session";
     pub const TARGET: &str = "target";
     pub const USER: &str = "user";
+    pub const WEBHOOK: &str = "webhook";
     /// Every kind, for the list filter.
     pub const ALL: &[&str] = &[
         API_KEY,
@@ -48,6 +49,7 @@ pub mod entity {
         SESSION,
         TARGET,
         USER,
+        WEBHOOK,
     ];
 }
 

@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 use super::{Change, Position, StoredChange};
 use crate::db::DbConn;
 use crate::db::schema::{change_batches, change_events, change_feed};
-use crate::domain::{DomainError, FieldError, Gone, new_id, now};
+use crate::domain::{DomainError, Gone, new_id, now};
 
-/// Inserts `changes` under `batch`; they have no position until the batch is sealed.
+/// Inserts `changes` under `batch` (they have no position until the batch is sealed) and
+/// queues their webhook deliveries.
 pub fn append(
     conn: &mut DbConn,
     batch: &str,
@@ -17,11 +18,13 @@ pub fn append(
     changes: &[Change],
 ) -> QueryResult<()> {
     // Row by row, in order: `seq` is the order within the write.
+    let mut written = Vec::with_capacity(changes.len());
     for change in changes {
+        let id = new_id();
         diesel::insert_into(change_events::table)
             .values((
                 change_events::batch.eq(batch),
-                change_events::id.eq(new_id()),
+                change_events::id.eq(&id),
                 change_events::event_type.eq(change.event_type),
                 change_events::occurred_at.eq(at),
                 change_events::entity_type.eq(change.entity_type),
@@ -30,8 +33,10 @@ pub fn append(
                 change_events::detail.eq(Value::Object(change.detail.clone()).to_string()),
             ))
             .execute(conn)?;
+        written.push((id, change.event_type));
     }
-    Ok(())
+    // The webhooks' outbox, in the same transaction.
+    crate::domain::webhooks::store::enqueue(conn, &written, at)
 }
 
 /// Gives `batch` the next commit number. The update locks the feed's one row until the
@@ -97,6 +102,10 @@ pub enum ReadError {
     /// Retention has removed changes after the position: the reader must sync in full.
     #[error("changes after this position have been removed")]
     Expired,
+    /// The position is past the feed's end: not one this feed gave (another database's, or
+    /// this one restored from a backup since). The reader must sync in full.
+    #[error("this position is ahead of the feed")]
+    Ahead,
     #[error(transparent)]
     Domain(#[from] DomainError),
 }
@@ -113,8 +122,10 @@ impl From<crate::db::DbError> for ReadError {
     }
 }
 
-#[derive(Queryable)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = change_events)]
 struct Row {
+    #[diesel(select_expression = change_batches::commit_number)]
     commit: i64,
     seq: i64,
     id: String,
@@ -145,12 +156,7 @@ pub fn page(
         return Err(ReadError::Expired);
     }
     if after.commit > extent.head {
-        return Err(DomainError::BadFilter(vec![FieldError::new(
-            "after",
-            "invalid",
-            "this position is ahead of the feed: it is not one this service gave",
-        )])
-        .into());
+        return Err(ReadError::Ahead);
     }
     let mut query = e::table
         .inner_join(b::table)
@@ -174,17 +180,7 @@ pub fn page(
     let rows: Vec<Row> = query
         .order((b::commit_number.asc(), e::seq.asc()))
         .limit(limit)
-        .select((
-            b::commit_number,
-            e::seq,
-            e::id,
-            e::event_type,
-            e::occurred_at,
-            e::entity_type,
-            e::entity_id,
-            e::parent_id,
-            e::detail,
-        ))
+        .select(Row::as_select())
         .load(conn)?;
     let full = rows.len() as i64 == limit;
     let changes: Vec<StoredChange> = rows.into_iter().map(stored).collect();
@@ -194,6 +190,19 @@ pub fn page(
         _ => Position::end_of(extent.head).max(after),
     };
     Ok(FeedPage { changes, next })
+}
+
+/// The change with event id `id`, if it is committed and still kept.
+pub fn by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<StoredChange>> {
+    use change_batches as b;
+    use change_events as e;
+    let row: Option<Row> = e::table
+        .inner_join(b::table)
+        .filter(e::id.eq(id))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(stored))
 }
 
 fn stored(row: Row) -> StoredChange {

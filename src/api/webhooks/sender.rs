@@ -1,0 +1,200 @@
+//! Sends webhook deliveries: takes the due ones (leased, so one sender of several instances
+//! takes each), renders each as the change feed's event, signs it (Standard Webhooks) and
+//! POSTs it: 15 seconds to answer, no redirects followed, the answer's body read only up
+//! to a small cap, the target's addresses checked again as it connects. Neither secrets nor
+//! bodies are ever logged.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use actix_web::web;
+use chrono::NaiveDateTime;
+use serde_json::json;
+
+use crate::api::changes::{Reader, render};
+use crate::api::schemas::timestamp;
+use crate::db::{self, DbConn, DbError};
+use crate::domain::audit::{self, Context, Event, entity};
+use crate::domain::changes::store as changes;
+use crate::domain::webhooks::store::{self, Due, Outcome};
+use crate::domain::webhooks::{SEND_TIMEOUT, TEST_EVENT, signature, targets};
+use crate::domain::{DomainError, now};
+use crate::state::AppState;
+
+/// Deliveries taken per round.
+const PER_ROUND: usize = 50;
+/// The most of a receiver's answer that is read.
+const ANSWER_CAP: u64 = 4096;
+/// How often the sender looks for due deliveries.
+const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The body of `due`, or why there is nothing to send.
+fn body(
+    conn: &mut DbConn,
+    state: &AppState,
+    due: &Due,
+) -> Result<Result<Vec<u8>, String>, DomainError> {
+    let Some(change_id) = &due.change_id else {
+        let event = json!({
+            "id": due.id,
+            "type": TEST_EVENT,
+            "occurred_at": timestamp(now()),
+            "data": {"subscription_id": due.subscription_id},
+        });
+        return Ok(Ok(event.to_string().into_bytes()));
+    };
+    let Some(change) = changes::by_id(conn, change_id)? else {
+        return Ok(Err("the change has passed the feed's retention".to_owned()));
+    };
+    match render(conn, change, Reader::integration(state))? {
+        Some(event) => Ok(Ok(serde_json::to_vec(&event).unwrap_or_default())),
+        None => Ok(Err(
+            "withheld: an anonymous response not disclosed to integrations".to_owned(),
+        )),
+    }
+}
+
+/// Resolves a target at connect time, refusing private addresses unless allowed: the check
+/// is made on the addresses the connection then uses.
+struct Guard {
+    allow_private: bool,
+}
+
+impl ureq::Resolver for Guard {
+    fn resolve(&self, netloc: &str) -> std::io::Result<Vec<SocketAddr>> {
+        let (host, port) = netloc
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some((host, port.parse().ok()?)))
+            .ok_or_else(|| std::io::Error::other(format!("no port in {netloc}")))?;
+        targets::resolve(host, port, self.allow_private).map_err(std::io::Error::other)
+    }
+}
+
+/// POSTs `body` to `url`, signed with `secrets`.
+fn post(
+    url: &str,
+    message_id: &str,
+    secrets: &[&str],
+    body: &[u8],
+    allow_private: bool,
+) -> Outcome {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(SEND_TIMEOUT)
+        .redirects(0)
+        .user_agent("Convene-Webhooks/1")
+        .resolver(Guard { allow_private })
+        .build();
+    let sent_at = chrono::Utc::now().timestamp();
+    let started = Instant::now();
+    let answer = agent
+        .post(url)
+        .set("content-type", "application/json")
+        .set("webhook-id", message_id)
+        .set("webhook-timestamp", &sent_at.to_string())
+        .set(
+            "webhook-signature",
+            &signature(secrets, message_id, sent_at, body),
+        )
+        .send_bytes(body);
+    let (status_code, error) = match answer {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => {
+            let code = response.status();
+            // Read a little of the answer, so the connection closes cleanly; never more.
+            let mut sink = Vec::new();
+            let _ = response
+                .into_reader()
+                .take(ANSWER_CAP)
+                .read_to_end(&mut sink);
+            let error = (!(200..300).contains(&code)).then(|| format!("answered {code}"));
+            (Some(code), error)
+        }
+        Err(ureq::Error::Transport(transport)) => (None, Some(transport.to_string())),
+    };
+    Outcome {
+        status_code,
+        duration_ms: started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32,
+        error,
+    }
+}
+
+/// Sends the deliveries due `at` (one round) and returns how many were attempted. The round's
+/// clock starts at `at` (tests move it) and runs with real time.
+pub fn send_due(state: &AppState, at: NaiveDateTime) -> Result<usize, DomainError> {
+    let started = Instant::now();
+    let clock = || at + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+    let mut conn = state
+        .db
+        .connection()
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    let due = db::write_transaction(&mut conn, |conn| store::claim_due(conn, at, PER_ROUND))?;
+    for delivery in &due {
+        let body = match body(&mut conn, state, delivery)? {
+            Ok(body) => body,
+            // Nothing that may be sent: the delivery ends here, its attempt saying why.
+            Err(reason) => {
+                db::write_transaction(&mut conn, |conn| {
+                    store::give_up(conn, delivery, &reason, clock())
+                })?;
+                continue;
+            }
+        };
+        let secrets = store::signing_secrets(&mut conn, &delivery.subscription_id, clock())?;
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let message_id = delivery.change_id.as_deref().unwrap_or(&delivery.id);
+        let outcome = post(
+            &delivery.url,
+            message_id,
+            &secrets,
+            &body,
+            state.webhook_private_targets,
+        );
+        log::info!(
+            "webhook {} delivery {} ({}): {}",
+            delivery.subscription_id,
+            delivery.id,
+            delivery.event_type,
+            outcome
+                .status_code
+                .map_or_else(|| "no answer".to_owned(), |code| code.to_string())
+        );
+        let disabled = db::write_transaction(&mut conn, |conn| {
+            let disabled = store::record_attempt(conn, delivery, &outcome, clock())?;
+            if disabled {
+                let event = Event::new("disable", entity::WEBHOOK, &delivery.subscription_id)
+                    .detail("status", "active".into(), "disabled".into());
+                audit::store::insert(conn, &Context::system(), &[event])?;
+            }
+            Ok::<_, DomainError>(disabled)
+        })?;
+        if disabled {
+            log::warn!(
+                "webhook {} disabled: its deliveries have failed for three days",
+                delivery.subscription_id
+            );
+        }
+    }
+    Ok(due.len())
+}
+
+/// Sends deliveries for the life of the process, in a thread of its own.
+pub fn start(state: web::Data<AppState>) {
+    let spawned = std::thread::Builder::new()
+        .name("webhook-sender".to_owned())
+        .spawn(move || {
+            loop {
+                match send_due(&state, now()) {
+                    // A full round: more may be waiting.
+                    Ok(PER_ROUND) => continue,
+                    Ok(_) => {}
+                    Err(error) => {
+                        log::warn!("webhook deliveries could not be sent (retrying): {error}")
+                    }
+                }
+                std::thread::sleep(INTERVAL);
+            }
+        });
+    if let Err(error) = spawned {
+        log::error!("cannot start the webhook sender: {error}");
+    }
+}
