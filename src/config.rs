@@ -70,6 +70,8 @@ impl fmt::Debug for DatabaseUrl {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: DatabaseUrl,
+    /// `DATABASE_READ_URL`: a PostgreSQL read replica for reports, when set.
+    pub database_read_url: Option<DatabaseUrl>,
     pub bind: SocketAddr,
     pub pool_size: u32,
     /// Origins allowed to call the API from a browser; empty means no cross-origin access.
@@ -158,6 +160,19 @@ impl Config {
             Some(raw) => DatabaseUrl::parse(&raw)?,
             None => DatabaseUrl::Sqlite(PathBuf::from(DatabaseUrl::DEFAULT_SQLITE_FILE)),
         };
+        // Reports read from a replica of the PostgreSQL database when one is named.
+        let database_read_url = match get("DATABASE_READ_URL") {
+            None => None,
+            Some(raw) => match DatabaseUrl::parse(&raw) {
+                Ok(url @ DatabaseUrl::Postgres(_)) if database_url.is_postgres() => Some(url),
+                _ => {
+                    return Err(ConfigError::new(
+                        "DATABASE_READ_URL",
+                        "must be a postgres:// URL of a read replica, with DATABASE_URL on PostgreSQL too",
+                    ));
+                }
+            },
+        };
         let bind = match get("BIND") {
             Some(raw) => raw.trim().parse().map_err(|_| {
                 ConfigError::new("BIND", "must be an address and port, e.g. 127.0.0.1:8080")
@@ -182,6 +197,7 @@ impl Config {
         };
         Ok(Self {
             database_url,
+            database_read_url,
             bind,
             pool_size,
             cors_origins,

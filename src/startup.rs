@@ -120,6 +120,9 @@ pub fn keep_feed(
     }
     let cutoff = domain::now() - chrono::Duration::days(i64::from(retention_days));
     let pruned = db::write_transaction(&mut conn, |conn| changes::store::prune(conn, cutoff))?;
+    db::write_transaction(&mut conn, |conn| {
+        crate::auth::limiter::forget_refilled(conn, domain::now())
+    })?;
     if pruned > 0 {
         log::info!("removed {pruned} commits of changes older than {retention_days} days");
     }

@@ -14,6 +14,8 @@ use crate::error::ApiError;
 /// What every handler can reach.
 pub struct AppState {
     pub db: Database,
+    /// Where reports read: the read replica (`DATABASE_READ_URL`), else `db` itself.
+    pub reports: Database,
     /// Browser origins allowed to call the API (`CORS_ORIGINS`).
     pub cors_origins: Vec<String>,
     pub auth: Auth,
@@ -30,8 +32,13 @@ impl AppState {
     /// The state for `config`, signing tokens with `jwt_secret` (see `auth::bootstrap`).
     pub fn new(db: Database, config: &Config, jwt_secret: &Secret) -> Self {
         passwords::warm_up();
+        let reports = match &config.database_read_url {
+            Some(url) => Database::connect_replica(url, config.pool_size),
+            None => db.clone(),
+        };
         Self {
             db,
+            reports,
             cors_origins: config.cors_origins.clone(),
             grace: GraceWindow(config.membership_grace_days),
             suppression_threshold: i64::from(config.report_suppression_threshold),

@@ -135,9 +135,13 @@ pub async fn login(
     let email = normalise_email(&required(body.0.email, "email")?);
     let password = required(body.0.password, "password")?;
     let address = req.peer_addr().map(|peer| peer.ip());
-    // Refused before any database work, and not written to the audit trail: a flood of
-    // attempts must stay cheap to refuse.
-    state.auth.limiter.attempt(&email, address)?;
+    // Counted before the password is checked, and not written to the audit trail: a flood
+    // of attempts must stay cheap to refuse (one short write each, shared by every instance).
+    state
+        .auth
+        .limiter
+        .attempt(&state.db, &email, address)
+        .await?;
 
     let found = state
         .db
@@ -370,10 +374,12 @@ pub async fn change_my_password(
         .as_ref()
         .map(|(user, _)| user.email.clone())
         .unwrap_or_default();
+    let address = req.peer_addr().map(|peer| peer.ip());
     state
         .auth
         .limiter
-        .attempt(&email, req.peer_addr().map(|peer| peer.ip()))?;
+        .attempt(&state.db, &email, address)
+        .await?;
     if verify_password(found, current).await?.is_none() {
         return Err(ApiError::Validation {
             errors: vec![FieldError::new(

@@ -1,28 +1,29 @@
-//! Sign-in attempts limited per account and per client address, in memory (per process):
-//! enough to make password guessing slow without a shared store. Every attempt counts, so a
-//! flood of guesses cannot hide among successes.
+//! Sign-in attempts limited per account and per client address, counted in the database so
+//! that several instances behind a load balancer share one limit (not N times it). Every
+//! attempt counts, so a flood of guesses cannot hide among successes.
+//!
+//! Each key is a token bucket kept as one timestamp (GCRA): `refilled_at`, when its whole
+//! allowance is back. An attempt at `t` moves it to `max(refilled_at, t) + period`; the
+//! attempt is allowed when that is at most a minute ahead of `t` (a burst of the whole
+//! minute's allowance), and refused otherwise without being counted.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
 
+use crate::db::schema::sign_in_limits as limits;
+use crate::db::{Database, DbConn, DbError, write_transaction};
 use crate::error::ApiError;
 
 /// Attempts per minute (and the burst allowed) for one account.
 pub const PER_ACCOUNT_PER_MINUTE: u32 = 5;
 /// Attempts per minute (and the burst allowed) from one client address.
 pub const PER_ADDRESS_PER_MINUTE: u32 = 30;
-/// Forget idle keys every this many checks, so memory stays bounded under a spray attack.
-const SWEEP_EVERY: u64 = 1024;
 
 pub struct LoginLimiter {
-    per_account: DefaultKeyedRateLimiter<String>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
-    clock: DefaultClock,
-    checks: AtomicU64,
+    per_account_per_minute: u32,
+    per_address_per_minute: u32,
 }
 
 impl Default for LoginLimiter {
@@ -33,59 +34,87 @@ impl Default for LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(per_account_per_minute: u32, per_address_per_minute: u32) -> Self {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
-            per_account: RateLimiter::keyed(quota(per_account_per_minute)),
-            per_address: RateLimiter::keyed(quota(per_address_per_minute)),
-            clock: DefaultClock::default(),
-            checks: AtomicU64::new(0),
+            per_account_per_minute: per_account_per_minute.max(1),
+            per_address_per_minute: per_address_per_minute.max(1),
         }
     }
 
     /// Counts one attempt on `account` (a lower-cased email) from `address`; 429 with the
     /// wait when either has had too many.
-    pub fn attempt(&self, account: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            self.per_account.retain_recent();
-            self.per_address.retain_recent();
-        }
-        let limited = |wait: std::time::Duration| ApiError::TooManyRequests {
-            retry_after_seconds: wait.as_secs() + 1,
-        };
+    pub async fn attempt(
+        &self,
+        db: &Database,
+        account: &str,
+        address: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        let mut keys = Vec::with_capacity(2);
         if let Some(address) = address {
-            self.per_address
-                .check_key(&address)
-                .map_err(|not_until| limited(not_until.wait_time_from(self.clock.now())))?;
+            keys.push((format!("address:{address}"), self.per_address_per_minute));
         }
-        self.per_account
-            .check_key(&account.to_lowercase())
-            .map_err(|not_until| limited(not_until.wait_time_from(self.clock.now())))
+        keys.push((
+            format!("account:{}", account.to_lowercase()),
+            self.per_account_per_minute,
+        ));
+        let at = crate::domain::now();
+        let refused = db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    for (key, per_minute) in &keys {
+                        if let Some(wait) = take(conn, key, *per_minute, at)? {
+                            return Ok(Some(wait));
+                        }
+                    }
+                    Ok::<_, DbError>(None)
+                })
+            })
+            .await
+            .map_err(ApiError::from)?;
+        match refused {
+            None => Ok(()),
+            Some(wait) => Err(ApiError::TooManyRequests {
+                retry_after_seconds: wait.num_seconds().max(0) as u64 + 1,
+            }),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_each_account_and_each_address_separately() {
-        let limiter = LoginLimiter::new(2, 3);
-        let here = Some(IpAddr::from([10, 0, 0, 1]));
-        let there = Some(IpAddr::from([10, 0, 0, 2]));
-        assert!(limiter.attempt("a@x.org", here).is_ok());
-        assert!(limiter.attempt("A@x.org", here).is_ok());
-        let Err(ApiError::TooManyRequests {
-            retry_after_seconds,
-        }) = limiter.attempt("a@x.org", there)
-        else {
-            panic!("the third attempt on one account should be limited");
-        };
-        assert!((1..=61).contains(&retry_after_seconds));
-        assert!(limiter.attempt("b@x.org", there).is_ok());
-        assert!(limiter.attempt("c@x.org", here).is_ok());
-        assert!(
-            limiter.attempt("d@x.org", here).is_err(),
-            "a fourth from one address"
-        );
+/// Takes one attempt from `key`'s bucket at `at`: `None` when allowed (and counted), or how
+/// long until one would be.
+fn take(
+    conn: &mut DbConn,
+    key: &str,
+    per_minute: u32,
+    at: NaiveDateTime,
+) -> QueryResult<Option<Duration>> {
+    let period = Duration::milliseconds(60_000 / i64::from(per_minute));
+    let burst = Duration::minutes(1);
+    // A new key starts with its whole allowance; two instances may both insert it first.
+    let row = (limits::key.eq(key), limits::refilled_at.eq(at));
+    crate::with_backend!(conn, |c| diesel::insert_into(limits::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    // The update takes the row's lock (PostgreSQL), so two instances count one after the other.
+    diesel::update(limits::table.find(key))
+        .set(limits::refilled_at.eq(limits::refilled_at))
+        .execute(conn)?;
+    let refilled_at: NaiveDateTime = limits::table
+        .find(key)
+        .select(limits::refilled_at)
+        .first(conn)?;
+    let next = refilled_at.max(at) + period;
+    if next - at > burst {
+        return Ok(Some(next - at - burst));
     }
+    diesel::update(limits::table.find(key))
+        .set(limits::refilled_at.eq(next))
+        .execute(conn)?;
+    Ok(None)
+}
+
+/// Forgets buckets that are full again (their keys count as new), so the table stays small
+/// under a spray of addresses. Run by the feed keeper.
+pub fn forget_refilled(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(limits::table.filter(limits::refilled_at.lt(at))).execute(conn)
 }

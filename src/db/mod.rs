@@ -45,11 +45,16 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 900;
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Every transaction read-only (a replica's pool: a write there is a bug, not a lag).
+    read_only: bool,
 }
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            read_only: false,
+        }
     }
 }
 
@@ -71,6 +76,10 @@ impl ManageConnection for ConnectionManager {
                      SET jit = off; SET work_mem = '{POSTGRES_WORK_MEM}';"
                 ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                if self.read_only {
+                    conn.batch_execute("SET default_transaction_read_only = on;")
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                }
                 Ok(DbConn::Postgres(conn))
             }
             DatabaseUrl::Sqlite(path) => {
@@ -218,6 +227,22 @@ impl Database {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// A pool on a PostgreSQL read replica, for reports: no migrations (the primary has run
+    /// them, and a replica refuses writes), every transaction read-only. Connects lazily, so
+    /// a replica that is away makes reports answer 503 rather than stop start-up.
+    pub fn connect_replica(url: &DatabaseUrl, pool_size: u32) -> Self {
+        let manager = ConnectionManager {
+            url: url.clone(),
+            read_only: true,
+        };
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .build_unchecked(manager);
+        Self::with_pool(pool)
     }
 
     /// A pool that connects lazily, for tests that point at a database that is not there.

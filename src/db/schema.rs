@@ -598,3 +598,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     change_events,
     change_batches,
 );
+
+diesel::table! {
+    sign_in_limits (key) {
+        key -> Text,
+        refilled_at -> Timestamp,
+    }
+}

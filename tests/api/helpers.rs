@@ -222,6 +222,20 @@ impl TestApp {
         app
     }
 
+    /// Another instance of the service on the same database, as behind a load balancer: its
+    /// own pool, state (limiter, caches) and server.
+    pub fn second_instance(&self) -> Instance {
+        let database = Database::connect(&self.db.url, 4).expect("a second pool");
+        let state = web::Data::new(AppState::new(
+            database,
+            &test_config(),
+            &Secret::new(JWT_SECRET),
+        ));
+        let server_state = state.clone();
+        let server = actix_test::start(move || build_app(server_state.clone()));
+        Instance { server, state }
+    }
+
     /// Signs in and returns the token response, failing the test otherwise.
     pub async fn sign_in(&self, email: &str, password: &str) -> Value {
         let response = self
@@ -334,6 +348,12 @@ impl TestApp {
             }
         }
     }
+}
+
+/// A second instance of a `TestApp`'s service (`TestApp::second_instance`).
+pub struct Instance {
+    pub server: actix_test::TestServer,
+    pub state: web::Data<AppState>,
 }
 
 /// Requests to a `TestApp` with one credential.

@@ -21,6 +21,7 @@ mod helpers;
 mod http_limits;
 mod idempotency;
 mod imports;
+mod instances;
 mod membership;
 mod merge;
 mod migrations;

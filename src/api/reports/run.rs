@@ -112,7 +112,7 @@ async fn active_composition(
     let grace = state.grace;
     let half = |half| {
         let dimensions = dimensions.clone();
-        state.db.run(move |conn| {
+        state.reports.run(move |conn| {
             Counts::count(
                 conn,
                 half,
@@ -136,7 +136,7 @@ async fn active_composition(
             .merge(half(Half::Communities).await?),
     };
     Ok(state
-        .db
+        .reports
         .run(move |conn| composition::compose(conn, &counts, on, &dimensions))
         .await?)
 }
@@ -263,7 +263,7 @@ impl ReportRequest {
 
     /// Computes the report (SQL aggregation on pooled connections) and publishes it.
     pub async fn run(self, state: &AppState) -> Result<Report, ApiError> {
-        let slot = state.db.report_slot().await?;
+        let slot = state.reports.report_slot().await?;
         let grace = state.grace;
         let disclosure = Disclosure::new(self.audience, state.suppression_threshold);
         Ok(match self.params {
@@ -291,7 +291,7 @@ impl ReportRequest {
                 dimension,
             } => {
                 let (set, targets) = state
-                    .db
+                    .reports
                     .run(move |conn| {
                         let set = match &benchmark {
                             Some(id) => Some(benchmarks::find(conn, id)?),
@@ -319,7 +319,7 @@ impl ReportRequest {
             }
             Params::ExpertiseCoverage { on, minimum } => {
                 let rows = state
-                    .db
+                    .reports
                     .run(move |conn| composition::expertise_coverage(conn, on, grace))
                     .await?;
                 Report::ExpertiseCoverage(CoverageResponse::new(on, rows, minimum, disclosure))
@@ -344,7 +344,7 @@ impl ReportRequest {
                     }
                 };
                 let counted = state
-                    .db
+                    .reports
                     .run(move |conn| {
                         participation::participation(conn, &population, on, grace, &dimensions)
                     })

@@ -92,7 +92,7 @@ fn event_types() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
 pub struct CreateWebhookRequest {
     /// Where deliveries are POSTed: https (or http), a public address.
     #[validate(required(message = "is required"), length(min = 1, max = 2048))]
-    #[schema(value_type = String, required = true, max_length = 2048, example = "https://hooks.example.org/convene")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 2048, example = "https://hooks.example.org/convene")]
     pub url: Option<String>,
     #[serde(default)]
     #[schema(schema_with = event_types)]
@@ -114,7 +114,7 @@ pub struct CreateWebhookRequest {
 pub struct UpdateWebhookRequest {
     #[serde(default, deserialize_with = "present")]
     #[validate(length(min = 1, max = 2048))]
-    #[schema(value_type = String, max_length = 2048)]
+    #[schema(value_type = String, min_length = 1, max_length = 2048)]
     pub url: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = event_types)]
