@@ -90,7 +90,8 @@ const FEED_KEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 
 /// Brings the change feed up to `today`: the calendar's membership status moves of every
 /// day not yet swept, each day in a transaction of its own (so a long catch-up never holds
-/// the write lock for long), then removes changes older than `retention_days`. Returns how
+/// the write lock for long), then removes changes (and ended webhook deliveries) older than
+/// `retention_days`, and sign-in buckets that are full again. Returns how
 /// many status moves it announced. Safe to run from several instances at once: each day is
 /// swept by one of them (`calendar::sweep_step`).
 pub fn keep_feed(
@@ -121,6 +122,7 @@ pub fn keep_feed(
     let cutoff = domain::now() - chrono::Duration::days(i64::from(retention_days));
     let pruned = db::write_transaction(&mut conn, |conn| changes::store::prune(conn, cutoff))?;
     db::write_transaction(&mut conn, |conn| {
+        crate::domain::webhooks::store::prune(conn, cutoff)?;
         crate::auth::limiter::forget_refilled(conn, domain::now())
     })?;
     if pruned > 0 {

@@ -207,6 +207,19 @@ db_test!(
         assert_eq!(resent[0].json()["entity_id"], first.as_str());
         assert_eq!(tested[0].json()["data"]["subscription_id"], id.as_str());
         assert!(verified_by_python(&secret, tested[0]));
+
+        // Retention: ended deliveries go with the feed's changes; a pending one stays.
+        organisation(&app, "Eastside Youth").await;
+        let mut conn = app.state.db.connection().unwrap();
+        let pruned = convene::db::write_transaction(&mut conn, |conn| {
+            convene::domain::webhooks::store::prune(conn, now() + Duration::days(1))
+        })
+        .unwrap();
+        assert_eq!(pruned, 3);
+        let left = app.get(&format!("/api/v1/webhooks/{id}/deliveries")).await.json();
+        let left = left["data"].as_array().unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0]["status"], "pending");
     }
 );
 

@@ -611,3 +611,18 @@ pub fn record_attempt(
     }
     Ok(false)
 }
+
+/// Removes deliveries that ended (delivered or failed) before `cutoff`, with their attempts:
+/// they keep the change feed's retention, so the outbox does not grow for ever.
+pub fn prune(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    let ended = || {
+        deliveries::table
+            .filter(deliveries::status.ne(DeliveryStatus::Pending.as_str()))
+            .filter(deliveries::created_at.lt(cutoff))
+    };
+    diesel::delete(
+        attempts::table.filter(attempts::delivery_id.eq_any(ended().select(deliveries::id))),
+    )
+    .execute(conn)?;
+    diesel::delete(ended()).execute(conn)
+}
