@@ -125,13 +125,18 @@ db_test!(
         for n in 0..8 {
             app.create_organisation(&json!({"name": format!("Organisation {n}"), "kind": "local_charity"})).await;
         }
+        // Each instance sends round after round until all eight are in (or ten seconds pass).
         let senders: Vec<_> = [app.state.clone(), other.state.clone()]
             .into_iter()
             .map(|state| {
+                let seen = seen.clone();
                 std::thread::spawn(move || {
-                    let mut sent = 0;
-                    for _ in 0..20 {
-                        sent += send_due(&state, now() + Duration::seconds(1)).unwrap();
+                    let (mut sent, started) = (0, std::time::Instant::now());
+                    while seen.lock().unwrap().len() < 8 && started.elapsed().as_secs() < 10 {
+                        match send_due(&state, now() + Duration::seconds(1)) {
+                            Ok(0) | Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                            Ok(n) => sent += n,
+                        }
                     }
                     sent
                 })

@@ -134,10 +134,12 @@ fn invalid(field: &str, message: String) -> ApiError {
     }
 }
 
-/// Checks a target URL now (shape, and where it resolves).
-fn checked_url(url: String, allow_private: bool) -> Result<String, ApiError> {
-    targets::check(&url, allow_private)
-        .map(|url| url.to_string())
+/// Checks a target URL now (shape, and where it resolves), on the blocking pool: a lookup
+/// may wait on a slow resolver, which must not hold up an HTTP worker.
+async fn checked_url(url: String, allow_private: bool) -> Result<String, ApiError> {
+    web::block(move || targets::check(&url, allow_private).map(|url| url.to_string()))
+        .await
+        .map_err(|e| ApiError::internal(format!("the URL check failed: {e}")))?
         .map_err(|message| invalid("url", message))
 }
 
@@ -188,7 +190,7 @@ pub async fn create_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let fields = Fields {
-        url: checked_url(required(request.url, "url")?, state.webhook_private_targets)?,
+        url: checked_url(required(request.url, "url")?, state.webhook_private_targets).await?,
         description: request.description,
         event_types: checked_types(request.event_types.unwrap_or_default())?,
         status: SubscriptionStatus::Active,
@@ -294,10 +296,10 @@ pub async fn update_webhook(
     let id = path_id(&path)?;
     let check = version_check(&req);
     let change = body.0;
-    let url = change
-        .url
-        .map(|url| checked_url(url, state.webhook_private_targets))
-        .transpose()?;
+    let url = match change.url {
+        Some(url) => Some(checked_url(url, state.webhook_private_targets).await?),
+        None => None,
+    };
     let types = change.event_types.map(checked_types).transpose()?;
     let subscription = state
         .db
