@@ -21,7 +21,9 @@ use crate::api::taxonomies::{CommunityResponse, ExpertiseAreaResponse};
 use crate::auth::{Principal, Scope};
 use crate::db::DbConn;
 use crate::domain::changes::store::{self, Filter, ReadError};
-use crate::domain::changes::{Position, StoredChange, TYPE_PREFIXES, TYPES, entity};
+use crate::domain::changes::{
+    Position, StoredChange, TYPE_PREFIXES, TYPES, entity, is_type_name, type_names,
+};
 use crate::domain::consultations::{self, Attribution};
 use crate::domain::{DomainError, contacts, expert_groups, organisations, taxonomies};
 use crate::error::ApiError;
@@ -84,9 +86,8 @@ fn types(params: &mut QueryParams, name: &str) -> Vec<String> {
 }
 
 /// `?types=` as documented: type names and prefixes.
-fn type_names() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    let names: Vec<&'static str> = TYPES.iter().chain(TYPE_PREFIXES).copied().collect();
-    enum_set(&names, "Event types, or prefixes ending in a dot")
+fn types_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    enum_set(&type_names(), "Event types, or prefixes ending in a dot")
 }
 
 query_params! {
@@ -98,7 +99,7 @@ query_params! {
         pub after: Option<String> = text,
         /// Event types (`organisation.updated`), or prefixes ending in a dot
         /// (`membership.`); repeat for several. All types when absent.
-        #[param(schema_with = type_names)]
+        #[param(schema_with = types_schema)]
         pub types: Vec<String> = with(types),
         #[param(value_type = Option<u32>, minimum = 1, maximum = 500, default = 50)]
         pub limit: usize = limit,
@@ -142,12 +143,10 @@ fn readable(principal: &Principal) -> Vec<&'static str> {
 fn type_filter(wanted: Vec<String>, filter: &mut Filter) -> Result<(), ApiError> {
     let mut unknown = Vec::new();
     for wanted in wanted {
-        if TYPE_PREFIXES.contains(&wanted.as_str()) {
-            filter.type_prefixes.push(wanted);
-        } else if TYPES.contains(&wanted.as_str()) {
-            filter.types.push(wanted);
-        } else {
-            unknown.push(wanted);
+        match (is_type_name(&wanted), wanted.ends_with('.')) {
+            (true, true) => filter.type_prefixes.push(wanted),
+            (true, false) => filter.types.push(wanted),
+            (false, _) => unknown.push(wanted),
         }
     }
     match unknown.is_empty() {

@@ -168,16 +168,7 @@ impl Access {
         }
     }
 
-    /// The key scope that may call the operation; `None` means keys may not (or, for the
-    /// feed, that any scope may: `scopes`).
-    pub fn scope(self) -> Option<Scope> {
-        match self {
-            Read(scope) => Some(scope),
-            _ => None,
-        }
-    }
-
-    /// The key scopes any one of which allows the operation.
+    /// The key scopes any one of which allows the operation; none means keys may not.
     pub fn scopes(self) -> Vec<Scope> {
         match self {
             Read(scope) => vec![scope],
@@ -194,16 +185,22 @@ impl Access {
                 "the {role} role may not do this; it needs one of: {}",
                 join(self.roles())
             ))),
-            Principal::ApiKey { scopes, .. } if self == Feed && !scopes.is_empty() => Ok(()),
-            Principal::ApiKey { scopes, .. } => match self.scope() {
-                Some(needed) if scopes.contains(&needed) => Ok(()),
-                Some(needed) => Err(ApiError::forbidden(format!(
-                    "this API key lacks the {needed} scope"
-                ))),
-                None => Err(ApiError::forbidden(
-                    "API keys are read-only and cannot use this operation; sign in as staff",
-                )),
-            },
+            Principal::ApiKey { scopes: held, .. } => {
+                let allowed = self.scopes();
+                if allowed.iter().any(|scope| held.contains(scope)) {
+                    Ok(())
+                } else if allowed.is_empty() {
+                    Err(ApiError::forbidden(
+                        "API keys are read-only and cannot use this operation; sign in as staff",
+                    ))
+                } else {
+                    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+                    Err(ApiError::forbidden(format!(
+                        "this API key lacks the {} scope",
+                        names.join(" or ")
+                    )))
+                }
+            }
         }
     }
 
@@ -214,9 +211,9 @@ impl Access {
             SignedIn => "**Access:** any signed-in user (not API keys).".to_owned(),
             Feed => "**Access:** roles admin, staff, viewer; API keys with any scope. Each caller is shown only the changes to what it may read.".to_owned(),
             _ => {
-                let keys = match self.scope() {
-                    Some(scope) => format!("; API keys with `{scope}`"),
-                    None => "; not API keys".to_owned(),
+                let keys = match self.scopes().as_slice() {
+                    [scope] => format!("; API keys with `{scope}`"),
+                    _ => "; not API keys".to_owned(),
                 };
                 format!("**Access:** roles {}{keys}.", join(self.roles()))
             }

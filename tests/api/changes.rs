@@ -436,3 +436,46 @@ db_test!(
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "in feed order");
     }
 );
+
+db_test!(
+    async fn a_write_that_began_first_and_commits_last_is_read_after_the_others(app) {
+        use convene::domain::changes::{Change, Pending};
+        let start = position(&app).await;
+        // A slow write appends its change, then holds its transaction open.
+        let (appended, appended_seen) = std::sync::mpsc::channel();
+        let db = app.state.db.clone();
+        let slow = std::thread::spawn(move || {
+            let mut conn = db.connection().unwrap();
+            convene::db::write_transaction(&mut conn, |conn| {
+                let mut pending = Pending::default();
+                pending.push(Change::new("organisation.created", "organisation", "the-slow-one"));
+                pending.append(conn, convene::domain::now())?;
+                appended.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                pending.seal(conn, convene::domain::now())
+            })
+            .unwrap();
+        });
+        appended_seen.recv().unwrap();
+        // A quick write begins after it and (on PostgreSQL) commits first; a reader reads now.
+        let quick = organisation(&app, "Quick").await;
+        let first = ok(&app.get(&format!("/api/v1/changes?after={start}&limit=500")).await);
+        slow.join().unwrap();
+        let rest = read_all(&app.as_admin(), first["next_position"].as_str().unwrap(), "", 500).await;
+        let seen: Vec<&str> = first["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(&rest)
+            .map(|e| e["entity_id"].as_str().unwrap())
+            .collect();
+        // Each once, in commit order: on PostgreSQL the quick write committed first, so the
+        // slow change, numbered as it commits, comes after it (not skipped behind it); on
+        // SQLite the quick write waited for the slow one's lock.
+        let committed = match app.db.url.is_postgres() {
+            true => [quick.as_str(), "the-slow-one"],
+            false => ["the-slow-one", quick.as_str()],
+        };
+        assert_eq!(seen, committed);
+    }
+);

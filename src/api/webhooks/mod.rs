@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
+use crate::api::audited;
 use crate::api::body::{JsonBody, nullable, present, required};
 use crate::api::conditional::{created_tagged, tagged, version_check};
 use crate::api::list::{FromQuery, PageParams};
@@ -19,7 +20,7 @@ use crate::api::schemas::{enum_set, timestamp};
 use crate::api::validation as rules;
 use crate::domain::FieldError;
 use crate::domain::audit::{self, Event, entity};
-use crate::domain::changes::{TYPE_PREFIXES, TYPES};
+use crate::domain::changes::{is_type_name, type_names};
 use crate::domain::webhooks::store::{self, Attempt, Delivery, Fields};
 use crate::domain::webhooks::{DeliveryStatus, Subscription, SubscriptionStatus, targets};
 use crate::error::ApiError;
@@ -80,9 +81,8 @@ pub struct WebhookList {
 }
 
 fn event_types() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    let names: Vec<&'static str> = TYPES.iter().chain(TYPE_PREFIXES).copied().collect();
     enum_set(
-        &names,
+        &type_names(),
         "Event types, or prefixes ending in a dot; empty for every type",
     )
 }
@@ -145,10 +145,7 @@ async fn checked_url(url: String, allow_private: bool) -> Result<String, ApiErro
 
 /// Event types and prefixes the feed has; an unknown one is a 422.
 fn checked_types(types: Vec<String>) -> Result<Vec<String>, ApiError> {
-    let unknown: Vec<&String> = types
-        .iter()
-        .filter(|t| !TYPES.contains(&t.as_str()) && !TYPE_PREFIXES.contains(&t.as_str()))
-        .collect();
+    let unknown: Vec<&String> = types.iter().filter(|t| !is_type_name(t)).collect();
     if !unknown.is_empty() {
         return Err(invalid(
             "event_types",
@@ -195,17 +192,16 @@ pub async fn create_webhook(
         event_types: checked_types(request.event_types.unwrap_or_default())?,
         status: SubscriptionStatus::Active,
     };
-    let (subscription, secret) = state
-        .db
-        .write(audit, move |conn, log| {
-            let (subscription, secret) = store::create(conn, &fields)?;
-            log.record(subscription_event("create", &subscription.id).changes(
-                &serde_json::Value::Null,
-                &audit::snapshot(&WebhookResponse::from(subscription.clone())),
-            ));
-            Ok((subscription, secret))
-        })
-        .await?;
+    // The event holds the subscription as shown: never its secret.
+    let (subscription, secret) = audited::create(
+        &state.db,
+        audit,
+        entity::WEBHOOK,
+        |(subscription, _): &(Subscription, String)| subscription.id.clone(),
+        |(subscription, _)| WebhookResponse::from(subscription),
+        move |conn| store::create(conn, &fields),
+    )
+    .await?;
     let (location, version) = (
         format!("/api/v1/webhooks/{}", subscription.id),
         subscription.version,
@@ -301,11 +297,15 @@ pub async fn update_webhook(
         None => None,
     };
     let types = change.event_types.map(checked_types).transpose()?;
-    let subscription = state
-        .db
-        .write(audit, move |conn, log| {
-            let before = WebhookResponse::from(store::find(conn, &id)?);
-            let after = store::update(conn, &id, &check, |mut fields| {
+    let subscription = audited::update(
+        &state.db,
+        audit,
+        entity::WEBHOOK,
+        id,
+        store::find,
+        WebhookResponse::from,
+        move |conn, id| {
+            store::update(conn, id, &check, |mut fields| {
                 if let Some(url) = url {
                     fields.url = url;
                 }
@@ -319,15 +319,10 @@ pub async fn update_webhook(
                     fields.status = status;
                 }
                 fields
-            })?;
-            let shown = WebhookResponse::from(after.clone());
-            log.record(
-                subscription_event("update", &id)
-                    .changes(&audit::snapshot(&before), &audit::snapshot(&shown)),
-            );
-            Ok(after)
-        })
-        .await?;
+            })
+        },
+    )
+    .await?;
     Ok(tagged(
         subscription.version,
         WebhookResponse::from(subscription),

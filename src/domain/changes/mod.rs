@@ -78,6 +78,16 @@ pub const TYPE_PREFIXES: &[&str] = &[
     "taxonomy.",
 ];
 
+/// Every name a filter of event types takes: the types, then the prefixes.
+pub fn type_names() -> Vec<&'static str> {
+    TYPES.iter().chain(TYPE_PREFIXES).copied().collect()
+}
+
+/// Whether `name` is an event type or a prefix of types (`membership.`).
+pub fn is_type_name(name: &str) -> bool {
+    TYPES.contains(&name) || TYPE_PREFIXES.contains(&name)
+}
+
 /// One change to put in the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {

@@ -174,7 +174,8 @@ fn lock(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
     Ok(locked == 1)
 }
 
-/// Deletes the subscription and its deliveries for good.
+/// Deletes the subscription for good; its deliveries and their attempts go with it (the
+/// foreign keys cascade).
 pub fn delete(
     conn: &mut DbConn,
     id: &str,
@@ -183,17 +184,6 @@ pub fn delete(
     lock(conn, id)?;
     let current = find(conn, id)?;
     check.require(current.version)?;
-    diesel::delete(
-        attempts::table.filter(
-            attempts::delivery_id.eq_any(
-                deliveries::table
-                    .filter(deliveries::subscription_id.eq(id))
-                    .select(deliveries::id),
-            ),
-        ),
-    )
-    .execute(conn)?;
-    diesel::delete(deliveries::table.filter(deliveries::subscription_id.eq(id))).execute(conn)?;
     diesel::delete(subscriptions::table.find(id)).execute(conn)?;
     Ok(current)
 }
@@ -612,17 +602,14 @@ pub fn record_attempt(
     Ok(false)
 }
 
-/// Removes deliveries that ended (delivered or failed) before `cutoff`, with their attempts:
-/// they keep the change feed's retention, so the outbox does not grow for ever.
+/// Removes deliveries that ended (delivered or failed) before `cutoff`, with their attempts
+/// (the foreign key cascades): they keep the change feed's retention, so the outbox does not
+/// grow for ever.
 pub fn prune(conn: &mut DbConn, cutoff: NaiveDateTime) -> QueryResult<usize> {
-    let ended = || {
+    diesel::delete(
         deliveries::table
             .filter(deliveries::status.ne(DeliveryStatus::Pending.as_str()))
-            .filter(deliveries::created_at.lt(cutoff))
-    };
-    diesel::delete(
-        attempts::table.filter(attempts::delivery_id.eq_any(ended().select(deliveries::id))),
+            .filter(deliveries::created_at.lt(cutoff)),
     )
-    .execute(conn)?;
-    diesel::delete(ended()).execute(conn)
+    .execute(conn)
 }
