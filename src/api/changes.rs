@@ -3,6 +3,8 @@
 //! record's own `GET` shows it to this caller now, or its tombstone; the feed filters by the
 //! caller's access as that `GET` would.
 
+use std::collections::{BTreeSet, HashMap};
+
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -25,7 +27,8 @@ use crate::domain::changes::{
     Position, StoredChange, TYPE_PREFIXES, TYPES, entity, is_type_name, type_names,
 };
 use crate::domain::consultations::{self, Attribution};
-use crate::domain::{DomainError, contacts, expert_groups, organisations, taxonomies};
+use crate::domain::organisations::{self, Organisation};
+use crate::domain::{DomainError, contacts, expert_groups, taxonomies};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -187,13 +190,28 @@ impl Reader {
     }
 }
 
-/// `change` as `reader` is shown it, or `None` when they may not learn of it.
+/// `changes` as `reader` is shown them, leaving out those they may not learn of. The
+/// organisations they are about are read together (a page of an import's changes costs a
+/// few statements, not a few for each).
 pub fn render(
     conn: &mut DbConn,
-    change: StoredChange,
+    changes: Vec<StoredChange>,
     reader: Reader,
-) -> Result<Option<ChangeEvent>, DomainError> {
-    Ok(record(conn, &change, reader)?.map(|data| event(change, data)))
+) -> Result<Vec<ChangeEvent>, DomainError> {
+    let organisation_ids: BTreeSet<String> = changes
+        .iter()
+        .filter(|change| change.entity_type == entity::ORGANISATION)
+        .map(|change| change.entity_id.clone())
+        .collect();
+    let organisation_ids: Vec<String> = organisation_ids.into_iter().collect();
+    let organisations = organisations::find_many(conn, &organisation_ids)?;
+    let mut events = Vec::with_capacity(changes.len());
+    for change in changes {
+        if let Some(data) = record(conn, &change, reader, &organisations)? {
+            events.push(event(change, data));
+        }
+    }
+    Ok(events)
 }
 
 fn shown(record: impl Serialize) -> Value {
@@ -203,16 +221,20 @@ fn shown(record: impl Serialize) -> Value {
 /// The record `change` is about as its `GET` shows it to `reader`, its tombstone once it is
 /// deleted, or `None` when `reader` may not learn of it at all (an anonymous response while
 /// anonymous responses are not disclosed to them).
+/// `organisations` holds every live organisation among the changes being rendered.
 fn record(
     conn: &mut DbConn,
     change: &StoredChange,
     reader: Reader,
+    organisations: &HashMap<String, Organisation>,
 ) -> Result<Option<Value>, DomainError> {
     let id = change.entity_id.as_str();
     let parent = change.parent_id.as_deref().unwrap_or_default();
     let found = match change.entity_type.as_str() {
-        entity::ORGANISATION => organisations::find(conn, id)
-            .map(|organisation| shown(OrganisationResponse::new(organisation, reader.view))),
+        entity::ORGANISATION => organisations
+            .get(id)
+            .map(|organisation| shown(OrganisationResponse::new(organisation.clone(), reader.view)))
+            .ok_or(DomainError::NotFound("organisation")),
         entity::MEMBERSHIP => membership::read(conn, id, reader.view).map(shown),
         entity::CONTACT => contacts::store::find(conn, id).map(|c| shown(ContactResponse::from(c))),
         entity::EXPERT_GROUP => {
@@ -416,12 +438,8 @@ pub async fn list_changes(
         .db
         .run(move |conn| {
             let page = store::page(conn, after, limit, &filter)?;
-            let mut events = Vec::with_capacity(page.changes.len());
-            for change in page.changes {
-                events.extend(render(conn, change, reader)?);
-            }
             Ok::<_, ReadError>(ChangePage {
-                data: events,
+                data: render(conn, page.changes, reader)?,
                 next_position: page.next.to_string(),
             })
         })

@@ -64,21 +64,9 @@ impl Start {
         self.command_at(None, env)
     }
 
-    /// `command(env)`, under `faketime -f clock` when a `clock` is given.
+    /// `command(env)`, with its clock moved by `clock` (e.g. "+40d") when one is given.
     pub fn command_at(&self, clock: Option<&str>, env: &[(&str, &str)]) -> Command {
-        let binary = env!("CARGO_BIN_EXE_convene");
-        let mut command = match clock {
-            None => Command::new(binary),
-            Some(clock) => {
-                assert!(
-                    which("faketime"),
-                    "these tests move the clock with faketime (Debian: apt-get install faketime)"
-                );
-                let mut command = Command::new("faketime");
-                command.args(["-f", clock, binary]);
-                command
-            }
-        };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_convene"));
         command
             .arg("serve")
             .current_dir(self.dir.path())
@@ -89,9 +77,14 @@ impl Start {
             .env("CONVENE_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("CONVENE_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "info");
-        if clock.is_some() {
-            // Only the wall clock moves: timers and timeouts keep real time.
-            command.env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        if let Some(clock) = clock {
+            // libfaketime loaded into the binary itself (the `faketime` program would run it
+            // as its child, out of reach of a kill). Only the wall clock moves: timers and
+            // timeouts keep real time.
+            command
+                .env("LD_PRELOAD", libfaketime())
+                .env("FAKETIME", clock)
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         }
         for (name, value) in env {
             command.env(name, value);
@@ -139,11 +132,18 @@ impl Start {
     }
 }
 
-/// Whether `program` is on PATH.
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|folder| folder.join(program).is_file())
-    })
+/// Where Debian's `faketime` package puts the library that moves a program's clock.
+fn libfaketime() -> std::path::PathBuf {
+    let folders = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .chain([std::path::PathBuf::from("/usr/local/lib")]);
+    folders
+        .map(|folder| folder.join("faketime/libfaketime.so.1"))
+        .find(|library| library.is_file())
+        .expect("these tests move the clock with libfaketime (Debian: apt-get install faketime)")
 }
 
 fn walk(dir: &Path) -> Vec<String> {
@@ -170,7 +170,7 @@ pub struct Running {
 
 impl Running {
     /// Starts `convene serve` on `start`'s folder and database, with the tests' `JWT_SECRET`
-    /// and `env`; with a `clock` such as "+40d", under `faketime`, as if that much later.
+    /// and `env`; with a `clock` such as "+40d", as if started that much later.
     pub fn start(start: &Start, env: &[(&str, &str)], clock: Option<&str>) -> Self {
         use std::io::BufRead;
         let mut env = env.to_vec();

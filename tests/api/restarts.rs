@@ -1,7 +1,7 @@
 //! Stopping and starting the real binary: a server killed with SIGKILL while it is sending a
 //! webhook delivers it after a restart (the outbox and its lease, not memory, hold it), and
 //! the days the service was not running are in the change feed before it serves again
-//! (the clock moved with `faketime`).
+//! (the clock moved with libfaketime).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

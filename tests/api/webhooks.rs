@@ -193,7 +193,8 @@ db_test!(
         let codes: Vec<&Value> = oldest["attempts"].as_array().unwrap().iter().map(|a| &a["status_code"]).collect();
         assert_eq!(codes, [&json!(500), &json!(204)]);
         assert_eq!(oldest["event_id"], received[0].id.as_str());
-        assert!(app.get(&format!("/api/v1/webhooks/{id}")).await.json()["failing_since"].is_null(), "a success clears it");
+        let shown = app.get(&format!("/api/v1/webhooks/{id}")).await.json();
+        assert!(shown["failing_since"].is_null(), "a success clears it: {shown} {deliveries}");
 
         // A retry by hand sends it again; a test event goes at once.
         let retried = app.post_json(&format!("/api/v1/webhooks/{id}/deliveries/{}/retry", oldest["id"].as_str().unwrap()), &json!({})).await;

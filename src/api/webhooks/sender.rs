@@ -4,6 +4,7 @@
 //! to a small cap, the target's addresses checked again as it connects. Neither secrets nor
 //! bodies are ever logged.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -18,7 +19,7 @@ use crate::db::{self, DbConn, DbError};
 use crate::domain::audit::{self, Context, Event, entity};
 use crate::domain::changes::store as changes;
 use crate::domain::webhooks::store::{self, Due, Outcome};
-use crate::domain::webhooks::{SEND_TIMEOUT, TEST_EVENT, signature, targets};
+use crate::domain::webhooks::{LEASE, SEND_TIMEOUT, TEST_EVENT, signature, targets};
 use crate::domain::{DomainError, now};
 use crate::state::AppState;
 
@@ -26,6 +27,8 @@ use crate::state::AppState;
 const PER_ROUND: usize = 50;
 /// The most of a receiver's answer that is read.
 const ANSWER_CAP: u64 = 4096;
+/// Time kept in hand at the end of a lease, to record the last attempt and give back the rest.
+const LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// How often the sender looks for due deliveries.
 const INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -47,7 +50,7 @@ fn body(
     let Some(change) = changes::by_id(conn, change_id)? else {
         return Ok(Err("the change has passed the feed's retention".to_owned()));
     };
-    match render(conn, change, Reader::integration(state))? {
+    match render(conn, vec![change], Reader::integration(state))?.pop() {
         Some(event) => Ok(Ok(serde_json::to_vec(&event).unwrap_or_default())),
         None => Ok(Err(
             "withheld: an anonymous response not disclosed to integrations".to_owned(),
@@ -71,20 +74,27 @@ impl ureq::Resolver for Guard {
     }
 }
 
+/// The HTTP client of one round: 15 seconds to answer, no redirects, addresses checked as
+/// it connects. Each delivery has a connection of its own: one kept from a receiver that
+/// answered out of turn (a 204 with a body) would garble the next answer.
+fn agent(allow_private: bool) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(SEND_TIMEOUT)
+        .max_idle_connections(0)
+        .redirects(0)
+        .user_agent("Convene-Webhooks/1")
+        .resolver(Guard { allow_private })
+        .build()
+}
+
 /// POSTs `body` to `url`, signed with `secrets`.
 fn post(
+    agent: &ureq::Agent,
     url: &str,
     message_id: &str,
     secrets: &[&str],
     body: &[u8],
-    allow_private: bool,
 ) -> Outcome {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(SEND_TIMEOUT)
-        .redirects(0)
-        .user_agent("Convene-Webhooks/1")
-        .resolver(Guard { allow_private })
-        .build();
     let sent_at = chrono::Utc::now().timestamp();
     let started = Instant::now();
     let answer = agent
@@ -118,8 +128,10 @@ fn post(
     }
 }
 
-/// Sends the deliveries due `at` (one round) and returns how many were attempted. The round's
-/// clock starts at `at` (tests move it) and runs with real time.
+/// Sends the deliveries due `at` (one round) and returns how many were attempted. Each
+/// subscription's run goes in feed order and stops at its first failure: the deliveries after
+/// it are given back to wait for its retry. The round's clock starts at `at` (tests move it)
+/// and runs with real time.
 pub fn send_due(state: &AppState, at: NaiveDateTime) -> Result<usize, DomainError> {
     let started = Instant::now();
     let clock = || at + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
@@ -128,7 +140,21 @@ pub fn send_due(state: &AppState, at: NaiveDateTime) -> Result<usize, DomainErro
         .connection()
         .map_err(|e| DbError::Unavailable(e.to_string()))?;
     let due = db::write_transaction(&mut conn, |conn| store::claim_due(conn, at, PER_ROUND))?;
+    let agent = agent(state.webhook_private_targets);
+    let mut stopped = HashSet::new();
+    let mut attempted = 0;
     for delivery in &due {
+        // A send starts only while its lease outlasts it (past that another sender may take
+        // the delivery), and not after a failure earlier in its subscription's run: either
+        // way it is given back for a later round.
+        let lease_ends_soon = started.elapsed() + SEND_TIMEOUT + LEASE_MARGIN > LEASE;
+        let run_stopped =
+            delivery.change_id.is_some() && stopped.contains(&delivery.subscription_id);
+        if lease_ends_soon || run_stopped {
+            db::write_transaction(&mut conn, |conn| store::release(conn, delivery))?;
+            continue;
+        }
+        attempted += 1;
         let body = match body(&mut conn, state, delivery)? {
             Ok(body) => body,
             // Nothing that may be sent: the delivery ends here, its attempt saying why.
@@ -142,13 +168,10 @@ pub fn send_due(state: &AppState, at: NaiveDateTime) -> Result<usize, DomainErro
         let secrets = store::signing_secrets(&mut conn, &delivery.subscription_id, clock())?;
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         let message_id = delivery.change_id.as_deref().unwrap_or(&delivery.id);
-        let outcome = post(
-            &delivery.url,
-            message_id,
-            &secrets,
-            &body,
-            state.webhook_private_targets,
-        );
+        let outcome = post(&agent, &delivery.url, message_id, &secrets, &body);
+        if !outcome.succeeded() {
+            stopped.insert(delivery.subscription_id.clone());
+        }
         log::info!(
             "webhook {} delivery {} ({}): {}",
             delivery.subscription_id,
@@ -174,7 +197,7 @@ pub fn send_due(state: &AppState, at: NaiveDateTime) -> Result<usize, DomainErro
             );
         }
     }
-    Ok(due.len())
+    Ok(attempted)
 }
 
 /// Sends deliveries for the life of the process, in a thread of its own.
@@ -184,9 +207,9 @@ pub fn start(state: web::Data<AppState>) {
         .spawn(move || {
             loop {
                 match send_due(&state, now()) {
-                    // A full round: more may be waiting.
-                    Ok(PER_ROUND) => continue,
-                    Ok(_) => {}
+                    // Something was sent: more may be waiting.
+                    Ok(1..) => continue,
+                    Ok(0) => {}
                     Err(error) => {
                         log::warn!("webhook deliveries could not be sent (retrying): {error}")
                     }

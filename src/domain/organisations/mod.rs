@@ -7,7 +7,7 @@ mod store;
 
 pub use store::{
     OrganisationFilter, OrganisationSort, Page, Position, REPORT_CODE_ANY, ReportCodeRow,
-    StatusFilter, count, create, ever_existed, find, list, lock_live, report_code_rows,
+    StatusFilter, count, create, ever_existed, find, find_many, list, lock_live, report_code_rows,
     soft_delete, update,
 };
 

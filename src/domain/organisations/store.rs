@@ -442,15 +442,30 @@ pub fn create(
 
 /// A live (not deleted) organisation.
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Organisation, DomainError> {
-    let row = organisations::table
-        .find(id)
+    find_many(conn, &[id.to_owned()])?
+        .remove(id)
+        .ok_or(DomainError::NotFound(ENTITY))
+}
+
+/// The live organisations among `ids`, by id, read together: one statement for the rows and
+/// one for each of their sets, however many there are.
+pub fn find_many(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<HashMap<String, Organisation>, DomainError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<OrganisationRow> = organisations::table
+        .filter(organisations::id.eq_any(ids))
         .filter(organisations::deleted_at.is_null())
         .select(OrganisationRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(DomainError::NotFound(ENTITY))?;
-    let mut fields = SetFields::load(conn, std::slice::from_ref(&row.id))?;
-    fields.assemble(row)
+        .load(conn)?;
+    let live: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let mut fields = SetFields::load(conn, &live)?;
+    rows.into_iter()
+        .map(|row| Ok((row.id.clone(), fields.assemble(row)?)))
+        .collect()
 }
 
 /// Replaces the profile with what `change` makes of the current one, if `check` allows the

@@ -1,7 +1,5 @@
 //! Subscriptions, the outbox of deliveries, leases and attempts.
 
-use std::collections::HashSet;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -408,6 +406,8 @@ pub struct Due {
     pub event_type: String,
     /// Attempts before this one.
     pub attempts: i32,
+    /// When this sender's lease on it ends.
+    pub leased_until: NaiveDateTime,
 }
 
 /// A pending delivery as `claim_due` reads it.
@@ -423,21 +423,41 @@ struct PendingRow {
     leased: Option<NaiveDateTime>,
 }
 
-/// Takes up to `limit` deliveries that may be sent `at`: per active subscription the first
-/// pending one in feed order (a later one waits for it: order per subscription), and any
-/// due test delivery. Each is leased for `LEASE` with a conditional update, so of several
-/// senders (instances) exactly one takes it; one that dies mid-send leaves it to be taken
-/// again when the lease ends.
-pub fn claim_due(conn: &mut DbConn, at: NaiveDateTime, limit: usize) -> QueryResult<Vec<Due>> {
+impl PendingRow {
+    /// Due `at` and not held by another sender's lease.
+    fn ready(&self, at: NaiveDateTime) -> bool {
+        self.next.is_some_and(|next| next <= at) && self.leased.is_none_or(|until| until < at)
+    }
+
+    fn due(self, leased_until: NaiveDateTime) -> Due {
+        Due {
+            leased_until,
+            id: self.id,
+            subscription_id: self.subscription,
+            url: self.url,
+            change_id: self.change_id,
+            event_type: self.event_type,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// The first `limit` pending deliveries of `subscription` in feed order, or its pending test
+/// deliveries (which have no place in the feed).
+fn pending_of(
+    conn: &mut DbConn,
+    subscription: &str,
+    tests: bool,
+    limit: usize,
+) -> QueryResult<Vec<PendingRow>> {
     use deliveries as d;
-    let pending: Vec<PendingRow> = d::table
+    let query = d::table
         .inner_join(subscriptions::table)
         .left_join(change_events::table.on(change_events::id.nullable().eq(d::change_id)))
         .left_join(change_batches::table.on(change_batches::batch.eq(change_events::batch)))
+        .filter(d::subscription_id.eq(subscription))
         .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
-        .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str()))
         .order((
-            d::subscription_id,
             change_batches::commit_number.asc(),
             change_events::seq.asc(),
             d::created_at.asc(),
@@ -452,46 +472,75 @@ pub fn claim_due(conn: &mut DbConn, at: NaiveDateTime, limit: usize) -> QueryRes
             d::next_attempt_at,
             d::leased_until,
         ))
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .into_boxed();
+    if tests {
+        query.filter(d::change_id.is_null()).load(conn)
+    } else {
+        query.filter(d::change_id.is_not_null()).load(conn)
+    }
+}
+
+/// Leases `id` until `until` if it is still pending and no other sender holds it `at`: a
+/// conditional update, so of several senders exactly one takes it.
+fn take(conn: &mut DbConn, id: &str, at: NaiveDateTime, until: NaiveDateTime) -> QueryResult<bool> {
+    use deliveries as d;
+    let taken = diesel::update(d::table.find(id))
+        .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(d::leased_until.is_null().or(d::leased_until.lt(at)))
+        .set(d::leased_until.eq(Some(until)))
+        .execute(conn)?;
+    Ok(taken == 1)
+}
+
+/// Takes up to `limit` deliveries that may be sent `at`, shared among the active
+/// subscriptions with pending ones: for each, its due test deliveries, then its pending
+/// deliveries in feed order from the first, as long as they run unbroken (each due and not
+/// leased), so a later change never goes before an earlier one. The caller sends each
+/// subscription's run in order and stops it at a failure. Each delivery is leased for `LEASE`
+/// (`take`); a sender that dies mid-send leaves its run to be taken again when the lease ends.
+pub fn claim_due(conn: &mut DbConn, at: NaiveDateTime, limit: usize) -> QueryResult<Vec<Due>> {
+    use deliveries as d;
+    let waiting: Vec<String> = d::table
+        .inner_join(subscriptions::table)
+        .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str()))
+        .select(d::subscription_id)
+        .distinct()
         .load(conn)?;
-    let mut heads_seen = HashSet::new();
+    let share = (limit / waiting.len().max(1)).max(1);
+    let until = at + chrono::Duration::from_std(LEASE).unwrap_or_default();
     let mut due = Vec::new();
-    for PendingRow {
-        id,
-        subscription,
-        url,
-        change_id,
-        event_type,
-        attempts,
-        next,
-        leased,
-    } in pending
-    {
-        // Only a subscription's first pending change may go; test deliveries go at once.
-        if change_id.is_some() && !heads_seen.insert(subscription.clone()) {
-            continue;
+    for subscription in waiting {
+        let room = share.min(limit.saturating_sub(due.len()));
+        if room == 0 {
+            break;
         }
-        let ready = next.is_some_and(|next| next <= at) && leased.is_none_or(|until| until < at);
-        if !ready || due.len() >= limit {
-            continue;
+        let mut taken = 0;
+        for test in pending_of(conn, &subscription, true, room)? {
+            if test.ready(at) && take(conn, &test.id, at, until)? {
+                due.push(test.due(until));
+                taken += 1;
+            }
         }
-        let until = at + chrono::Duration::from_std(LEASE).unwrap_or_default();
-        let taken = diesel::update(d::table.find(&id))
-            .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(d::leased_until.is_null().or(d::leased_until.lt(at)))
-            .set(d::leased_until.eq(Some(until)))
-            .execute(conn)?;
-        if taken == 1 {
-            due.push(Due {
-                id,
-                subscription_id: subscription,
-                url,
-                change_id,
-                event_type,
-                attempts,
-            });
+        for delivery in pending_of(conn, &subscription, false, room - taken)? {
+            if !delivery.ready(at) || !take(conn, &delivery.id, at, until)? {
+                break;
+            }
+            due.push(delivery.due(until));
         }
     }
     Ok(due)
+}
+
+/// Gives back the lease on `due` unsent, so it waits only for the deliveries before it. A
+/// lease that has passed to another sender since is left alone.
+pub fn release(conn: &mut DbConn, due: &Due) -> QueryResult<()> {
+    diesel::update(deliveries::table.find(&due.id))
+        .filter(deliveries::leased_until.eq(due.leased_until))
+        .set(deliveries::leased_until.eq(None::<NaiveDateTime>))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// What one attempt came to.
