@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use chrono::Duration;
 use convene::api::webhooks::sender::send_due;
@@ -138,6 +138,16 @@ fn send_all(app: &TestApp, at: chrono::NaiveDateTime) -> usize {
     }
 }
 
+/// A list as CSV.
+async fn csv(app: &TestApp, path: &str) -> String {
+    let request = app
+        .request(Method::GET, path)
+        .insert_header(("accept", "text/csv"));
+    let response = app.send(request, None).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.text()
+}
+
 async fn organisation(app: &TestApp, name: &str) -> String {
     app.create_organisation(&json!({"name": name, "kind": "local_charity"}))
         .await["id"]
@@ -195,6 +205,22 @@ db_test!(
         assert_eq!(oldest["event_id"], received[0].id.as_str());
         let shown = app.get(&format!("/api/v1/webhooks/{id}")).await.json();
         assert!(shown["failing_since"].is_null(), "a success clears it: {shown} {deliveries}");
+
+        // Both lists as CSV: a row a delivery with the last attempt's outcome; a row a
+        // subscription, its free text defused.
+        let rows = csv(&app, &format!("/api/v1/webhooks/{id}/deliveries")).await;
+        let rows: Vec<&str> = rows.lines().collect();
+        assert_eq!(rows[0], "id,event_id,event_type,status,attempts,last_attempted_at,last_status_code,last_duration_ms,last_error,next_attempt_at,created_at,delivered_at");
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        let oldest_row: Vec<&str> = rows[2].split(',').collect();
+        assert_eq!((oldest_row[0], oldest_row[3], oldest_row[4], oldest_row[6]), (oldest["id"].as_str().unwrap(), "delivered", "2", "204"));
+        let renamed = app.patch_json(&format!("/api/v1/webhooks/{id}"), &json!({"description": "=HYPERLINK(\"x\")"}), None).await;
+        assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text());
+        let listed = csv(&app, "/api/v1/webhooks").await;
+        assert!(listed.starts_with("id,url,description,event_types,status,failing_since,created_at,updated_at\n"), "{listed}");
+        assert!(listed.contains(",organisation.,active,,"), "{listed}");
+        assert!(listed.contains("\"'=HYPERLINK(\"\"x\"\")\""), "defused: {listed}");
+        assert!(!listed.contains(&secret));
 
         // A retry by hand sends it again; a test event goes at once.
         let retried = app.post_json(&format!("/api/v1/webhooks/{id}/deliveries/{}/retry", oldest["id"].as_str().unwrap()), &json!({})).await;

@@ -13,8 +13,9 @@ use validator::Validate;
 use crate::api::audited;
 use crate::api::body::{JsonBody, nullable, present, required};
 use crate::api::conditional::{created_tagged, tagged, version_check};
-use crate::api::list::{FromQuery, PageParams};
-use crate::api::paging::{self, Keyset};
+use crate::api::csv::defuse;
+use crate::api::list::{FromQuery, PageParams, negotiate};
+use crate::api::paging::{self, CsvForm, Keyset};
 use crate::api::path_id;
 use crate::api::schemas::{enum_set, timestamp};
 use crate::api::validation as rules;
@@ -216,17 +217,46 @@ pub async fn create_webhook(
     ))
 }
 
+const WEBHOOK_CSV_HEADER: &[&str] = &[
+    "id",
+    "url",
+    "description",
+    "event_types",
+    "status",
+    "failing_since",
+    "created_at",
+    "updated_at",
+];
+
+fn webhook_csv_record(subscription: Subscription) -> Vec<String> {
+    let w = WebhookResponse::from(subscription);
+    vec![
+        w.id,
+        defuse(&w.url),
+        defuse(&w.description.unwrap_or_default()),
+        w.event_types.join(";"),
+        w.status.to_string(),
+        w.failing_since.unwrap_or_default(),
+        w.created_at,
+        w.updated_at,
+    ]
+}
+
 /// List webhook subscriptions
+///
+/// `Accept: text/csv` streams them as CSV (`event_types` joined with `;`, empty for all).
 #[utoipa::path(
     tag = TAG,
     params(PageParams),
-    responses((status = 200, description = "A page of subscriptions", body = WebhookList))
+    responses((status = 200, description = "A page of subscriptions", body = WebhookList,
+               content((WebhookList = "application/json"), (String = "text/csv"))))
 )]
 #[get("/webhooks")]
 pub async fn list_webhooks(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
     let page = PageParams::parse(req.query_string())?;
     let keyset = Keyset::by_id(page.cursor, page.limit)?;
     let listing = paging::by_id(|conn, after, limit| {
@@ -235,9 +265,16 @@ pub async fn list_webhooks(
             (String::new(), last.id.clone())
         }))
     });
-    paging::page(&state.db, &req, keyset, listing, |page| WebhookList {
-        data: page.rows.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+    let csv = CsvForm {
+        filename: "webhooks.csv",
+        header: WEBHOOK_CSV_HEADER,
+        record: webhook_csv_record,
+    };
+    paging::answer(&state.db, &req, format, keyset, listing, csv, |page| {
+        WebhookList {
+            data: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }
     })
     .await
 }
@@ -469,15 +506,59 @@ pub struct DeliveryList {
     pub next_cursor: Option<String>,
 }
 
+const DELIVERY_CSV_HEADER: &[&str] = &[
+    "id",
+    "event_id",
+    "event_type",
+    "status",
+    "attempts",
+    "last_attempted_at",
+    "last_status_code",
+    "last_duration_ms",
+    "last_error",
+    "next_attempt_at",
+    "created_at",
+    "delivered_at",
+];
+
+fn delivery_csv_record(delivery: Delivery) -> Vec<String> {
+    let d = DeliveryResponse::from(delivery);
+    let attempts = d.attempts.len().to_string();
+    let last = d.attempts.into_iter().last();
+    vec![
+        d.id,
+        d.event_id.unwrap_or_default(),
+        d.event_type,
+        d.status.to_string(),
+        attempts,
+        last.as_ref()
+            .map(|a| a.attempted_at.clone())
+            .unwrap_or_default(),
+        last.as_ref()
+            .and_then(|a| a.status_code)
+            .map(|code| code.to_string())
+            .unwrap_or_default(),
+        last.as_ref()
+            .map(|a| a.duration_ms.to_string())
+            .unwrap_or_default(),
+        defuse(&last.and_then(|a| a.error).unwrap_or_default()),
+        d.next_attempt_at.unwrap_or_default(),
+        d.created_at,
+        d.delivered_at.unwrap_or_default(),
+    ]
+}
+
 /// A webhook's deliveries
 ///
 /// Newest first: each with its attempts (status codes, durations) and, while pending, its
-/// next retry.
+/// next retry. `Accept: text/csv` streams them as CSV, a row a delivery with its number of
+/// attempts and the last one's outcome.
 #[utoipa::path(
     tag = TAG,
     params(("id" = uuid::Uuid, Path, description = "Subscription id"), PageParams),
     responses(
-        (status = 200, description = "A page of deliveries", body = DeliveryList),
+        (status = 200, description = "A page of deliveries", body = DeliveryList,
+         content((DeliveryList = "application/json"), (String = "text/csv"))),
         (status = 404, response = crate::api::responses::NotFound),
     )
 )]
@@ -487,6 +568,7 @@ pub async fn list_webhook_deliveries(
     path: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let format = negotiate(&req, true)?;
     let id = path_id(&path)?;
     let page = PageParams::parse(req.query_string())?;
     let keyset = Keyset::by_id(page.cursor, page.limit)?;
@@ -496,9 +578,16 @@ pub async fn list_webhook_deliveries(
             (String::new(), last.id.clone())
         }))
     });
-    paging::page(&state.db, &req, keyset, listing, |page| DeliveryList {
-        data: page.rows.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
+    let csv = CsvForm {
+        filename: "deliveries.csv",
+        header: DELIVERY_CSV_HEADER,
+        record: delivery_csv_record,
+    };
+    paging::answer(&state.db, &req, format, keyset, listing, csv, |page| {
+        DeliveryList {
+            data: page.rows.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }
     })
     .await
 }
