@@ -1,9 +1,9 @@
 //! Reading and writing organisations. Multi-valued fields live in join tables and are
-//! loaded for a whole page in one query per field; lists use keyset pagination only.
+//! loaded for a whole page in one statement; lists use keyset pagination only.
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::exists;
 use diesel::prelude::*;
 
@@ -12,11 +12,13 @@ use super::{
     ReplyStatus, VersionCheck, name_key,
 };
 use crate::db::schema::{
-    organisation_communities, organisation_expertise, organisation_regions,
-    organisation_report_codes, organisations,
+    membership_periods, membership_withdrawals, memberships, organisation_communities,
+    organisation_expertise, organisation_regions, organisation_report_codes, organisations,
 };
 use crate::db::{Backend, DbConn};
-use crate::domain::membership::{self, GraceWindow, Membership, MembershipStatus};
+use crate::domain::membership::{
+    self, GraceWindow, Membership, MembershipStatus, Period, Tier, Withdrawal,
+};
 use crate::domain::{
     CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, cursor_time, escape_like,
     new_id, now, parse_stored, past_cursor, taxonomies, update_locked,
@@ -94,55 +96,192 @@ struct SetFields {
     communities: HashMap<(String, CommunityArea), Vec<String>>,
 }
 
+/// One row of the statement that reads every set of some organisations at once: which set
+/// it belongs to (`SET_*`) and its values, in the columns that set uses.
+#[derive(Queryable)]
+struct SetRow {
+    organisation_id: String,
+    set: String,
+    text: Option<String>,
+    code: Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+/// A value its set always has (the union's columns are all nullable).
+fn stored<T>(value: Option<T>) -> Result<T, DomainError> {
+    value.ok_or_else(|| {
+        DomainError::Database(diesel::result::Error::DeserializationError(
+            "a set's row lacks a value its table requires".into(),
+        ))
+    })
+}
+
+const SET_MEMBERSHIP: &str = "membership";
+const SET_PERIOD: &str = "period";
+const SET_WITHDRAWAL: &str = "withdrawal";
+const SET_REGION: &str = "region";
+const SET_EXPERTISE: &str = "expertise";
+const SET_COMMUNITY: &str = "community";
+
 impl SetFields {
-    /// One query per field for all of `ids`, whatever their number.
+    /// Everything of `ids` kept beside their rows (memberships with their periods and
+    /// withdrawals, regions, expertise, communities) in one statement, a `UNION ALL` of one
+    /// select per table: one round trip for a page or a record, where one a table took six.
     fn load(conn: &mut DbConn, ids: &[String]) -> Result<Self, DomainError> {
+        use diesel::sql_types::{Date, Nullable, Text};
         let mut fields = Self::default();
         if ids.is_empty() {
             return Ok(fields);
         }
-        fields.memberships = membership::store::load(conn, ids)?;
-        let regions: Vec<(String, String)> = organisation_regions::table
+        let set = |name: &'static str| name.into_sql::<Text>();
+        let no_text = || None::<String>.into_sql::<Nullable<Text>>();
+        let no_date = || None::<NaiveDate>.into_sql::<Nullable<Date>>();
+        let memberships = memberships::table
+            .filter(memberships::organisation_id.eq_any(ids))
+            .select((
+                memberships::organisation_id,
+                set(SET_MEMBERSHIP),
+                memberships::tier.nullable(),
+                no_text(),
+                memberships::applied_on.nullable(),
+                memberships::joined_on,
+            ));
+        let periods = membership_periods::table
+            .filter(membership_periods::organisation_id.eq_any(ids))
+            .select((
+                membership_periods::organisation_id,
+                set(SET_PERIOD),
+                no_text(),
+                no_text(),
+                membership_periods::start_on.nullable(),
+                membership_periods::end_on.nullable(),
+            ));
+        let withdrawals = membership_withdrawals::table
+            .filter(membership_withdrawals::organisation_id.eq_any(ids))
+            .select((
+                membership_withdrawals::organisation_id,
+                set(SET_WITHDRAWAL),
+                membership_withdrawals::reason.nullable(),
+                no_text(),
+                membership_withdrawals::withdrawn_on.nullable(),
+                membership_withdrawals::reinstated_on,
+            ));
+        let regions = organisation_regions::table
             .filter(organisation_regions::organisation_id.eq_any(ids))
             .select((
                 organisation_regions::organisation_id,
-                organisation_regions::region,
-            ))
-            .load(conn)?;
-        for (id, region) in regions {
-            fields
-                .regions
-                .entry(id)
-                .or_default()
-                .push(parse_stored(&region)?);
-        }
-        let expertise: Vec<(String, String)> = organisation_expertise::table
+                set(SET_REGION),
+                organisation_regions::region.nullable(),
+                no_text(),
+                no_date(),
+                no_date(),
+            ));
+        let expertise = organisation_expertise::table
             .filter(organisation_expertise::organisation_id.eq_any(ids))
-            .order(organisation_expertise::expertise_code)
             .select((
                 organisation_expertise::organisation_id,
-                organisation_expertise::expertise_code,
-            ))
-            .load(conn)?;
-        for (id, code) in expertise {
-            fields.expertise.entry(id).or_default().push(code);
-        }
-        let communities: Vec<(String, String, String)> = organisation_communities::table
+                set(SET_EXPERTISE),
+                organisation_expertise::expertise_code.nullable(),
+                no_text(),
+                no_date(),
+                no_date(),
+            ));
+        let communities = organisation_communities::table
             .filter(organisation_communities::organisation_id.eq_any(ids))
-            .order(organisation_communities::community_code)
             .select((
                 organisation_communities::organisation_id,
-                organisation_communities::area,
-                organisation_communities::community_code,
-            ))
-            .load(conn)?;
-        for (id, area, code) in communities {
-            let area: CommunityArea = parse_stored(&area)?;
-            fields.communities.entry((id, area)).or_default().push(code);
+                set(SET_COMMUNITY),
+                organisation_communities::area.nullable(),
+                organisation_communities::community_code.nullable(),
+                no_date(),
+                no_date(),
+            ));
+        // Combinations are typed per backend: the union is built on the concrete connection.
+        let rows: Vec<SetRow> = with_backend!(conn, |c| memberships
+            .union_all(periods)
+            .union_all(withdrawals)
+            .union_all(regions)
+            .union_all(expertise)
+            .union_all(communities)
+            .load(c))?;
+        let mut periods: Vec<(String, Period)> = Vec::new();
+        let mut withdrawals: Vec<(String, Withdrawal)> = Vec::new();
+        for SetRow {
+            organisation_id: id,
+            set,
+            text,
+            code,
+            from,
+            to,
+        } in rows
+        {
+            match set.as_str() {
+                SET_MEMBERSHIP => {
+                    let membership = Membership {
+                        organisation_id: id.clone(),
+                        tier: parse_stored::<Tier>(&stored(text)?)?,
+                        applied_on: stored(from)?,
+                        joined_on: to,
+                        periods: Vec::new(),
+                        withdrawals: Vec::new(),
+                    };
+                    fields.memberships.insert(id, membership);
+                }
+                SET_PERIOD => periods.push((
+                    id,
+                    Period {
+                        start_on: stored(from)?,
+                        end_on: stored(to)?,
+                    },
+                )),
+                SET_WITHDRAWAL => withdrawals.push((
+                    id,
+                    Withdrawal {
+                        withdrawn_on: stored(from)?,
+                        reinstated_on: to,
+                        reason: stored(text)?,
+                    },
+                )),
+                SET_REGION => fields
+                    .regions
+                    .entry(id)
+                    .or_default()
+                    .push(parse_stored(&stored(text)?)?),
+                SET_EXPERTISE => fields.expertise.entry(id).or_default().push(stored(text)?),
+                _ => {
+                    let area: CommunityArea = parse_stored(&stored(text)?)?;
+                    fields
+                        .communities
+                        .entry((id, area))
+                        .or_default()
+                        .push(stored(code)?);
+                }
+            }
         }
-        for regions in fields.regions.values_mut() {
-            regions.sort();
+        // A union has no order of its own: each set is put in the order its field shows.
+        periods.sort_by_key(|(_, period)| period.start_on);
+        for (id, period) in periods {
+            if let Some(membership) = fields.memberships.get_mut(&id) {
+                membership.periods.push(period);
+            }
         }
+        withdrawals
+            .sort_by_key(|(_, withdrawal)| (withdrawal.withdrawn_on, withdrawal.reinstated_on));
+        for (id, withdrawal) in withdrawals {
+            if let Some(membership) = fields.memberships.get_mut(&id) {
+                membership.withdrawals.push(withdrawal);
+            }
+        }
+        fields
+            .regions
+            .values_mut()
+            .for_each(|regions| regions.sort());
+        fields.expertise.values_mut().for_each(|codes| codes.sort());
+        fields
+            .communities
+            .values_mut()
+            .for_each(|codes| codes.sort());
         Ok(fields)
     }
 
