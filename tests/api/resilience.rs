@@ -400,6 +400,19 @@ impl WriteLock {
 }
 
 db_test!(
+    async fn a_webhook_sender_with_nothing_due_never_waits_for_the_writer(app) {
+        // Once a second the sender looks for work: finding none must not take (or wait for)
+        // the write lock that a long import holds.
+        let lock = WriteLock::hold(&app.db.url);
+        let started = Instant::now();
+        let sent = convene::api::webhooks::sender::send_due(&app.state, convene::domain::now());
+        assert_eq!(sent.unwrap(), 0);
+        assert!(started.elapsed() < Duration::from_millis(800), "waited {:?}", started.elapsed());
+        lock.release();
+    }
+);
+
+db_test!(
     async fn reads_go_on_while_another_writer_holds_the_database(app) {
         let body = json!({"given_name": "Zebediah", "family_name": "Locke"});
         let created = app.post_json("/api/v1/contacts", &body).await;

@@ -139,6 +139,9 @@ pub fn send_due(state: &AppState, at: NaiveDateTime) -> Result<usize, DomainErro
         .db
         .connection()
         .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    if !store::any_due(&mut conn, at)? {
+        return Ok(0);
+    }
     let due = db::write_transaction(&mut conn, |conn| store::claim_due(conn, at, PER_ROUND))?;
     let agent = agent(state.webhook_private_targets);
     let mut stopped = HashSet::new();

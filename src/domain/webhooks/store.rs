@@ -493,6 +493,21 @@ fn take(conn: &mut DbConn, id: &str, at: NaiveDateTime, until: NaiveDateTime) ->
     Ok(taken == 1)
 }
 
+/// Whether any delivery of an active subscription is due `at`: a read, so that a sender with
+/// nothing to do never takes the write lock (SQLite has one writer; an import holds it for
+/// seconds).
+pub fn any_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<bool> {
+    use deliveries as d;
+    diesel::select(diesel::dsl::exists(
+        d::table
+            .inner_join(subscriptions::table)
+            .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(d::next_attempt_at.le(at))
+            .filter(subscriptions::status.eq(SubscriptionStatus::Active.as_str())),
+    ))
+    .get_result(conn)
+}
+
 /// Takes up to `limit` deliveries that may be sent `at`, shared among the active
 /// subscriptions with pending ones: for each, its due test deliveries, then its pending
 /// deliveries in feed order from the first, as long as they run unbroken (each due and not
