@@ -110,11 +110,12 @@ struct SetRow {
 
 /// A value its set always has (the union's columns are all nullable).
 fn stored<T>(value: Option<T>) -> Result<T, DomainError> {
-    value.ok_or_else(|| {
-        DomainError::Database(diesel::result::Error::DeserializationError(
-            "a set's row lacks a value its table requires".into(),
-        ))
-    })
+    value.ok_or_else(|| malformed("a set row lacks a value its table requires".to_owned()))
+}
+
+/// A union row that no select of `SetFields::load` can give: the database is not as written.
+fn malformed(message: String) -> DomainError {
+    DomainError::Database(diesel::result::Error::DeserializationError(message.into()))
 }
 
 const SET_MEMBERSHIP: &str = "membership";
@@ -249,7 +250,7 @@ impl SetFields {
                     .or_default()
                     .push(parse_stored(&stored(text)?)?),
                 SET_EXPERTISE => fields.expertise.entry(id).or_default().push(stored(text)?),
-                _ => {
+                SET_COMMUNITY => {
                     let area: CommunityArea = parse_stored(&stored(text)?)?;
                     fields
                         .communities
@@ -257,6 +258,7 @@ impl SetFields {
                         .or_default()
                         .push(stored(code)?);
                 }
+                other => return Err(malformed(format!("a set row of unknown kind {other:?}"))),
             }
         }
         // A union has no order of its own: each set is put in the order its field shows.
