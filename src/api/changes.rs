@@ -220,8 +220,8 @@ fn shown(record: impl Serialize) -> Value {
 
 /// The record `change` is about as its `GET` shows it to `reader`, its tombstone once it is
 /// deleted, or `None` when `reader` may not learn of it at all (an anonymous response while
-/// anonymous responses are not disclosed to them).
-/// `organisations` holds every live organisation among the changes being rendered.
+/// anonymous responses are not disclosed to them). `organisations` holds every live
+/// organisation among the changes being rendered (`render` reads them together).
 fn record(
     conn: &mut DbConn,
     change: &StoredChange,

@@ -203,6 +203,13 @@ db_test!(
         let codes: Vec<&Value> = oldest["attempts"].as_array().unwrap().iter().map(|a| &a["status_code"]).collect();
         assert_eq!(codes, [&json!(500), &json!(204)]);
         assert_eq!(oldest["event_id"], received[0].id.as_str());
+        // A page at a time, newest first, the cursor leading on to the next.
+        let first_page = app.get(&format!("/api/v1/webhooks/{id}/deliveries?limit=1")).await.json();
+        assert_eq!(first_page["data"][0]["id"], data[0]["id"]);
+        let cursor = first_page["next_cursor"].as_str().expect("a next page").to_owned();
+        let second_page = app.get(&format!("/api/v1/webhooks/{id}/deliveries?limit=1&cursor={cursor}")).await.json();
+        assert_eq!(second_page["data"][0]["id"], oldest["id"]);
+        assert!(second_page["next_cursor"].is_null(), "{second_page}");
         let shown = app.get(&format!("/api/v1/webhooks/{id}")).await.json();
         assert!(shown["failing_since"].is_null(), "a success clears it: {shown} {deliveries}");
 

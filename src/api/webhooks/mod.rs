@@ -259,12 +259,7 @@ pub async fn list_webhooks(
     let format = negotiate(&req, true)?;
     let page = PageParams::parse(req.query_string())?;
     let keyset = Keyset::by_id(page.cursor, page.limit)?;
-    let listing = paging::by_id(|conn, after, limit| {
-        let found = store::list(conn, after, limit)?;
-        Ok(paging::next_after_last(found, |last| {
-            (String::new(), last.id.clone())
-        }))
-    });
+    let listing = paging::by_id(store::list);
     let csv = CsvForm {
         filename: "webhooks.csv",
         header: WEBHOOK_CSV_HEADER,
@@ -524,24 +519,27 @@ const DELIVERY_CSV_HEADER: &[&str] = &[
 fn delivery_csv_record(delivery: Delivery) -> Vec<String> {
     let d = DeliveryResponse::from(delivery);
     let attempts = d.attempts.len().to_string();
-    let last = d.attempts.into_iter().last();
+    let [last_at, last_code, last_ms, last_error] = match d.attempts.into_iter().last() {
+        Some(last) => [
+            last.attempted_at,
+            last.status_code
+                .map(|code| code.to_string())
+                .unwrap_or_default(),
+            last.duration_ms.to_string(),
+            defuse(&last.error.unwrap_or_default()),
+        ],
+        None => Default::default(),
+    };
     vec![
         d.id,
         d.event_id.unwrap_or_default(),
         d.event_type,
         d.status.to_string(),
         attempts,
-        last.as_ref()
-            .map(|a| a.attempted_at.clone())
-            .unwrap_or_default(),
-        last.as_ref()
-            .and_then(|a| a.status_code)
-            .map(|code| code.to_string())
-            .unwrap_or_default(),
-        last.as_ref()
-            .map(|a| a.duration_ms.to_string())
-            .unwrap_or_default(),
-        defuse(&last.and_then(|a| a.error).unwrap_or_default()),
+        last_at,
+        last_code,
+        last_ms,
+        last_error,
         d.next_attempt_at.unwrap_or_default(),
         d.created_at,
         d.delivered_at.unwrap_or_default(),
@@ -572,12 +570,8 @@ pub async fn list_webhook_deliveries(
     let id = path_id(&path)?;
     let page = PageParams::parse(req.query_string())?;
     let keyset = Keyset::by_id(page.cursor, page.limit)?;
-    let listing = paging::by_id(move |conn, before, limit| {
-        let found = store::deliveries(conn, &id, before, limit)?;
-        Ok(paging::next_after_last(found, |last| {
-            (String::new(), last.id.clone())
-        }))
-    });
+    let listing =
+        paging::by_id(move |conn, before, limit| store::deliveries(conn, &id, before, limit));
     let csv = CsvForm {
         filename: "deliveries.csv",
         header: DELIVERY_CSV_HEADER,

@@ -18,10 +18,69 @@ use crate::db::schema::{
 use crate::db::{Backend, DbConn};
 use crate::domain::{DomainError, FieldError, new_id, now, parse_stored};
 
+/// Memberships put together from their rows, whichever statements read them (`load` here,
+/// or the organisations' one statement for all their sets): periods and withdrawals find
+/// their membership and are put in date order, whatever order they came in.
+#[derive(Default)]
+pub struct Assembly {
+    found: HashMap<String, Membership>,
+    periods: Vec<(String, Period)>,
+    withdrawals: Vec<(String, Withdrawal)>,
+}
+
+impl Assembly {
+    pub fn membership(
+        &mut self,
+        organisation_id: String,
+        tier: &str,
+        applied_on: NaiveDate,
+        joined_on: Option<NaiveDate>,
+    ) -> Result<(), DomainError> {
+        let membership = Membership {
+            organisation_id: organisation_id.clone(),
+            tier: parse_stored::<Tier>(tier)?,
+            applied_on,
+            joined_on,
+            periods: Vec::new(),
+            withdrawals: Vec::new(),
+        };
+        self.found.insert(organisation_id, membership);
+        Ok(())
+    }
+
+    pub fn period(&mut self, organisation_id: String, period: Period) {
+        self.periods.push((organisation_id, period));
+    }
+
+    pub fn withdrawal(&mut self, organisation_id: String, withdrawal: Withdrawal) {
+        self.withdrawals.push((organisation_id, withdrawal));
+    }
+
+    /// The memberships by organisation, each with its periods in start order (they never
+    /// overlap) and its withdrawals in the order they were made.
+    pub fn finish(mut self) -> HashMap<String, Membership> {
+        self.periods.sort_by_key(|(_, period)| period.start_on);
+        for (id, period) in self.periods {
+            if let Some(membership) = self.found.get_mut(&id) {
+                membership.periods.push(period);
+            }
+        }
+        self.withdrawals
+            .sort_by_key(|(_, withdrawal)| (withdrawal.withdrawn_on, withdrawal.reinstated_on));
+        for (id, withdrawal) in self.withdrawals {
+            if let Some(membership) = self.found.get_mut(&id) {
+                membership.withdrawals.push(withdrawal);
+            }
+        }
+        self.found
+    }
+}
+
 /// Memberships of `ids` (those that have one), in three queries whatever their number.
 pub fn load(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, Membership>, DomainError> {
+    let mut assembly = Assembly::default();
     if ids.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(assembly.finish());
     }
     let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>)> = memberships::table
         .filter(memberships::organisation_id.eq_any(ids))
@@ -32,26 +91,11 @@ pub fn load(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, Members
             memberships::joined_on,
         ))
         .load(conn)?;
-    let mut found = HashMap::new();
     for (id, tier, applied_on, joined_on) in rows {
-        found.insert(
-            id.clone(),
-            Membership {
-                organisation_id: id,
-                tier: parse_stored::<Tier>(&tier)?,
-                applied_on,
-                joined_on,
-                periods: Vec::new(),
-                withdrawals: Vec::new(),
-            },
-        );
+        assembly.membership(id, &tier, applied_on, joined_on)?;
     }
     let periods: Vec<(String, NaiveDate, NaiveDate)> = membership_periods::table
         .filter(membership_periods::organisation_id.eq_any(ids))
-        .order((
-            membership_periods::organisation_id,
-            membership_periods::start_on,
-        ))
         .select((
             membership_periods::organisation_id,
             membership_periods::start_on,
@@ -59,17 +103,11 @@ pub fn load(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, Members
         ))
         .load(conn)?;
     for (id, start_on, end_on) in periods {
-        if let Some(membership) = found.get_mut(&id) {
-            membership.periods.push(Period { start_on, end_on });
-        }
+        assembly.period(id, Period { start_on, end_on });
     }
     let withdrawals: Vec<(String, NaiveDate, Option<NaiveDate>, String)> =
         membership_withdrawals::table
             .filter(membership_withdrawals::organisation_id.eq_any(ids))
-            .order((
-                membership_withdrawals::organisation_id,
-                membership_withdrawals::withdrawn_on,
-            ))
             .select((
                 membership_withdrawals::organisation_id,
                 membership_withdrawals::withdrawn_on,
@@ -78,15 +116,14 @@ pub fn load(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, Members
             ))
             .load(conn)?;
     for (id, withdrawn_on, reinstated_on, reason) in withdrawals {
-        if let Some(membership) = found.get_mut(&id) {
-            membership.withdrawals.push(Withdrawal {
-                withdrawn_on,
-                reinstated_on,
-                reason,
-            });
-        }
+        let withdrawal = Withdrawal {
+            withdrawn_on,
+            reinstated_on,
+            reason,
+        };
+        assembly.withdrawal(id, withdrawal);
     }
-    Ok(found)
+    Ok(assembly.finish())
 }
 
 /// The actions taken on an organisation's membership, oldest first.

@@ -17,7 +17,7 @@ use crate::db::schema::{
 };
 use crate::db::{Backend, DbConn};
 use crate::domain::membership::{
-    self, GraceWindow, Membership, MembershipStatus, Period, Tier, Withdrawal,
+    self, GraceWindow, Membership, MembershipStatus, Period, Withdrawal,
 };
 use crate::domain::{
     CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, cursor_time, escape_like,
@@ -206,8 +206,7 @@ impl SetFields {
             .union_all(expertise)
             .union_all(communities)
             .load(c))?;
-        let mut periods: Vec<(String, Period)> = Vec::new();
-        let mut withdrawals: Vec<(String, Withdrawal)> = Vec::new();
+        let mut memberships = membership::store::Assembly::default();
         for SetRow {
             organisation_id: id,
             set,
@@ -218,32 +217,22 @@ impl SetFields {
         } in rows
         {
             match set.as_str() {
-                SET_MEMBERSHIP => {
-                    let membership = Membership {
-                        organisation_id: id.clone(),
-                        tier: parse_stored::<Tier>(&stored(text)?)?,
-                        applied_on: stored(from)?,
-                        joined_on: to,
-                        periods: Vec::new(),
-                        withdrawals: Vec::new(),
-                    };
-                    fields.memberships.insert(id, membership);
-                }
-                SET_PERIOD => periods.push((
-                    id,
-                    Period {
+                SET_MEMBERSHIP => memberships.membership(id, &stored(text)?, stored(from)?, to)?,
+                SET_PERIOD => {
+                    let period = Period {
                         start_on: stored(from)?,
                         end_on: stored(to)?,
-                    },
-                )),
-                SET_WITHDRAWAL => withdrawals.push((
-                    id,
-                    Withdrawal {
+                    };
+                    memberships.period(id, period);
+                }
+                SET_WITHDRAWAL => {
+                    let withdrawal = Withdrawal {
                         withdrawn_on: stored(from)?,
                         reinstated_on: to,
                         reason: stored(text)?,
-                    },
-                )),
+                    };
+                    memberships.withdrawal(id, withdrawal);
+                }
                 SET_REGION => fields
                     .regions
                     .entry(id)
@@ -262,19 +251,7 @@ impl SetFields {
             }
         }
         // A union has no order of its own: each set is put in the order its field shows.
-        periods.sort_by_key(|(_, period)| period.start_on);
-        for (id, period) in periods {
-            if let Some(membership) = fields.memberships.get_mut(&id) {
-                membership.periods.push(period);
-            }
-        }
-        withdrawals
-            .sort_by_key(|(_, withdrawal)| (withdrawal.withdrawn_on, withdrawal.reinstated_on));
-        for (id, withdrawal) in withdrawals {
-            if let Some(membership) = fields.memberships.get_mut(&id) {
-                membership.withdrawals.push(withdrawal);
-            }
-        }
+        fields.memberships = memberships.finish();
         fields
             .regions
             .values_mut()

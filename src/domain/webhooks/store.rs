@@ -12,7 +12,7 @@ use crate::db::schema::{
     change_batches, change_events, webhook_attempts as attempts, webhook_deliveries as deliveries,
     webhook_subscriptions as subscriptions,
 };
-use crate::domain::{DomainError, VersionCheck, new_id, now, parse_stored};
+use crate::domain::{DomainError, Page, VersionCheck, load_id_page, new_id, now, parse_stored};
 
 const ENTITY: &str = "webhook subscription";
 
@@ -104,23 +104,20 @@ pub fn list(
     conn: &mut DbConn,
     after: Option<&str>,
     limit: usize,
-) -> Result<(Vec<Subscription>, bool), DomainError> {
-    let mut query = subscriptions::table.into_boxed();
-    if let Some(after) = after {
-        query = query.filter(subscriptions::id.gt(after.to_owned()));
-    }
-    let mut rows: Vec<Row> = query
+) -> Result<Page<Subscription>, DomainError> {
+    let query = subscriptions::table
         .order(subscriptions::id.asc())
         .select(Row::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let list = rows
-        .into_iter()
-        .map(Row::subscription)
-        .collect::<Result<_, _>>()?;
-    Ok((list, more))
+        .into_boxed();
+    let after = after.map(|after| subscriptions::id.gt(after.to_owned()));
+    load_id_page(
+        conn,
+        query,
+        after,
+        limit,
+        |row: &Row| &row.id,
+        Row::subscription,
+    )
 }
 
 /// Changes what people set, if `check` allows the stored version. Turning a subscription
@@ -365,22 +362,16 @@ pub fn deliveries(
     id: &str,
     before: Option<&str>,
     limit: usize,
-) -> Result<(Vec<Delivery>, bool), DomainError> {
+) -> Result<Page<Delivery>, DomainError> {
     find(conn, id)?;
-    let mut query = deliveries::table
-        .filter(deliveries::subscription_id.eq(id))
-        .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(deliveries::id.lt(before.to_owned()));
-    }
-    let mut rows: Vec<DeliveryRow> = query
+    let query = deliveries::table
+        .filter(deliveries::subscription_id.eq(id.to_owned()))
         .order(deliveries::id.desc())
         .select(DeliveryRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((assemble(conn, rows)?, more))
+        .into_boxed();
+    let before = before.map(|before| deliveries::id.lt(before.to_owned()));
+    let (rows, next) = load_id_page(conn, query, before, limit, |row: &DeliveryRow| &row.id, Ok)?;
+    Ok((assemble(conn, rows)?, next))
 }
 
 /// Sends delivery `id` again as soon as it can go (a failed one gets one more attempt).
