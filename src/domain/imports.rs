@@ -1,5 +1,8 @@
-//! What imports need of the store beyond the resources' own operations: finding the record a
-//! row describes, by the rules in order, and remembering the ids other systems give records.
+//! What imports need of the store beyond the resources' own operations: finding the records
+//! a file's rows describe, a thousand values to a statement, and remembering the ids other
+//! systems give records.
+
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 
@@ -19,43 +22,58 @@ crate::domain::text_enum! {
     }
 }
 
-/// The record `external_id` names among `entity_type`'s, deleted or not (callers check).
-pub fn by_external_id(
+/// How many values one lookup statement binds: well inside SQLite's limit on variables,
+/// and few enough statements that a 50,000-row file needs fifty.
+pub const PER_STATEMENT: usize = 1_000;
+
+/// The records `external_ids` name among `entity_type`'s, deleted or not (callers check),
+/// by external id.
+pub fn by_external_ids(
     conn: &mut DbConn,
     entity_type: &str,
-    external_id: &str,
-) -> Result<Option<String>, DomainError> {
-    Ok(external_ids::table
-        .find((entity_type, external_id))
-        .select(external_ids::record_id)
-        .first::<String>(conn)
-        .optional()?)
+    external_ids: &[String],
+) -> Result<HashMap<String, String>, DomainError> {
+    let mut found = HashMap::new();
+    for chunk in external_ids.chunks(PER_STATEMENT) {
+        let rows: Vec<(String, String)> = external_ids::table
+            .filter(external_ids::entity_type.eq(entity_type))
+            .filter(external_ids::external_id.eq_any(chunk))
+            .select((external_ids::external_id, external_ids::record_id))
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
-/// Remembers that `external_id` names `record_id` from now on (it may have named a record
-/// since deleted, whose row this one replaces).
-pub fn remember_external_id(
+/// Remembers that each external id names its record from now on (it may have named a
+/// record since deleted, whose row this one replaces): `(external id, record id)` pairs.
+pub fn remember_external_ids(
     conn: &mut DbConn,
     entity_type: &str,
-    external_id: &str,
-    record_id: &str,
+    pairs: &[(String, String)],
 ) -> Result<(), DomainError> {
-    match by_external_id(conn, entity_type, external_id)? {
-        Some(stored) if stored == record_id => {}
-        Some(_) => {
-            diesel::update(external_ids::table.find((entity_type, external_id)))
-                .set(external_ids::record_id.eq(record_id))
-                .execute(conn)?;
-        }
-        None => {
-            diesel::insert_into(external_ids::table)
-                .values((
+    for chunk in pairs.chunks(PER_STATEMENT) {
+        let named: Vec<&String> = chunk.iter().map(|(external_id, _)| external_id).collect();
+        diesel::delete(
+            external_ids::table
+                .filter(external_ids::entity_type.eq(entity_type))
+                .filter(external_ids::external_id.eq_any(named)),
+        )
+        .execute(conn)?;
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(external_id, record_id)| {
+                (
                     external_ids::entity_type.eq(entity_type),
                     external_ids::external_id.eq(external_id),
                     external_ids::record_id.eq(record_id),
-                ))
-                .execute(conn)?;
-        }
+                )
+            })
+            .collect();
+        // Multi-row inserts do not compile through the connection enum.
+        crate::with_backend!(conn, |c| diesel::insert_into(external_ids::table)
+            .values(&rows)
+            .execute(c))?;
     }
     Ok(())
 }
@@ -68,59 +86,67 @@ pub fn forget_external_ids(conn: &mut DbConn, record_id: &str) -> Result<usize, 
     )
 }
 
-/// The live organisation `rule` finds for `value`: by id, charity or company number, or by
-/// name when exactly one live organisation has it (ignoring case).
-pub fn organisation(
+/// The live organisations that hold each of `keys` under `rule`, as `(key, id)` pairs: by
+/// id, charity or company number, or name key (every holder: a name matches only when one
+/// organisation has it).
+pub fn organisations_by(
     conn: &mut DbConn,
     rule: MatchRule,
-    value: &str,
-) -> Result<Option<String>, DomainError> {
-    let live = organisations::table
-        .filter(organisations::deleted_at.is_null())
-        .select(organisations::id)
-        .into_boxed();
-    let found: Vec<String> = match rule {
-        MatchRule::Id => live
-            .filter(organisations::id.eq(value.to_owned()))
-            .load(conn)?,
-        MatchRule::CharityNumber => live
-            .filter(organisations::charity_number.eq(value.to_owned()))
-            .load(conn)?,
-        MatchRule::CompanyNumber => live
-            .filter(organisations::company_number.eq(value.to_owned()))
-            .load(conn)?,
-        MatchRule::Name => live
-            .filter(organisations::name_key.eq(super::organisations::name_key(value)))
-            .limit(2)
-            .load(conn)?,
-        MatchRule::ExternalId | MatchRule::Email => Vec::new(),
-    };
-    Ok(match found.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    })
+    keys: &[String],
+) -> Result<Vec<(String, String)>, DomainError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(PER_STATEMENT) {
+        let live = organisations::table
+            .filter(organisations::deleted_at.is_null())
+            .into_boxed();
+        let rows: Vec<(Option<String>, String)> = match rule {
+            MatchRule::Id => live
+                .filter(organisations::id.eq_any(chunk))
+                .select((organisations::id.nullable(), organisations::id))
+                .load(conn)?,
+            MatchRule::CharityNumber => live
+                .filter(organisations::charity_number.eq_any(chunk))
+                .select((organisations::charity_number, organisations::id))
+                .load(conn)?,
+            MatchRule::CompanyNumber => live
+                .filter(organisations::company_number.eq_any(chunk))
+                .select((organisations::company_number, organisations::id))
+                .load(conn)?,
+            MatchRule::Name => live
+                .filter(organisations::name_key.eq_any(chunk))
+                .select((organisations::name_key.nullable(), organisations::id))
+                .load(conn)?,
+            MatchRule::ExternalId | MatchRule::Email => Vec::new(),
+        };
+        found.extend(rows.into_iter().filter_map(|(key, id)| Some((key?, id))));
+    }
+    Ok(found)
 }
 
-/// The live contact `rule` finds for `value`: by id or by email (ignoring case, and the
-/// domain's Unicode or ASCII form).
-pub fn contact(
+/// The live contacts that hold each of `keys` under `rule`, as `(key, id)` pairs: by id or
+/// by email match key (case, and the domain's Unicode or ASCII form, aside).
+pub fn contacts_by(
     conn: &mut DbConn,
     rule: MatchRule,
-    value: &str,
-) -> Result<Option<String>, DomainError> {
-    let live = contacts::table
-        .filter(contacts::deleted_at.is_null())
-        .select(contacts::id)
-        .into_boxed();
-    Ok(match rule {
-        MatchRule::Id => live
-            .filter(contacts::id.eq(value.to_owned()))
-            .first(conn)
-            .optional()?,
-        MatchRule::Email => live
-            .filter(contacts::email_match_key.eq(super::contacts::email_match_key(value)))
-            .first(conn)
-            .optional()?,
-        _ => None,
-    })
+    keys: &[String],
+) -> Result<Vec<(String, String)>, DomainError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(PER_STATEMENT) {
+        let live = contacts::table
+            .filter(contacts::deleted_at.is_null())
+            .into_boxed();
+        let rows: Vec<(Option<String>, String)> = match rule {
+            MatchRule::Id => live
+                .filter(contacts::id.eq_any(chunk))
+                .select((contacts::id.nullable(), contacts::id))
+                .load(conn)?,
+            MatchRule::Email => live
+                .filter(contacts::email_match_key.eq_any(chunk))
+                .select((contacts::email_match_key, contacts::id))
+                .load(conn)?,
+            _ => Vec::new(),
+        };
+        found.extend(rows.into_iter().filter_map(|(key, id)| Some((key?, id))));
+    }
+    Ok(found)
 }

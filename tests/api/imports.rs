@@ -401,3 +401,105 @@ db_test!(
         again.problem(409);
     }
 );
+
+/// Each row's outcome and matching rule, in file order.
+fn outcomes(report: &Value) -> Vec<(String, String)> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap().to_owned(),
+                r["matched_by"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect()
+}
+
+db_test!(
+    async fn a_row_sees_what_the_rows_before_it_did_within_a_chunk_and_across_chunks(app) {
+        let stored = app.create_organisation(&json!({"name": "Stored X", "kind": "other", "charity_number": "1111111"})).await;
+        let x = stored["id"].as_str().unwrap();
+        let mut file = format!(
+            "id,name,kind,charity_number\n\
+             ,Alpha,other,2222222\n\
+             ,Alpha Renamed,other,2222222\n\
+             {x},Stored X,other,9999999\n\
+             ,Freed Number,other,1111111\n\
+             ,Alpha Renamed,other,\n");
+        // Rows are read a thousand at a time: the last row is in the second chunk.
+        for n in 0..1_000 {
+            file.push_str(&format!(",Filler {n:04},other,\n"));
+        }
+        file.push_str(",Alpha Renamed,other,3333333\n");
+        let report = ok(&import(&app, "organisations", "", file.as_bytes()).await);
+        let seen = outcomes(&report);
+        let expected: Vec<(String, String)> = [
+            ("created", "-"),
+            ("updated", "charity_number"), // the record row 2 created, by the number it was given
+            ("updated", "id"),             // the stored record gives up 1111111 …
+            ("created", "-"),              // … so a new one may take it
+            ("updated", "name"),           // row 3's new name, and its number cleared
+        ]
+        .iter()
+        .map(|(o, m)| (o.to_string(), m.to_string()))
+        .collect();
+        assert_eq!(seen[..5], expected[..], "{report}");
+        assert_eq!(seen.last().unwrap(), &("updated".to_owned(), "name".to_owned()), "across the chunk boundary");
+        assert_eq!((report["created"].as_u64(), report["updated"].as_u64()), (Some(1_002), Some(4)));
+        let alpha = report["results"][0]["id"].as_str().unwrap();
+        for r in [1, 4, 1_005] {
+            assert_eq!(report["results"][r]["id"], alpha, "row {} updated Alpha", r + 2);
+        }
+        let read = app.get(&format!("/api/v1/organisations/{alpha}")).await;
+        let (etag, alpha_now) = (read.header("etag"), read.json());
+        assert_eq!((alpha_now["name"].as_str(), alpha_now["charity_number"].as_str()), (Some("Alpha Renamed"), Some("3333333")));
+        assert_eq!(etag.as_deref(), Some("\"4\""), "created, then three updates");
+        let x_now = app.get(&format!("/api/v1/organisations/{x}")).await.json();
+        assert_eq!(x_now["charity_number"], "9999999");
+        let history = app.get(&format!("/api/v1/audit-events?entity_type=organisation&entity_id={alpha}&limit=50")).await.json();
+        let actions: Vec<&str> = history["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions.iter().filter(|a| **a == "import.update").count(), 3, "{actions:?}");
+        assert_eq!(actions.iter().filter(|a| **a == "import.create").count(), 1, "{actions:?}");
+
+        // Numbers are unique among the rows' records too: a row may not take a number an
+        // earlier row gave, nor one stored, and then nothing is written.
+        let before = every_text_value(&app);
+        let file = format!(
+            "id,name,kind,charity_number,company_number\n\
+             {alpha},Alpha Renamed,other,9999999,\n\
+             ,Gives 01234567,other,,01234567\n\
+             {x},Stored X,other,9999999,01234567\n\
+             ,Fine,other,5555555,\n");
+        let problem = import(&app, "organisations", "", file.as_bytes()).await.problem(422);
+        let rows: Vec<(u64, &str)> = problem["report"]["errors"].as_array().unwrap().iter()
+            .map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap())).collect();
+        assert_eq!(rows, vec![(2, "charity_number"), (4, "company_number")], "{problem}");
+        assert_eq!(every_text_value(&app), before, "nothing was written");
+    }
+);
+
+db_test!(
+    async fn contacts_rows_see_the_emails_the_rows_before_them_gave_and_freed(app) {
+        let stored = app.post_json("/api/v1/contacts", &json!({"given_name": "Sam", "family_name": "Stored", "email": "sam@example.org"})).await.json();
+        let sam = stored["id"].as_str().unwrap();
+        let file = format!(
+            "id,given_name,family_name,email\n\
+             ,Ada,New,ada@example.org\n\
+             ,Ada,Renamed,ADA@example.org\n\
+             {sam},Sam,Stored,sam.new@example.org\n\
+             ,Other,Person,sam@example.org\n");
+        let report = ok(&import(&app, "contacts", "", file.as_bytes()).await);
+        let seen: Vec<(String, String)> = outcomes(&report);
+        let expected: Vec<(String, String)> = [("created", "-"), ("updated", "email"), ("updated", "id"), ("created", "-")]
+            .iter().map(|(o, m)| (o.to_string(), m.to_string())).collect();
+        assert_eq!(seen, expected, "{report}");
+
+        let before = every_text_value(&app);
+        let file = format!("id,given_name,family_name,email\n{sam},Sam,Stored,ada@example.org\n");
+        let problem = import(&app, "contacts", "", file.as_bytes()).await.problem(422);
+        assert!(reported(&problem, 2, "email"), "{problem}");
+        assert_eq!(every_text_value(&app), before);
+    }
+);

@@ -1,6 +1,9 @@
 //! Contact rows: the people columns of the contact API, read into its own create and update
 //! requests.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
 use serde_json::Value;
 
 use super::table::Table;
@@ -8,9 +11,9 @@ use super::{Importer, Object, RowError, request};
 use crate::api::contacts::{ContactResponse, CreateContactRequest, UpdateContactRequest};
 use crate::db::DbConn;
 use crate::domain::audit::{entity, snapshot};
-use crate::domain::contacts::store;
+use crate::domain::contacts::{Contact, ContactProfile, email_match_key, store};
 use crate::domain::imports::{self, MatchRule};
-use crate::domain::{DomainError, VersionCheck};
+use crate::domain::{DomainError, FieldError};
 
 pub struct Contacts;
 
@@ -42,48 +45,108 @@ fn object(table: &Table, cells: &[String], creating: bool) -> Object {
     object
 }
 
-fn shown(contact: crate::domain::contacts::Contact) -> Value {
-    snapshot(&ContactResponse::from(contact))
-}
-
 impl Importer for Contacts {
+    type Record = Contact;
+    type Profile = ContactProfile;
+    /// Contacts are checked against nothing but each other.
+    type Vocabulary = ();
+
     const ENTITY: &'static str = entity::CONTACT;
     /// The list's own CSV columns (its read-only ones are ignored), and `external_id`.
     const LIST_COLUMNS: &'static [&'static str] = crate::api::contacts::CSV_HEADER;
     const DEFUSED: &'static [&'static str] = crate::api::contacts::CSV_DEFUSED;
+    const RULES: &'static [(&'static str, MatchRule)] = &[("email", MatchRule::Email)];
+    const UNIQUE: &'static [MatchRule] = &[MatchRule::Email];
 
-    fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
-        Ok(imports::contact(conn, MatchRule::Id, id)?.is_some())
+    fn key(rule: MatchRule, value: &str) -> String {
+        match rule {
+            MatchRule::Email => email_match_key(value),
+            _ => value.to_owned(),
+        }
     }
 
-    fn find(
-        conn: &mut DbConn,
-        table: &Table,
-        cells: &[String],
-    ) -> Result<Option<(String, MatchRule)>, DomainError> {
-        let rules = [("email", MatchRule::Email)];
-        super::first_match(conn, table, cells, &rules, imports::contact)
+    fn keys(profile: &ContactProfile) -> Vec<(MatchRule, String)> {
+        profile
+            .email
+            .iter()
+            .map(|email| (MatchRule::Email, email_match_key(email)))
+            .collect()
     }
 
-    fn create(
+    fn holders(
         conn: &mut DbConn,
-        table: &Table,
-        cells: &[String],
-    ) -> Result<(String, Value), RowError> {
+        rule: MatchRule,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, DomainError> {
+        imports::contacts_by(conn, rule, keys)
+    }
+
+    fn load(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, Contact>, DomainError> {
+        store::lock_many(conn, ids)?;
+        let mut records = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(imports::PER_STATEMENT) {
+            records.extend(store::find_many(conn, chunk)?);
+        }
+        Ok(records)
+    }
+
+    fn vocabulary(_: &mut DbConn) -> Result<(), DomainError> {
+        Ok(())
+    }
+
+    fn created(table: &Table, cells: &[String], _: &()) -> Result<ContactProfile, RowError> {
         let body: CreateContactRequest = request(object(table, cells, true))?;
-        let created = store::create(conn, &body.into_profile()?)?;
-        Ok((created.id.clone(), shown(created)))
+        Ok(body.into_profile()?)
     }
 
-    fn update(
-        conn: &mut DbConn,
+    fn updated(
         table: &Table,
         cells: &[String],
-        id: &str,
-    ) -> Result<(Value, Value), RowError> {
+        current: &ContactProfile,
+        _: &(),
+    ) -> Result<ContactProfile, RowError> {
         let patch: UpdateContactRequest = request(object(table, cells, false))?;
-        let before = store::find(conn, id)?;
-        let after = store::update(conn, id, &VersionCheck::Any, |current| patch.apply(current))?;
-        Ok((shown(before), shown(after)))
+        Ok(patch.apply(current)?)
+    }
+
+    fn clash(_: MatchRule, _: &str) -> FieldError {
+        store::email_clash()
+    }
+
+    fn profile(record: &Contact) -> &ContactProfile {
+        &record.profile
+    }
+
+    fn new_record(id: String, profile: ContactProfile, at: NaiveDateTime) -> Contact {
+        Contact {
+            id,
+            profile,
+            affiliations: Vec::new(),
+            consents: Vec::new(),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn revised(record: &Contact, profile: ContactProfile, at: NaiveDateTime) -> Contact {
+        Contact {
+            profile,
+            version: record.version + 1,
+            updated_at: at,
+            ..record.clone()
+        }
+    }
+
+    fn shown(record: &Contact) -> Value {
+        snapshot(&ContactResponse::from(record.clone()))
+    }
+
+    fn write(
+        conn: &mut DbConn,
+        created: &[&Contact],
+        updated: &[(&Contact, &Contact)],
+    ) -> Result<(), DomainError> {
+        store::write_imported(conn, created, updated)
     }
 }

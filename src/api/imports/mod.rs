@@ -6,14 +6,15 @@
 
 mod contacts;
 mod organisations;
+mod plan;
 pub mod table;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use diesel::Connection;
+use chrono::NaiveDateTime;
 use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -21,7 +22,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::list::{FromQuery, query_params};
 use crate::db::DbConn;
-use crate::domain::audit::{self, Event, Log};
+use crate::domain::audit::{self, Event};
 use crate::domain::imports::MatchRule;
 use crate::domain::{DomainError, FieldError};
 use crate::error::ApiError;
@@ -83,14 +84,30 @@ pub struct ImportReport {
     pub errors_omitted: Option<usize>,
 }
 
-/// One kind of record an import can bring in.
+/// One kind of record an import can bring in. The import reads a file a chunk of rows at a
+/// time: it asks the store about every row of the chunk together (`holders`, `load`), works
+/// out each row's outcome in memory by the API's own rules, then writes the chunk together
+/// (`write`). See `plan`.
 trait Importer {
+    /// The record as stored.
+    type Record;
+    /// The part of a record a row sets, its sets in the order a read gives them (so that
+    /// equal profiles are unchanged records).
+    type Profile: PartialEq;
+    /// What rows are checked against that only the store knows and no row changes (the
+    /// active codes, for organisations), read once per import.
+    type Vocabulary;
+
     /// The audit entity, and the external ids' entity type.
     const ENTITY: &'static str;
     /// The columns of the resource's list CSV; a file may have these and `external_id`.
     const LIST_COLUMNS: &'static [&'static str];
     /// The columns the list's CSV defuses against formula injection, undone on import.
     const DEFUSED: &'static [&'static str];
+    /// The rules tried after `id` and `external_id`, in order, and the column each reads.
+    const RULES: &'static [(&'static str, MatchRule)];
+    /// The rules whose keys no two live records may share (registration numbers, email).
+    const UNIQUE: &'static [MatchRule];
 
     fn columns() -> Vec<&'static str> {
         let mut columns = Self::LIST_COLUMNS.to_vec();
@@ -98,57 +115,69 @@ trait Importer {
         columns
     }
 
-    /// Whether record `id` is stored and not deleted.
-    fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError>;
+    /// The form `rule` compares `value` in (a name's key, an email's match key).
+    fn key(rule: MatchRule, value: &str) -> String;
 
-    /// The stored record this row describes, and which rule found it (`id` and
-    /// `external_id` are tried by the driver first; the others here).
-    fn find(
+    /// The keys `profile` holds under `RULES`.
+    fn keys(profile: &Self::Profile) -> Vec<(MatchRule, String)>;
+
+    /// The live records holding each of `keys` under `rule` (`Id` included), as (key, id).
+    fn holders(
         conn: &mut DbConn,
+        rule: MatchRule,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, DomainError>;
+
+    /// Locks the live records among `ids` until the import ends, then reads them.
+    fn load(
+        conn: &mut DbConn,
+        ids: &[String],
+    ) -> Result<HashMap<String, Self::Record>, DomainError>;
+
+    fn vocabulary(conn: &mut DbConn) -> Result<Self::Vocabulary, DomainError>;
+
+    /// The profile a row gives a new record, by the rules of the API's create.
+    fn created(
         table: &Table,
         cells: &[String],
-    ) -> Result<Option<(String, MatchRule)>, DomainError>;
+        vocabulary: &Self::Vocabulary,
+    ) -> Result<Self::Profile, RowError>;
 
-    /// Creates the row's record: its id, and its shape for the audit event.
-    fn create(
-        conn: &mut DbConn,
+    /// What a row makes of a record's `current` profile, by the rules of the API's update.
+    fn updated(
         table: &Table,
         cells: &[String],
-    ) -> Result<(String, serde_json::Value), RowError>;
+        current: &Self::Profile,
+        vocabulary: &Self::Vocabulary,
+    ) -> Result<Self::Profile, RowError>;
 
-    /// Updates record `id` from the row: its shape before and after (equal when unchanged).
-    fn update(
+    /// The error of a key under a `UNIQUE` rule that record `holder` already has.
+    fn clash(rule: MatchRule, holder: &str) -> FieldError;
+
+    fn profile(record: &Self::Record) -> &Self::Profile;
+
+    /// A new record `id` with `profile`, version 1, created at `at`.
+    fn new_record(id: String, profile: Self::Profile, at: NaiveDateTime) -> Self::Record;
+
+    /// `record` with `profile` instead, its next version, updated at `at`.
+    fn revised(record: &Self::Record, profile: Self::Profile, at: NaiveDateTime) -> Self::Record;
+
+    /// The record as its audit events show it.
+    fn shown(record: &Self::Record) -> serde_json::Value;
+
+    /// Stores a chunk's records: `created` new, `updated` (as stored, and as they are now)
+    /// over their locked stored rows.
+    fn write(
         conn: &mut DbConn,
-        table: &Table,
-        cells: &[String],
-        id: &str,
-    ) -> Result<(serde_json::Value, serde_json::Value), RowError>;
+        created: &[&Self::Record],
+        updated: &[(&Self::Record, &Self::Record)],
+    ) -> Result<(), DomainError>;
 
     /// The column a field error of the API's rules is about (`leadership.communities[1]` is
     /// the `leadership_communities` column).
     fn column_of(field: &str) -> String {
         top_level(field).to_owned()
     }
-}
-
-/// The record the first of `rules` (column, rule) that has a value in the row finds, using
-/// `lookup`.
-fn first_match(
-    conn: &mut DbConn,
-    table: &Table,
-    cells: &[String],
-    rules: &[(&str, MatchRule)],
-    lookup: fn(&mut DbConn, MatchRule, &str) -> Result<Option<String>, DomainError>,
-) -> Result<Option<(String, MatchRule)>, DomainError> {
-    for &(column, rule) in rules {
-        let Some(value) = table.cell(cells, column).filter(|v| !v.is_empty()) else {
-            continue;
-        };
-        if let Some(id) = lookup(conn, rule, value)? {
-            return Ok(Some((id, rule)));
-        }
-    }
-    Ok(None)
 }
 
 /// `regions[0]` and `regions.x` → `regions`.
@@ -198,202 +227,6 @@ fn request<T: serde::de::DeserializeOwned + validator::Validate>(
 ) -> Result<T, ApiError> {
     let bytes = serde_json::to_vec(&serde_json::Value::Object(object)).unwrap_or_default();
     crate::api::body::parse(&bytes)
-}
-
-/// How many audit events an import holds before writing them (in its transaction).
-const EVENTS_HELD: usize = 500;
-
-/// The record a row's `id` cell names, when it has one: an id that is not a UUID, or that
-/// names no live record, is a problem of the row (never a new record with another id).
-fn by_id<I: Importer>(
-    conn: &mut DbConn,
-    row: usize,
-    value: &str,
-) -> Result<Result<String, CellProblem>, ApiError> {
-    let Ok(id) = uuid::Uuid::parse_str(value) else {
-        return Ok(Err(CellProblem::new(
-            row,
-            "id",
-            value,
-            format!(
-                "is not an id (as the list's CSV gives it); leave it empty to match the row by \
-                 its other columns or to create a new {}",
-                I::ENTITY
-            ),
-        )));
-    };
-    let id = id.hyphenated().to_string();
-    if I::is_live(conn, &id)? {
-        return Ok(Ok(id));
-    }
-    Ok(Err(CellProblem::new(
-        row,
-        "id",
-        value,
-        format!(
-            "no {} has this id (it may have been deleted, or be from another database); \
-             leave it empty to match the row by its other columns or to create a new one",
-            I::ENTITY
-        ),
-    )))
-}
-
-/// Runs the import of `table`, the rows read one at a time, in the caller's transaction;
-/// the report says what was done, or what is wrong (then the caller rolls back).
-fn import<I: Importer>(
-    conn: &mut DbConn,
-    log: &mut Log,
-    table: &Table,
-    dry_run: bool,
-) -> Result<ImportReport, ApiError> {
-    let mut report = ImportReport {
-        dry_run,
-        encoding: table.encoding,
-        rows: table.rows,
-        created: 0,
-        updated: 0,
-        unchanged: 0,
-        matched_by: BTreeMap::new(),
-        results: Vec::with_capacity(table.rows),
-        errors: Vec::new(),
-        errors_omitted: None,
-    };
-    for table::Row { number: row, cells } in table.rows() {
-        let mut cells = match cells {
-            Ok(cells) => cells,
-            Err(problems) => {
-                report.errors.extend(problems);
-                continue;
-            }
-        };
-        // The list's own export comes back as it was: `'+44 161…` is `+44 161…` again.
-        for (cell, column) in cells.iter_mut().zip(&table.columns) {
-            if I::DEFUSED.contains(&column.as_str()) {
-                let text = crate::api::csv::undefuse(cell);
-                if text.len() != cell.len() {
-                    *cell = text.to_owned();
-                }
-            }
-        }
-        // Once any row is bad nothing is written, and only problems are reported.
-        if !report.errors.is_empty() {
-            report.results = Vec::new();
-        }
-        let cells = cells.as_slice();
-        let external_id = table.cell(cells, "external_id").filter(|v| !v.is_empty());
-        if let Some(value) = external_id
-            && (value.chars().count() > 100 || value.chars().any(char::is_control))
-        {
-            report.errors.push(CellProblem::new(
-                row,
-                "external_id",
-                value,
-                "must be at most 100 characters on one line",
-            ));
-            continue;
-        }
-        let found = match table.cell(cells, "id").filter(|v| !v.is_empty()) {
-            Some(value) => match by_id::<I>(conn, row, value)? {
-                Ok(id) => Some((id, MatchRule::Id)),
-                Err(problem) => {
-                    report.errors.push(problem);
-                    continue;
-                }
-            },
-            None => None,
-        };
-        let found = match (found, external_id) {
-            (Some(found), _) => Some(found),
-            (None, Some(value)) => {
-                match crate::domain::imports::by_external_id(conn, I::ENTITY, value)? {
-                    Some(id) if I::is_live(conn, &id)? => Some((id, MatchRule::ExternalId)),
-                    _ => None,
-                }
-            }
-            (None, None) => None,
-        };
-        let found = match found {
-            Some(found) => Some(found),
-            None => I::find(conn, table, cells)?,
-        };
-        // Each row in its own savepoint, so a refused row leaves the rest of the
-        // transaction usable (PostgreSQL aborts a transaction at its first error). A dry
-        // run records no audit events: they would only be rolled back.
-        let written = conn.transaction(|conn| {
-            let result = match &found {
-                None => I::create(conn, table, cells).map(|(id, after)| {
-                    if !dry_run {
-                        log.record(Event {
-                            action: "import.create".to_owned(),
-                            ..Event::created(I::ENTITY, &id, &after)
-                        });
-                    }
-                    (id, Outcome::Created)
-                }),
-                Some((id, _)) => I::update(conn, table, cells, id).map(|(before, after)| {
-                    if before == after {
-                        (id.clone(), Outcome::Unchanged)
-                    } else {
-                        if !dry_run {
-                            log.record(Event {
-                                action: "import.update".to_owned(),
-                                ..Event::updated(I::ENTITY, id, &before, &after)
-                            });
-                        }
-                        (id.clone(), Outcome::Updated)
-                    }
-                }),
-            };
-            match result {
-                Ok((id, outcome)) => {
-                    if let Some(value) = external_id {
-                        crate::domain::imports::remember_external_id(conn, I::ENTITY, value, &id)
-                            .map_err(|e| RowError::Fatal(e.into()))?;
-                    }
-                    Ok((id, outcome))
-                }
-                Err(error) => Err(error),
-            }
-        });
-        match written {
-            Ok((id, outcome)) => {
-                match outcome {
-                    Outcome::Created => report.created += 1,
-                    Outcome::Updated => report.updated += 1,
-                    Outcome::Unchanged => report.unchanged += 1,
-                }
-                let matched_by = found.as_ref().map(|(_, rule)| *rule);
-                if let Some(rule) = matched_by {
-                    *report.matched_by.entry(rule.to_string()).or_default() += 1;
-                }
-                if report.errors.is_empty() {
-                    report.results.push(RowResult {
-                        row,
-                        outcome,
-                        id,
-                        matched_by,
-                    });
-                }
-            }
-            Err(RowError::Fields(errors)) => {
-                for error in errors {
-                    let column = I::column_of(&error.field);
-                    let value = table.cell(cells, &column).unwrap_or_default();
-                    report
-                        .errors
-                        .push(CellProblem::new(row, &column, value, error.message));
-                }
-            }
-            Err(RowError::Fatal(error)) => return Err(error),
-        }
-        if log.pending() >= EVENTS_HELD {
-            log.flush(conn)?;
-        }
-    }
-    if !report.errors.is_empty() {
-        report.results = Vec::new();
-    }
-    Ok(report)
 }
 
 /// The 422 of an import that wrote nothing, carrying its report.
@@ -516,7 +349,7 @@ async fn run<I: Importer>(
         .write(context, {
             let unwritten = unwritten.clone();
             move |conn, log| {
-                let report = import::<I>(conn, log, &table, dry_run)?;
+                let report = plan::import::<I>(conn, log, &table, dry_run)?;
                 drop(table);
                 if dry_run || !report.errors.is_empty() {
                     let rows = report.rows;

@@ -2,6 +2,9 @@
 //! create and update requests so that a row passes exactly the rules a `POST` or `PATCH`
 //! would.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
 use serde_json::Value;
 
 use super::table::Table;
@@ -13,8 +16,11 @@ use crate::api::organisations::{
 use crate::db::DbConn;
 use crate::domain::audit::{entity, snapshot};
 use crate::domain::imports::{self, MatchRule};
-use crate::domain::organisations::{self as store, OrganisationKind};
-use crate::domain::{DomainError, FieldError, VersionCheck};
+use crate::domain::organisations::{
+    self as store, Organisation, OrganisationKind, OrganisationProfile,
+};
+use crate::domain::taxonomies::ActiveCodes;
+use crate::domain::{DomainError, FieldError};
 
 pub struct Organisations;
 
@@ -149,7 +155,7 @@ fn read<T: serde::de::DeserializeOwned + validator::Validate>(
     }
 }
 
-fn shown(organisation: store::Organisation) -> Value {
+fn shown(organisation: Organisation) -> Value {
     let view = MembershipView::today(crate::domain::membership::GraceWindow(0));
     let mut shown = snapshot(&OrganisationResponse::new(organisation, view));
     // The membership summary is not what an import changes.
@@ -160,52 +166,128 @@ fn shown(organisation: store::Organisation) -> Value {
 }
 
 impl Importer for Organisations {
+    type Record = Organisation;
+    type Profile = OrganisationProfile;
+    type Vocabulary = ActiveCodes;
+
     const ENTITY: &'static str = entity::ORGANISATION;
     /// The list's own CSV columns (its read-only ones are ignored, so an export imports
     /// again), and `external_id`.
     const LIST_COLUMNS: &'static [&'static str] = crate::api::organisations::CSV_HEADER;
     const DEFUSED: &'static [&'static str] = crate::api::organisations::CSV_DEFUSED;
+    const RULES: &'static [(&'static str, MatchRule)] = &[
+        ("charity_number", MatchRule::CharityNumber),
+        ("company_number", MatchRule::CompanyNumber),
+        ("name", MatchRule::Name),
+    ];
+    const UNIQUE: &'static [MatchRule] = &[MatchRule::CharityNumber, MatchRule::CompanyNumber];
 
-    fn is_live(conn: &mut DbConn, id: &str) -> Result<bool, DomainError> {
-        Ok(imports::organisation(conn, MatchRule::Id, id)?.is_some())
+    fn key(rule: MatchRule, value: &str) -> String {
+        match rule {
+            MatchRule::Name => store::name_key(value),
+            _ => value.to_owned(),
+        }
     }
 
-    fn find(
-        conn: &mut DbConn,
-        table: &Table,
-        cells: &[String],
-    ) -> Result<Option<(String, MatchRule)>, DomainError> {
-        let rules = [
-            ("charity_number", MatchRule::CharityNumber),
-            ("company_number", MatchRule::CompanyNumber),
-            ("name", MatchRule::Name),
-        ];
-        super::first_match(conn, table, cells, &rules, imports::organisation)
+    fn keys(profile: &OrganisationProfile) -> Vec<(MatchRule, String)> {
+        let mut keys = vec![(MatchRule::Name, store::name_key(&profile.name))];
+        if let Some(number) = &profile.charity_number {
+            keys.push((MatchRule::CharityNumber, number.clone()));
+        }
+        if let Some(number) = &profile.company_number {
+            keys.push((MatchRule::CompanyNumber, number.clone()));
+        }
+        keys
     }
 
-    fn create(
+    fn holders(
         conn: &mut DbConn,
+        rule: MatchRule,
+        keys: &[String],
+    ) -> Result<Vec<(String, String)>, DomainError> {
+        imports::organisations_by(conn, rule, keys)
+    }
+
+    fn load(
+        conn: &mut DbConn,
+        ids: &[String],
+    ) -> Result<HashMap<String, Organisation>, DomainError> {
+        store::lock_many(conn, ids)?;
+        let mut records = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(imports::PER_STATEMENT) {
+            records.extend(store::find_many(conn, chunk)?);
+        }
+        Ok(records)
+    }
+
+    fn vocabulary(conn: &mut DbConn) -> Result<ActiveCodes, DomainError> {
+        Ok(ActiveCodes::load(conn)?)
+    }
+
+    fn created(
         table: &Table,
         cells: &[String],
-    ) -> Result<(String, Value), RowError> {
+        vocabulary: &ActiveCodes,
+    ) -> Result<OrganisationProfile, RowError> {
         let body: CreateOrganisationRequest = read(table, cells, true)?;
-        let profile = body.into_profile(None)?;
-        let created = store::create(conn, &profile)?;
-        Ok((created.id.clone(), shown(created)))
+        let profile = body.into_profile(None)?.in_read_order();
+        checked(profile, None, vocabulary)
     }
 
-    fn update(
-        conn: &mut DbConn,
+    fn updated(
         table: &Table,
         cells: &[String],
-        id: &str,
-    ) -> Result<(Value, Value), RowError> {
+        current: &OrganisationProfile,
+        vocabulary: &ActiveCodes,
+    ) -> Result<OrganisationProfile, RowError> {
         let patch: UpdateOrganisationRequest = read(table, cells, false)?;
-        let before = store::find(conn, id)?;
-        let after = store::update(conn, id, &VersionCheck::Any, |current| {
-            patch.apply(&current.profile)
-        })?;
-        Ok((shown(before), shown(after)))
+        let profile = patch.apply(current)?.in_read_order();
+        checked(profile, Some(current), vocabulary)
+    }
+
+    fn clash(rule: MatchRule, holder: &str) -> FieldError {
+        store::number_clash(rule.as_str(), holder)
+    }
+
+    fn profile(record: &Organisation) -> &OrganisationProfile {
+        &record.profile
+    }
+
+    fn new_record(id: String, profile: OrganisationProfile, at: NaiveDateTime) -> Organisation {
+        Organisation {
+            id,
+            profile,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+            membership: None,
+        }
+    }
+
+    fn revised(
+        record: &Organisation,
+        profile: OrganisationProfile,
+        at: NaiveDateTime,
+    ) -> Organisation {
+        Organisation {
+            profile,
+            version: record.version + 1,
+            updated_at: at,
+            ..record.clone()
+        }
+    }
+
+    fn shown(record: &Organisation) -> Value {
+        shown(record.clone())
+    }
+
+    fn write(
+        conn: &mut DbConn,
+        created: &[&Organisation],
+        updated: &[(&Organisation, &Organisation)],
+    ) -> Result<(), DomainError> {
+        store::write_imported(conn, created, updated)
     }
 
     fn column_of(field: &str) -> String {
@@ -214,5 +296,21 @@ impl Importer for Organisations {
             [area @ ("leadership" | "mission"), ..] => format!("{area}_reply_status"),
             _ => super::top_level(field).to_owned(),
         }
+    }
+}
+
+/// `profile`, unless it is given codes that are not active (codes `held` already has stay).
+fn checked(
+    profile: OrganisationProfile,
+    held: Option<&OrganisationProfile>,
+    vocabulary: &ActiveCodes,
+) -> Result<OrganisationProfile, RowError> {
+    let errors = store::code_errors(&profile, held, &mut |kind, codes| {
+        Ok(vocabulary.unusable(kind, codes))
+    })?;
+    if errors.is_empty() {
+        Ok(profile)
+    } else {
+        Err(RowError::Fields(errors))
     }
 }

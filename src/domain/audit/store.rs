@@ -17,31 +17,42 @@ pub fn insert(conn: &mut DbConn, context: &Context, events: &[Event]) -> Result<
     Ok(insert_at(conn, context, events, now())?)
 }
 
-/// `insert` with the time the events happened, for events written after the fact.
+/// `insert` with the time the events happened, for events written after the fact. A few
+/// hundred events to a statement: an import writes thousands.
 pub fn insert_at(
     conn: &mut DbConn,
     context: &Context,
     events: &[Event],
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    for event in events {
-        diesel::insert_into(audit_events::table)
-            .values((
-                audit_events::id.eq(new_id()),
-                audit_events::occurred_at.eq(at),
-                audit_events::actor_type.eq(context.actor_type.as_str()),
-                audit_events::actor_id.eq(&context.actor_id),
-                audit_events::action.eq(&event.action),
-                audit_events::entity_type.eq(event.entity_type),
-                audit_events::entity_id.eq(&event.entity_id),
-                audit_events::contact_id.eq(&event.contact_id),
-                audit_events::changes.eq(Value::Object(event.changes.clone()).to_string()),
-                audit_events::request_id.eq(&context.request_id),
-            ))
-            .execute(conn)?;
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|event| {
+                (
+                    audit_events::id.eq(new_id()),
+                    audit_events::occurred_at.eq(at),
+                    audit_events::actor_type.eq(context.actor_type.as_str()),
+                    audit_events::actor_id.eq(&context.actor_id),
+                    audit_events::action.eq(&event.action),
+                    audit_events::entity_type.eq(event.entity_type),
+                    audit_events::entity_id.eq(&event.entity_id),
+                    audit_events::contact_id.eq(&event.contact_id),
+                    audit_events::changes.eq(Value::Object(event.changes.clone()).to_string()),
+                    audit_events::request_id.eq(&context.request_id),
+                )
+            })
+            .collect();
+        // Multi-row inserts do not compile through the connection enum.
+        crate::with_backend!(&mut *conn, |c| diesel::insert_into(audit_events::table)
+            .values(&rows)
+            .execute(c))?;
     }
     Ok(())
 }
+
+/// Events to an insert: 10 values each, well within both backends' limits.
+const EVENTS_PER_STATEMENT: usize = 500;
 
 /// Which events a list shows. Every field narrows; repeated values within one are OR.
 #[derive(Debug, Clone, Default)]

@@ -17,27 +17,43 @@ pub fn append(
     at: NaiveDateTime,
     changes: &[Change],
 ) -> QueryResult<()> {
-    // Row by row, in order: `seq` is the order within the write.
-    let mut written = Vec::with_capacity(changes.len());
-    for change in changes {
-        let id = new_id();
-        diesel::insert_into(change_events::table)
-            .values((
-                change_events::batch.eq(batch),
-                change_events::id.eq(&id),
-                change_events::event_type.eq(change.event_type),
-                change_events::occurred_at.eq(at),
-                change_events::entity_type.eq(change.entity_type),
-                change_events::entity_id.eq(&change.entity_id),
-                change_events::parent_id.eq(&change.parent_id),
-                change_events::detail.eq(Value::Object(change.detail.clone()).to_string()),
-            ))
-            .execute(conn)?;
-        written.push((id, change.event_type));
+    // `seq` is the order within the write: a multi-row insert numbers its rows in the
+    // order they are listed, on both backends.
+    let written: Vec<(String, &str)> = changes
+        .iter()
+        .map(|change| (new_id(), change.event_type))
+        .collect();
+    for (chunk, ids) in changes
+        .chunks(CHANGES_PER_STATEMENT)
+        .zip(written.chunks(CHANGES_PER_STATEMENT))
+    {
+        let rows: Vec<_> = chunk
+            .iter()
+            .zip(ids)
+            .map(|(change, (id, _))| {
+                (
+                    change_events::batch.eq(batch),
+                    change_events::id.eq(id),
+                    change_events::event_type.eq(change.event_type),
+                    change_events::occurred_at.eq(at),
+                    change_events::entity_type.eq(change.entity_type),
+                    change_events::entity_id.eq(&change.entity_id),
+                    change_events::parent_id.eq(&change.parent_id),
+                    change_events::detail.eq(Value::Object(change.detail.clone()).to_string()),
+                )
+            })
+            .collect();
+        // Multi-row inserts do not compile through the connection enum.
+        crate::with_backend!(&mut *conn, |c| diesel::insert_into(change_events::table)
+            .values(&rows)
+            .execute(c))?;
     }
     // The webhooks' outbox, in the same transaction.
     crate::domain::webhooks::store::enqueue(conn, &written, at)
 }
+
+/// Changes to an insert: 8 values each, well within both backends' limits.
+const CHANGES_PER_STATEMENT: usize = 500;
 
 /// Gives `batch` the next commit number. The update locks the feed's one row until the
 /// transaction ends (PostgreSQL; SQLite has one writer at a time anyway), so the next write

@@ -39,11 +39,7 @@ struct ContactRow {
 fn email_conflict() -> DomainError {
     DomainError::Conflict {
         message: "another contact already has this email address".to_owned(),
-        errors: vec![FieldError::new(
-            "email",
-            "duplicate",
-            "another contact already has this email address",
-        )],
+        errors: vec![email_clash()],
     }
 }
 
@@ -165,6 +161,89 @@ pub fn update(
     let find = |conn: &mut DbConn| find(conn, id);
     let version = |current: &Contact| current.version;
     update_locked(conn, check, lock, find, version, change, write)
+}
+
+/// The live contacts among `ids`, by id, read together (two statements for their parts).
+pub fn find_many(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<HashMap<String, Contact>, DomainError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<ContactRow> = contacts::table
+        .filter(contacts::id.eq_any(ids))
+        .filter(contacts::deleted_at.is_null())
+        .select(ContactRow::as_select())
+        .load(conn)?;
+    let live: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let mut parts = Parts::load(conn, &live)?;
+    rows.into_iter()
+        .map(|row| Ok((row.id.clone(), parts.assemble(row)?)))
+        .collect()
+}
+
+/// How many contacts one batched write covers.
+const WRITTEN_PER_STATEMENT: usize = 500;
+
+/// Holds the live rows of `ids` until the transaction ends, as `lock_row!` holds one.
+pub fn lock_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<()> {
+    for chunk in ids.chunks(WRITTEN_PER_STATEMENT) {
+        diesel::update(contacts::table.filter(contacts::id.eq_any(chunk)))
+            .set(contacts::version.eq(contacts::version))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Writes an import's contacts as they are to be stored: `created` as new rows (500 to a
+/// statement), `updated` (as stored, and as they are now) over their stored rows (locked
+/// by `lock_many`). The caller has
+/// checked emails against every contact the import holds; the unique index still decides.
+pub fn write_imported(
+    conn: &mut DbConn,
+    created: &[&Contact],
+    updated: &[(&Contact, &Contact)],
+) -> Result<(), DomainError> {
+    for chunk in created.chunks(WRITTEN_PER_STATEMENT) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|contact| {
+                (
+                    contacts::id.eq(&contact.id),
+                    ProfileColumns::new(&contact.profile),
+                    contacts::version.eq(contact.version),
+                    contacts::created_at.eq(contact.created_at),
+                    contacts::updated_at.eq(contact.updated_at),
+                )
+            })
+            .collect();
+        // Multi-row inserts do not compile through the connection enum.
+        crate::with_backend!(&mut *conn, |c| diesel::insert_into(contacts::table)
+            .values(&rows)
+            .execute(c))
+        .map_err(unique_email)?;
+    }
+    for (_, contact) in updated {
+        diesel::update(contacts::table.find(&contact.id))
+            .set((
+                ProfileColumns::new(&contact.profile),
+                contacts::version.eq(contact.version),
+                contacts::updated_at.eq(contact.updated_at),
+            ))
+            .execute(conn)
+            .map_err(unique_email)?;
+    }
+    Ok(())
+}
+
+/// The error of an email address another contact already has.
+pub fn email_clash() -> FieldError {
+    FieldError::new(
+        "email",
+        "duplicate",
+        "another contact already has this email address",
+    )
 }
 
 /// The columns a contact's profile writes, on insert and update alike.

@@ -7,8 +7,8 @@ mod store;
 
 pub use store::{
     OrganisationFilter, OrganisationSort, Page, Position, REPORT_CODE_ANY, ReportCodeRow,
-    StatusFilter, count, create, ever_existed, find, find_many, list, lock_live, report_code_rows,
-    soft_delete, update,
+    StatusFilter, code_errors, count, create, ever_existed, find, find_many, list, lock_live,
+    lock_many, number_clash, report_code_rows, soft_delete, update, write_imported,
 };
 
 use chrono::NaiveDateTime;
@@ -122,6 +122,18 @@ pub struct OrganisationProfile {
     pub leadership: CommunityReply,
     pub mission: CommunityReply,
     pub lived_experience_led: Option<bool>,
+}
+
+impl OrganisationProfile {
+    /// The profile with its sets in the order a read gives them (regions in their list's
+    /// order, codes sorted): what the store gives back for what was written.
+    pub fn in_read_order(mut self) -> Self {
+        self.regions.sort();
+        self.expertise.sort();
+        self.leadership.communities.sort();
+        self.mission.communities.sort();
+        self
+    }
 }
 
 /// A stored organisation.

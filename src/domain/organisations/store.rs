@@ -19,6 +19,7 @@ use crate::db::{Backend, DbConn};
 use crate::domain::membership::{
     self, GraceWindow, Membership, MembershipStatus, Period, Withdrawal,
 };
+use crate::domain::taxonomies::Vocabulary;
 use crate::domain::{
     CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, cursor_time, escape_like,
     new_id, now, parse_stored, past_cursor, taxonomies, update_locked,
@@ -319,39 +320,11 @@ fn check_against_store(
     current: Option<(&str, &OrganisationProfile)>,
 ) -> Result<(), DomainError> {
     let own_id = current.map(|(id, _)| id);
-    let kept = |codes: &[String], stored: Option<&[String]>| -> Vec<String> {
-        codes
-            .iter()
-            .filter(|code| !stored.is_some_and(|stored| stored.contains(code)))
-            .cloned()
-            .collect()
-    };
-    let mut errors = Vec::new();
-    let new_expertise = kept(
-        &profile.expertise,
-        current.map(|(_, p)| p.expertise.as_slice()),
-    );
-    for code in taxonomies::unusable_expertise_codes(conn, &new_expertise)? {
-        errors.push(unknown_code("expertise", &profile.expertise, &code));
-    }
-    for (area, reply, stored) in [
-        (
-            "leadership",
-            &profile.leadership,
-            current.map(|(_, p)| &p.leadership),
-        ),
-        (
-            "mission",
-            &profile.mission,
-            current.map(|(_, p)| &p.mission),
-        ),
-    ] {
-        let new_codes = kept(&reply.communities, stored.map(|s| s.communities.as_slice()));
-        for code in taxonomies::unusable_community_codes(conn, &new_codes)? {
-            let field = format!("{area}.communities");
-            errors.push(unknown_code(&field, &reply.communities, &code));
-        }
-    }
+    let errors = code_errors(
+        profile,
+        current.map(|(_, p)| p),
+        &mut |vocabulary, codes| taxonomies::unusable_codes(conn, vocabulary, codes),
+    )?;
     if !errors.is_empty() {
         return Err(DomainError::Invalid(errors));
     }
@@ -372,11 +345,7 @@ fn check_against_store(
             _ => holders.filter(organisations::company_number.eq(number)),
         };
         if let Some(holder) = holders.first::<String>(conn).optional()? {
-            clashes.push(FieldError::new(
-                field,
-                "duplicate",
-                format!("organisation {holder} already has this number"),
-            ));
+            clashes.push(number_clash(field, &holder));
         }
     }
     if !clashes.is_empty() {
@@ -388,6 +357,55 @@ fn check_against_store(
     Ok(())
 }
 
+/// The error of a registration number (`field`) that organisation `holder` already has.
+pub fn number_clash(field: &str, holder: &str) -> FieldError {
+    FieldError::new(
+        field,
+        "duplicate",
+        format!("organisation {holder} already has this number"),
+    )
+}
+
+/// Of some codes of a vocabulary, those not active in it.
+pub type UnusableCodes<'a> = dyn FnMut(Vocabulary, &[String]) -> QueryResult<Vec<String>> + 'a;
+
+/// The codes of `profile` it may not be given: those not active in their vocabulary, unless
+/// `held` (the stored profile) already has them, since codes stay once retired. `unusable`
+/// reads a vocabulary: the database for one write, codes read once for an import.
+pub fn code_errors(
+    profile: &OrganisationProfile,
+    held: Option<&OrganisationProfile>,
+    unusable: &mut UnusableCodes<'_>,
+) -> QueryResult<Vec<FieldError>> {
+    let new = |codes: &[String], stored: Option<&[String]>| -> Vec<String> {
+        codes
+            .iter()
+            .filter(|code| !stored.is_some_and(|stored| stored.contains(code)))
+            .cloned()
+            .collect()
+    };
+    let mut errors = Vec::new();
+    let new_expertise = new(&profile.expertise, held.map(|p| p.expertise.as_slice()));
+    for code in unusable(Vocabulary::ExpertiseAreas, &new_expertise)? {
+        errors.push(unknown_code("expertise", &profile.expertise, &code));
+    }
+    for (area, reply, stored) in [
+        (
+            "leadership",
+            &profile.leadership,
+            held.map(|p| &p.leadership),
+        ),
+        ("mission", &profile.mission, held.map(|p| &p.mission)),
+    ] {
+        let new_codes = new(&reply.communities, stored.map(|s| s.communities.as_slice()));
+        for code in unusable(Vocabulary::Communities, &new_codes)? {
+            let field = format!("{area}.communities");
+            errors.push(unknown_code(&field, &reply.communities, &code));
+        }
+    }
+    Ok(errors)
+}
+
 fn unknown_code(field: &str, codes: &[String], code: &str) -> FieldError {
     let index = codes.iter().position(|c| c == code).unwrap_or_default();
     FieldError::new(
@@ -397,96 +415,97 @@ fn unknown_code(field: &str, codes: &[String], code: &str) -> FieldError {
     )
 }
 
-fn write_set_fields(conn: &mut DbConn, id: &str, profile: &OrganisationProfile) -> QueryResult<()> {
+/// How many organisations one batched write covers (their rows and set rows): the widest
+/// insert, of organisation rows, then binds 21 × 500 values, within both backends' limits.
+const WRITTEN_PER_STATEMENT: usize = 500;
+
+/// Deletes the sets of the organisations in `chunk`.
+fn delete_set_fields(conn: &mut DbConn, chunk: &[(&str, &OrganisationProfile)]) -> QueryResult<()> {
+    let ids: Vec<&str> = chunk.iter().map(|(id, _)| *id).collect();
     diesel::delete(organisation_regions::table)
-        .filter(organisation_regions::organisation_id.eq(id))
+        .filter(organisation_regions::organisation_id.eq_any(&ids))
         .execute(conn)?;
     diesel::delete(organisation_expertise::table)
-        .filter(organisation_expertise::organisation_id.eq(id))
+        .filter(organisation_expertise::organisation_id.eq_any(&ids))
         .execute(conn)?;
     diesel::delete(organisation_communities::table)
-        .filter(organisation_communities::organisation_id.eq(id))
+        .filter(organisation_communities::organisation_id.eq_any(&ids))
         .execute(conn)?;
-
-    let regions: Vec<_> = profile
-        .regions
-        .iter()
-        .map(|region| {
-            (
-                organisation_regions::organisation_id.eq(id),
-                organisation_regions::region.eq(region.as_str()),
-            )
-        })
-        .collect();
-    let expertise: Vec<_> = profile
-        .expertise
-        .iter()
-        .map(|code| {
-            (
-                organisation_expertise::organisation_id.eq(id),
-                organisation_expertise::expertise_code.eq(code),
-            )
-        })
-        .collect();
-    let communities: Vec<_> = [
-        (CommunityArea::Leadership, &profile.leadership),
-        (CommunityArea::Mission, &profile.mission),
-    ]
-    .into_iter()
-    .flat_map(|(area, reply)| {
-        reply.communities.iter().map(move |code| {
-            (
-                organisation_communities::organisation_id.eq(id),
-                organisation_communities::area.eq(area.as_str()),
-                organisation_communities::community_code.eq(code),
-            )
-        })
-    })
-    .collect();
-
-    // Multi-row inserts do not compile through the connection enum.
-    with_backend!(conn, |c| {
-        if !regions.is_empty() {
-            diesel::insert_into(organisation_regions::table)
-                .values(&regions)
-                .execute(c)?;
-        }
-        if !expertise.is_empty() {
-            diesel::insert_into(organisation_expertise::table)
-                .values(&expertise)
-                .execute(c)?;
-        }
-        if !communities.is_empty() {
-            diesel::insert_into(organisation_communities::table)
-                .values(&communities)
-                .execute(c)?;
-        }
-        QueryResult::Ok(())
-    })?;
-    write_report_codes(conn, id, profile)
+    diesel::delete(organisation_report_codes::table)
+        .filter(organisation_report_codes::organisation_id.eq_any(&ids))
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Rewrites the organisation's rows of `organisation_report_codes`, which reports count
-/// from: its regions, expertise areas, community codes with their ancestors, and a `*` for
-/// each facet it has anything in.
-fn write_report_codes(
+/// Writes the sets of each `(id, profile)`: regions, expertise, communities and the codes
+/// reports count from, in place of those stored when the organisations are `stored` (not
+/// new). A few statements per 500 organisations, however many there are.
+fn write_set_fields(
     conn: &mut DbConn,
-    id: &str,
-    profile: &OrganisationProfile,
+    written: &[(&str, &OrganisationProfile)],
+    stored: bool,
 ) -> QueryResult<()> {
-    diesel::delete(organisation_report_codes::table)
-        .filter(organisation_report_codes::organisation_id.eq(id))
-        .execute(conn)?;
     let parents = taxonomies::CommunityParents::load(conn)?;
-    let rows = report_code_rows(&parents, id, profile);
-    if rows.is_empty() {
-        return Ok(());
+    for chunk in written.chunks(WRITTEN_PER_STATEMENT) {
+        if stored {
+            delete_set_fields(conn, chunk)?;
+        }
+        let mut regions = Vec::new();
+        let mut expertise = Vec::new();
+        let mut communities = Vec::new();
+        let mut report_codes = Vec::new();
+        for &(id, profile) in chunk {
+            regions.extend(profile.regions.iter().map(|region| {
+                (
+                    organisation_regions::organisation_id.eq(id),
+                    organisation_regions::region.eq(region.as_str()),
+                )
+            }));
+            expertise.extend(profile.expertise.iter().map(|code| {
+                (
+                    organisation_expertise::organisation_id.eq(id),
+                    organisation_expertise::expertise_code.eq(code.as_str()),
+                )
+            }));
+            for (area, reply) in [
+                (CommunityArea::Leadership, &profile.leadership),
+                (CommunityArea::Mission, &profile.mission),
+            ] {
+                communities.extend(reply.communities.iter().map(|code| {
+                    (
+                        organisation_communities::organisation_id.eq(id),
+                        organisation_communities::area.eq(area.as_str()),
+                        organisation_communities::community_code.eq(code.as_str()),
+                    )
+                }));
+            }
+            report_codes.extend(report_code_rows(&parents, id, profile));
+        }
+        // Multi-row inserts do not compile through the connection enum.
+        with_backend!(&mut *conn, |c| {
+            if !regions.is_empty() {
+                diesel::insert_into(organisation_regions::table)
+                    .values(&regions)
+                    .execute(c)?;
+            }
+            if !expertise.is_empty() {
+                diesel::insert_into(organisation_expertise::table)
+                    .values(&expertise)
+                    .execute(c)?;
+            }
+            if !communities.is_empty() {
+                diesel::insert_into(organisation_communities::table)
+                    .values(&communities)
+                    .execute(c)?;
+            }
+            if !report_codes.is_empty() {
+                diesel::insert_into(organisation_report_codes::table)
+                    .values(&report_codes)
+                    .execute(c)?;
+            }
+            QueryResult::Ok(())
+        })?;
     }
-    with_backend!(conn, |c| {
-        diesel::insert_into(organisation_report_codes::table)
-            .values(&rows)
-            .execute(c)
-    })?;
     Ok(())
 }
 
@@ -553,7 +572,7 @@ pub fn create(
         OrganisationRow::from_profile(id.clone(), profile, 1, at, at)
             .insert_into(organisations::table)
             .execute(conn)?;
-        write_set_fields(conn, &id, profile)?;
+        write_set_fields(conn, &[(&id, profile)], false)?;
         find(conn, &id)
     })
 }
@@ -628,22 +647,89 @@ pub(super) fn overwrite_profile(
     diesel::update(organisations::table.find(&current.id))
         .set(&row)
         .execute(conn)?;
-    write_set_fields(conn, &current.id, profile)?;
+    if !same_sets(&current.profile, profile) {
+        write_set_fields(conn, &[(&current.id, profile)], true)?;
+    }
     Ok(())
+}
+
+/// Whether two profiles have the same sets (regions, expertise, communities): the rows
+/// `write_set_fields` writes, and the report codes that follow from them. A write that
+/// leaves them alone (a new phone number) does not rewrite them.
+fn same_sets(a: &OrganisationProfile, b: &OrganisationProfile) -> bool {
+    let sets = |profile: &OrganisationProfile| {
+        let p = profile.clone().in_read_order();
+        (
+            p.regions,
+            p.expertise,
+            p.leadership.communities,
+            p.mission.communities,
+        )
+    };
+    sets(a) == sets(b)
 }
 
 /// Whether two profiles say the same, the order of their sets aside (a spreadsheet lists
 /// regions in its own order; they are stored as sets).
 fn same_content(a: &OrganisationProfile, b: &OrganisationProfile) -> bool {
-    fn canonical(profile: &OrganisationProfile) -> OrganisationProfile {
-        let mut profile = profile.clone();
-        profile.regions.sort();
-        profile.expertise.sort();
-        profile.leadership.communities.sort();
-        profile.mission.communities.sort();
-        profile
+    a.clone().in_read_order() == b.clone().in_read_order()
+}
+
+/// Holds the live rows of `ids` until the transaction ends, as `lock_row!` holds one: an
+/// import locks the records its rows match before it reads them.
+pub fn lock_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<()> {
+    for chunk in ids.chunks(WRITTEN_PER_STATEMENT) {
+        diesel::update(organisations::table.filter(organisations::id.eq_any(chunk)))
+            .set(organisations::version.eq(organisations::version))
+            .execute(conn)?;
     }
-    canonical(a) == canonical(b)
+    Ok(())
+}
+
+/// Writes an import's organisations, as they are to be stored: `created` as new rows,
+/// `updated` (as stored, and as they are now) over their stored rows (locked by
+/// `lock_many`), and the sets of both where they changed, in a few statements per 500. The caller has checked them by the rules `create` and `update` apply
+/// (`code_errors`, and registration numbers against every organisation the import holds).
+pub fn write_imported(
+    conn: &mut DbConn,
+    created: &[&Organisation],
+    updated: &[(&Organisation, &Organisation)],
+) -> Result<(), DomainError> {
+    let row = |o: &Organisation| {
+        OrganisationRow::from_profile(
+            o.id.clone(),
+            &o.profile,
+            o.version,
+            o.created_at,
+            o.updated_at,
+        )
+    };
+    for chunk in created.chunks(WRITTEN_PER_STATEMENT) {
+        let rows: Vec<OrganisationRow> = chunk.iter().map(|o| row(o)).collect();
+        with_backend!(&mut *conn, |c| diesel::insert_into(organisations::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    // An update's row differs from every other's: one statement each.
+    for (_, organisation) in updated {
+        diesel::update(organisations::table.find(&organisation.id))
+            .set(&row(organisation))
+            .execute(conn)?;
+    }
+    fn sets<'a>(organisations: &[&'a Organisation]) -> Vec<(&'a str, &'a OrganisationProfile)> {
+        organisations
+            .iter()
+            .map(|o| (o.id.as_str(), &o.profile))
+            .collect()
+    }
+    let resets: Vec<&Organisation> = updated
+        .iter()
+        .filter(|(stored, now)| !same_sets(&stored.profile, &now.profile))
+        .map(|(_, now)| *now)
+        .collect();
+    write_set_fields(conn, &sets(created), false)?;
+    write_set_fields(conn, &sets(&resets), true)?;
+    Ok(())
 }
 
 /// Marks an organisation deleted, keeping the row as a tombstone for sync.

@@ -1,7 +1,7 @@
 //! The controlled vocabularies organisations are coded against: DEI Data Standard community
 //! codes (with the alliance's extension codes) and expertise areas.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use diesel::prelude::*;
@@ -118,10 +118,59 @@ fn outside(
         .collect())
 }
 
+/// The two code lists records are coded with.
 #[derive(Debug, Clone, Copy)]
-enum Vocabulary {
+pub enum Vocabulary {
     Communities,
     ExpertiseAreas,
+}
+
+/// Of `codes`, those that are not active in `vocabulary` (unknown or retired), in order.
+pub fn unusable_codes(
+    conn: &mut DbConn,
+    vocabulary: Vocabulary,
+    codes: &[String],
+) -> QueryResult<Vec<String>> {
+    outside(conn, vocabulary, codes, true)
+}
+
+/// The active codes of both vocabularies, read once: an import checks every row's codes
+/// against them instead of asking the database row by row.
+pub struct ActiveCodes {
+    communities: HashSet<String>,
+    expertise_areas: HashSet<String>,
+}
+
+impl ActiveCodes {
+    pub fn load(conn: &mut DbConn) -> QueryResult<Self> {
+        Ok(Self {
+            communities: communities::table
+                .filter(communities::retired_at.is_null())
+                .select(communities::code)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect(),
+            expertise_areas: expertise_areas::table
+                .filter(expertise_areas::retired_at.is_null())
+                .select(expertise_areas::code)
+                .load::<String>(conn)?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    /// As `unusable_codes`, from the codes read.
+    pub fn unusable(&self, vocabulary: Vocabulary, codes: &[String]) -> Vec<String> {
+        let active = match vocabulary {
+            Vocabulary::Communities => &self.communities,
+            Vocabulary::ExpertiseAreas => &self.expertise_areas,
+        };
+        codes
+            .iter()
+            .filter(|code| !active.contains(*code))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Of `codes`, those that are not active community codes (unknown or retired).

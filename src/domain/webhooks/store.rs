@@ -239,16 +239,63 @@ pub fn enqueue(
         .filter(subscriptions::status.ne(SubscriptionStatus::Disabled.as_str()))
         .select((subscriptions::id, subscriptions::event_types))
         .load(conn)?;
-    for (subscription, types) in listening {
-        let types: Vec<String> = serde_json::from_str(&types).unwrap_or_default();
+    let mut rows = Vec::new();
+    for (subscription, types) in &listening {
+        let types: Vec<String> = serde_json::from_str(types).unwrap_or_default();
         for (change_id, event_type) in changes {
             if super::wants(&types, event_type) {
-                insert_delivery(conn, &subscription, Some(change_id), event_type, at)?;
+                rows.push(delivery_row(
+                    new_id(),
+                    subscription,
+                    Some(change_id),
+                    event_type,
+                    at,
+                ));
             }
         }
     }
+    for chunk in rows.chunks(DELIVERIES_PER_STATEMENT) {
+        // Multi-row inserts do not compile through the connection enum.
+        crate::with_backend!(&mut *conn, |c| diesel::insert_into(deliveries::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
 }
+
+/// Deliveries to an insert: 8 values each, well within both backends' limits.
+const DELIVERIES_PER_STATEMENT: usize = 500;
+
+/// New delivery `id` of `change_id` (none for a test) to `subscription`, due at once.
+fn delivery_row<'a>(
+    id: String,
+    subscription: &'a str,
+    change_id: Option<&'a str>,
+    event_type: &'a str,
+    at: NaiveDateTime,
+) -> NewDelivery<'a> {
+    (
+        deliveries::id.eq(id),
+        deliveries::subscription_id.eq(subscription),
+        deliveries::change_id.eq(change_id),
+        deliveries::event_type.eq(event_type),
+        deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+        deliveries::attempts.eq(0),
+        deliveries::next_attempt_at.eq(Some(at)),
+        deliveries::created_at.eq(at),
+    )
+}
+
+type NewDelivery<'a> = (
+    diesel::dsl::Eq<deliveries::id, String>,
+    diesel::dsl::Eq<deliveries::subscription_id, &'a str>,
+    diesel::dsl::Eq<deliveries::change_id, Option<&'a str>>,
+    diesel::dsl::Eq<deliveries::event_type, &'a str>,
+    diesel::dsl::Eq<deliveries::status, &'static str>,
+    diesel::dsl::Eq<deliveries::attempts, i32>,
+    diesel::dsl::Eq<deliveries::next_attempt_at, Option<NaiveDateTime>>,
+    diesel::dsl::Eq<deliveries::created_at, NaiveDateTime>,
+);
 
 fn insert_delivery(
     conn: &mut DbConn,
@@ -259,15 +306,12 @@ fn insert_delivery(
 ) -> QueryResult<String> {
     let id = new_id();
     diesel::insert_into(deliveries::table)
-        .values((
-            deliveries::id.eq(&id),
-            deliveries::subscription_id.eq(subscription),
-            deliveries::change_id.eq(change_id),
-            deliveries::event_type.eq(event_type),
-            deliveries::status.eq(DeliveryStatus::Pending.as_str()),
-            deliveries::attempts.eq(0),
-            deliveries::next_attempt_at.eq(Some(at)),
-            deliveries::created_at.eq(at),
+        .values(delivery_row(
+            id.clone(),
+            subscription,
+            change_id,
+            event_type,
+            at,
         ))
         .execute(conn)?;
     Ok(id)
