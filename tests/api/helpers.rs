@@ -113,6 +113,17 @@ impl TestDatabase {
         }
     }
 
+    /// Ends every connection to this PostgreSQL database, as a restart or failover would.
+    pub fn terminate_connections(&self) {
+        let (admin, name) = self.postgres.as_ref().expect("a PostgreSQL test database");
+        let mut conn = PgConnection::establish(admin).expect("the admin connection");
+        conn.batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .expect("the connections end");
+    }
+
     /// The same database reached through another address (e.g. a proxy on `port`).
     pub fn url_via_port(&self, port: u16) -> DatabaseUrl {
         let (_, name) = self.postgres.as_ref().expect("a PostgreSQL test database");

@@ -394,7 +394,7 @@ db_test!(
 
         // A contact stored before emails were compared this way gets its key at start-up.
         let mut conn = app.state.db.connection().unwrap();
-        diesel::sql_query("UPDATE contacts SET email_match_key = NULL").execute(&mut *conn).unwrap();
+        diesel::sql_query("UPDATE contacts SET email_match_key = NULL").execute(&mut **conn).unwrap();
         assert!(convene::domain::contacts::store::key_emails(&mut conn).unwrap() >= 2);
         drop(conn);
         let again = app.post_json("/api/v1/contacts", &json!({"given_name": "J", "family_name": "B", "email": "jurgen@xn--bcher-kva.example"})).await;

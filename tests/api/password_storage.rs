@@ -16,7 +16,7 @@ fn stored_hash(app: &TestApp, email: &str) -> String {
     users::table
         .filter(users::email.eq(email))
         .select(users::password_hash)
-        .first(&mut *conn)
+        .first(&mut **conn)
         .unwrap()
 }
 
@@ -39,7 +39,7 @@ db_test!(
             let mut conn = database.connection().unwrap();
             diesel::update(users::table.filter(users::email.eq(&email)))
                 .set(users::password_hash.eq(&weak))
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .unwrap();
         }
         app.sign_in(&email, PASSWORD).await;

@@ -1317,7 +1317,7 @@ async fn second_seat(app: &TestApp, group: &str, party: (&str, &str), joined_on:
             let triggers: Vec<Trigger> = diesel::sql_query(
                 "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'expert_group_members'",
             )
-            .load(&mut *conn)
+            .load(&mut **conn)
             .unwrap();
             let drop = "DROP TRIGGER expert_group_members_no_overlap_insert; \
                         DROP TRIGGER expert_group_members_no_overlap_update;";

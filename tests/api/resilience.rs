@@ -37,6 +37,46 @@ fn assert_unavailable(response: &TestResponse, took: Duration) {
     );
 }
 
+/// The pool asks a connection whether it is still there only a second after its last
+/// answer. Connections the database ended (a restart, a failover) are found out that way:
+/// meanwhile a request on one is a 503, never a 500, and then requests are answered again.
+#[actix_web::test]
+async fn connections_the_database_ended_are_replaced_within_a_second() {
+    let Some(app) = TestApp::spawn_if_configured(Backend::Postgres).await else {
+        return;
+    };
+    for _ in 0..4 {
+        assert_eq!(
+            app.get("/api/v1/organisations").await.status,
+            StatusCode::OK
+        );
+    }
+    app.db.terminate_connections();
+    let ended = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let started = Instant::now();
+        let response = app.get("/api/v1/organisations").await;
+        seen.push(response.status.as_u16());
+        if response.status == StatusCode::OK {
+            break;
+        }
+        assert_unavailable(&response, started.elapsed());
+        assert!(
+            ended.elapsed() < Duration::from_secs(3),
+            "answers since: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for _ in 0..8 {
+        assert_eq!(
+            app.get("/api/v1/organisations").await.status,
+            StatusCode::OK,
+            "{seen:?}"
+        );
+    }
+}
+
 #[actix_web::test]
 async fn a_database_that_is_not_there_gives_503_quickly() {
     let port = StdListener::bind("127.0.0.1:0")
