@@ -306,8 +306,20 @@ impl<I: Importer> Plan<I> {
                 continue;
             };
             let holders = self.holders.of::<I>(conn, rule, &I::key(rule, value))?;
-            if let [id] = Vec::from_iter(holders).as_slice() {
-                return Ok(Ok(Some(((*id).clone(), rule))));
+            if holders.len() != 1 {
+                continue;
+            }
+            let Some(id) = holders.first().cloned() else {
+                continue;
+            };
+            // A holder asked about only now (the chunk's rows did not name its key) is read
+            // now: the row is planned against the record as stored.
+            if !self.records.contains_key(&id) {
+                self.records
+                    .extend(I::load(conn, std::slice::from_ref(&id))?);
+            }
+            if self.records.contains_key(&id) {
+                return Ok(Ok(Some((id, rule))));
             }
         }
         Ok(Ok(None))
