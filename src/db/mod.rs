@@ -58,18 +58,18 @@ impl ConnectionManager {
     }
 }
 
-/// A pooled connection, and when it last answered: the pool asks a connection whether it
-/// is still there (`SELECT 1`) only when it has not answered for `TRUSTED_FOR`. Asking at
+/// A pooled connection, and when it was opened or last asked whether it is still there
+/// (`SELECT 1`): the pool asks again only once that is `TRUSTED_FOR` ago. Asking at
 /// every checkout was a round trip more for each of a read's two checkouts (the session's,
 /// then the handler's): a single organisation took five round trips instead of three.
 pub struct Pooled {
     conn: DbConn,
-    answered_at: Instant,
+    checked_at: Instant,
 }
 
 /// How long a connection that answered is handed out without asking it again. After the
-/// database restarts, a connection is found dead at the latest this long after its last
-/// answer; until then a request on it fails as the database being unavailable (503).
+/// database restarts, a connection is found dead at the latest this long after it was last
+/// asked; until then a request on it fails as the database being unavailable (503).
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
 
 impl std::ops::Deref for Pooled {
@@ -94,19 +94,19 @@ impl ManageConnection for ConnectionManager {
         let conn = self.open()?;
         Ok(Pooled {
             conn,
-            answered_at: Instant::now(),
+            checked_at: Instant::now(),
         })
     }
 
     fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ConnectionError> {
-        if pooled.answered_at.elapsed() < TRUSTED_FOR {
+        if pooled.checked_at.elapsed() < TRUSTED_FOR {
             return Ok(());
         }
         pooled
             .conn
             .batch_execute("SELECT 1")
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
-        pooled.answered_at = Instant::now();
+        pooled.checked_at = Instant::now();
         Ok(())
     }
 
@@ -161,7 +161,12 @@ impl ConnectionManager {
 ///   service's CPU on reads. `sslmode` in the URL, or `PGSSLMODE`, is always obeyed.
 fn libpq_url(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else {
-        return url.to_owned();
+        // A URL the URL standard cannot read (several hosts, say) still gets its timeout.
+        let separator = if url.contains('?') { '&' } else { '?' };
+        return match url.contains("connect_timeout=") {
+            true => url.to_owned(),
+            false => format!("{url}{separator}connect_timeout=2"),
+        };
     };
     let given: Vec<String> = parsed
         .query_pairs()
@@ -679,5 +684,12 @@ mod libpq_url_tests {
         ] {
             assert_eq!(libpq_url(given), expected, "{given}");
         }
+        // Several hosts are libpq's, not the URL standard's: the timeout is still added.
+        let several = "postgres://u@h1:5432,h2:5432/db";
+        assert!(
+            libpq_url(several).ends_with("connect_timeout=2"),
+            "{}",
+            libpq_url(several)
+        );
     }
 }
