@@ -335,6 +335,22 @@ macro_rules! lock_row {
 }
 pub(crate) use lock_row;
 
+/// `lock_row!` for many rows at once (an import's), 500 ids to a statement: the live and
+/// deleted rows of `$ids` in `$table` are held until the transaction ends (reads skip the
+/// deleted).
+macro_rules! lock_rows {
+    ($conn:expr, $table:ident, $ids:expr) => {{
+        use $crate::db::schema::$table;
+        $ids.chunks(500).try_for_each(|chunk| {
+            diesel::update($table::table.filter($table::id.eq_any(chunk)))
+                .set($table::version.eq($table::version))
+                .execute(&mut *$conn)
+                .map(drop)
+        })
+    }};
+}
+pub(crate) use lock_rows;
+
 /// The one shape of a soft delete, in one transaction: `live_version` holds the row (see
 /// `lock_row!`) and reads its version (404 when there is no live row), `If-Match` must allow
 /// it, then `stamp`, the table's own UPDATE, sets `deleted_at` and `updated_at` to one time

@@ -188,18 +188,13 @@ const WRITTEN_PER_STATEMENT: usize = 500;
 
 /// Holds the live rows of `ids` until the transaction ends, as `lock_row!` holds one.
 pub fn lock_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<()> {
-    for chunk in ids.chunks(WRITTEN_PER_STATEMENT) {
-        diesel::update(contacts::table.filter(contacts::id.eq_any(chunk)))
-            .set(contacts::version.eq(contacts::version))
-            .execute(conn)?;
-    }
-    Ok(())
+    crate::domain::lock_rows!(conn, contacts, ids)
 }
 
 /// Writes an import's contacts as they are to be stored: `created` as new rows (500 to a
 /// statement), `updated` (as stored, and as they are now) over their stored rows (locked
-/// by `lock_many`). The caller has
-/// checked emails against every contact the import holds; the unique index still decides.
+/// by `lock_many`). The caller has checked emails against every contact the import holds;
+/// the unique index still decides.
 pub fn write_imported(
     conn: &mut DbConn,
     created: &[&Contact],

@@ -678,18 +678,14 @@ fn same_content(a: &OrganisationProfile, b: &OrganisationProfile) -> bool {
 /// Holds the live rows of `ids` until the transaction ends, as `lock_row!` holds one: an
 /// import locks the records its rows match before it reads them.
 pub fn lock_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<()> {
-    for chunk in ids.chunks(WRITTEN_PER_STATEMENT) {
-        diesel::update(organisations::table.filter(organisations::id.eq_any(chunk)))
-            .set(organisations::version.eq(organisations::version))
-            .execute(conn)?;
-    }
-    Ok(())
+    crate::domain::lock_rows!(conn, organisations, ids)
 }
 
 /// Writes an import's organisations, as they are to be stored: `created` as new rows,
 /// `updated` (as stored, and as they are now) over their stored rows (locked by
-/// `lock_many`), and the sets of both where they changed, in a few statements per 500. The caller has checked them by the rules `create` and `update` apply
-/// (`code_errors`, and registration numbers against every organisation the import holds).
+/// `lock_many`), and the sets of both where they changed, in a few statements per 500. The
+/// caller has checked them by the rules `create` and `update` apply (`code_errors`, and
+/// registration numbers against every organisation the import holds).
 pub fn write_imported(
     conn: &mut DbConn,
     created: &[&Organisation],

@@ -173,16 +173,6 @@ impl ActiveCodes {
     }
 }
 
-/// Of `codes`, those that are not active community codes (unknown or retired).
-pub fn unusable_community_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
-    outside(conn, Vocabulary::Communities, codes, true)
-}
-
-/// Of `codes`, those that are not active expertise areas (unknown or retired).
-pub fn unusable_expertise_codes(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<String>> {
-    outside(conn, Vocabulary::ExpertiseAreas, codes, true)
-}
-
 /// One field error per code in `codes` that is not an active expertise area, except those in
 /// `kept` (codes a record already has stay, even once retired). Fields are `expertise[i]`.
 pub fn expertise_errors(
@@ -195,17 +185,19 @@ pub fn expertise_errors(
         .filter(|code| !kept.contains(code))
         .cloned()
         .collect();
-    Ok(unusable_expertise_codes(conn, &new_codes)?
-        .into_iter()
-        .map(|code| {
-            let index = codes.iter().position(|c| *c == code).unwrap_or_default();
-            crate::domain::FieldError::new(
-                format!("expertise[{index}]"),
-                "unknown_code",
-                format!("{code} is not an active code"),
-            )
-        })
-        .collect())
+    Ok(
+        unusable_codes(conn, Vocabulary::ExpertiseAreas, &new_codes)?
+            .into_iter()
+            .map(|code| {
+                let index = codes.iter().position(|c| *c == code).unwrap_or_default();
+                crate::domain::FieldError::new(
+                    format!("expertise[{index}]"),
+                    "unknown_code",
+                    format!("{code} is not an active code"),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// A list filter on expertise codes must name codes that exist (retired ones too): a typo
@@ -384,7 +376,8 @@ fn taken(error: diesel::result::Error, code: &str) -> DomainError {
 pub fn add_community(conn: &mut DbConn, new: &NewCommunity) -> Result<Community, DomainError> {
     conn.transaction(|conn| {
         if let Some(parent) = &new.parent_code
-            && !unusable_community_codes(conn, std::slice::from_ref(parent))?.is_empty()
+            && !unusable_codes(conn, Vocabulary::Communities, std::slice::from_ref(parent))?
+                .is_empty()
         {
             return Err(DomainError::Invalid(vec![FieldError::new(
                 "parent_code",
