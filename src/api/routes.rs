@@ -66,9 +66,11 @@ pub fn operations() -> Data<Operations> {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::dev::ResourceDef;
     use actix_web::http::Method;
 
     use super::*;
+    use crate::auth::operations::PathTemplate;
 
     #[test]
     fn a_literal_segment_wins_over_a_path_parameter() {
@@ -83,5 +85,59 @@ mod tests {
             .find(&Method::GET, "/api/v1/reports/snapshots/compare")
             .unwrap();
         assert_eq!(found.operation_id, "compare_report_snapshots");
+    }
+
+    /// Every documented template, against paths that fit it, nearly fit it and do not: the
+    /// answer is always actix's own (`ResourceDef`), so the guard and the router agree.
+    #[test]
+    fn templates_match_exactly_the_paths_actix_routes_to_them() {
+        let document = openapi();
+        let templates: Vec<&String> = document.paths.paths.keys().collect();
+        let filled = |template: &str, value: &str| {
+            let segments = template
+                .split('/')
+                .map(|segment| match segment.starts_with('{') {
+                    true => value.to_owned(),
+                    false => segment.to_owned(),
+                });
+            segments.collect::<Vec<_>>().join("/")
+        };
+        let mut paths = vec![
+            String::new(),
+            "/".to_owned(),
+            "/api/v1".to_owned(),
+            "/api/v1/".to_owned(),
+        ];
+        for template in &templates {
+            for value in [
+                "0192f0c4-0000-7000-8000-000000000000",
+                "x",
+                "",
+                "a/b",
+                "%2F",
+            ] {
+                let path = filled(template, value);
+                paths.extend([format!("{path}/"), format!("{path}/extra"), path.clone()]);
+                paths.push(path.trim_end_matches(|c| c != '/').to_owned());
+            }
+        }
+        let mut checked = 0;
+        for template in &templates {
+            let ours = PathTemplate::new(template);
+            let actix = ResourceDef::new(template.as_str());
+            for path in &paths {
+                let segments: Vec<&str> = path.split('/').collect();
+                assert_eq!(
+                    ours.matches(&segments),
+                    actix.is_match(path),
+                    "{template} against {path:?}"
+                );
+                checked += usize::from(actix.is_match(path));
+            }
+        }
+        assert!(
+            checked >= templates.len(),
+            "every template matched its own paths"
+        );
     }
 }

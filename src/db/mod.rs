@@ -3,6 +3,7 @@
 //! It knows nothing above it: its failures are `DbError`, which the layers above convert.
 
 pub mod backend;
+pub mod literal_limit;
 pub mod schema;
 
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};

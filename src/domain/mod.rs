@@ -73,6 +73,7 @@ pub mod taxonomies;
 pub mod users;
 pub mod webhooks;
 
+use crate::db::literal_limit::LiteralLimit;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -188,12 +189,10 @@ pub fn load_page<'q, Q, R, T>(
     convert: impl FnMut(R) -> Result<T, DomainError>,
 ) -> Result<Page<T>, DomainError>
 where
-    Q: diesel::query_dsl::methods::LimitDsl,
-    diesel::dsl::Limit<Q>: diesel::RunQueryDsl<crate::db::DbConn>
-        + diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
+    LiteralLimit<Q>: diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
 {
     use diesel::RunQueryDsl;
-    let rows = query.limit(limit as i64 + 1).load(conn)?;
+    let rows = LiteralLimit::new(query, limit as u64 + 1).load(conn)?;
     keyset_page(rows, limit, position, convert)
 }
 
@@ -208,9 +207,8 @@ pub fn load_id_page<'q, Q, P, R, T>(
     convert: impl FnMut(R) -> Result<T, DomainError>,
 ) -> Result<Page<T>, DomainError>
 where
-    Q: diesel::query_dsl::methods::FilterDsl<P, Output = Q> + diesel::query_dsl::methods::LimitDsl,
-    diesel::dsl::Limit<Q>: diesel::RunQueryDsl<crate::db::DbConn>
-        + diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
+    Q: diesel::query_dsl::methods::FilterDsl<P, Output = Q>,
+    LiteralLimit<Q>: diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
 {
     let query = match after {
         Some(after) => query.filter(after),
@@ -350,6 +348,28 @@ macro_rules! lock_rows {
     }};
 }
 pub(crate) use lock_rows;
+
+/// `$body` with `$condition` standing for "`$column` is one of `$values`": `= $1` for one
+/// value, `= ANY($1)` for more. PostgreSQL caches a plan for the first form. For the second
+/// it judges a generic plan (for an array of unknown length) dearer than a fresh plan for
+/// one value, so a read of one record, or a list filtered by one kind, was planned again at
+/// every execution: 0.3 to 0.5 ms of the database's time each. `$body` is written once and
+/// built for each form.
+macro_rules! one_of {
+    ($values:expr, $column:expr, |$condition:ident| $body:expr) => {
+        match $values {
+            [value] => {
+                let $condition = $column.eq(value);
+                $body
+            }
+            values => {
+                let $condition = $column.eq_any(values);
+                $body
+            }
+        }
+    };
+}
+pub(crate) use one_of;
 
 /// The one shape of a soft delete, in one transaction: `live_version` holds the row (see
 /// `lock_row!`) and reads its version (404 when there is no live row), `If-Match` must allow

@@ -4,7 +4,7 @@ use actix_web::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::helpers::{TestApp, organisation};
+use crate::helpers::{Backend, TestApp, organisation};
 
 fn names(entries: &[Value]) -> Vec<String> {
     entries
@@ -184,3 +184,74 @@ db_test!(
         assert_eq!(response.header("content-type").unwrap(), "application/json");
     }
 );
+
+/// PostgreSQL plans a prepared statement for its first five runs, then keeps a generic plan
+/// unless that looks dearer than planning afresh, as it did for one id bound as an array
+/// (`= ANY($1)`) and for a bound `LIMIT`: such statements were planned again at every run,
+/// as much of the database's time as running them. A record's read and a list page, run
+/// eight times on one connection, must each be on a cached plan by then.
+#[actix_web::test]
+async fn a_record_and_a_list_page_are_read_with_cached_plans() {
+    use convene::db::DbConn;
+    use convene::domain::organisations::{self as store, OrganisationFilter, OrganisationSort};
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{BigInt, Text};
+
+    #[derive(diesel::QueryableByName, Debug)]
+    struct Prepared {
+        #[diesel(sql_type = Text)]
+        statement: String,
+        #[diesel(sql_type = BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = BigInt)]
+        custom_plans: i64,
+    }
+
+    let Some(app) = TestApp::spawn_if_configured(Backend::Postgres).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for name in ["Northside Peer Voices", "Southside Trust", "Eastside Youth"] {
+        ids.push(
+            app.create_organisation(&organisation(name)).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let filter = OrganisationFilter {
+        kinds: vec!["grassroots_group".into()],
+        regions: vec!["north_west".into()],
+        ..Default::default()
+    };
+    let mut pooled = app.state.db.connection().unwrap();
+    let conn: &mut DbConn = &mut pooled;
+    for round in 0..8 {
+        let record = store::find(conn, &ids[round % ids.len()]).unwrap();
+        assert_eq!(record.id, ids[round % ids.len()]);
+        let page = store::list(conn, &filter, OrganisationSort::Name, None, 50).unwrap();
+        assert_eq!(page.entries.len(), 3);
+    }
+    let DbConn::Postgres(pg) = conn else {
+        unreachable!("a PostgreSQL test")
+    };
+    let prepared: Vec<Prepared> = diesel::sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements",
+    )
+    .load(pg)
+    .unwrap();
+    let reads: Vec<&Prepared> = prepared
+        .iter()
+        .filter(|p| {
+            p.statement.contains(r#"FROM "organisations""#) || p.statement.contains("UNION ALL")
+        })
+        .collect();
+    // The record's row, its sets, the page and the page's sets.
+    assert_eq!(reads.len(), 4, "{prepared:#?}");
+    for read in reads {
+        assert!(
+            read.custom_plans <= 5 && read.generic_plans >= 3,
+            "planned at every run: {read:#?}"
+        );
+    }
+}

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::Scope;
 use super::{ApiKey, NewApiKey};
+use crate::db::literal_limit::LiteralLimit;
 use crate::db::schema::{api_key_scopes, api_keys};
 use crate::db::{DbConn, write_now};
 use crate::domain::{DomainError, new_id, now, parse_stored};
@@ -75,11 +76,10 @@ pub fn list(
     if let Some(after) = after {
         query = query.filter(api_keys::id.gt(after.to_owned()));
     }
-    let mut rows: Vec<ApiKeyRow> = query
+    let query = query
         .order(api_keys::id.asc())
-        .select(ApiKeyRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
+        .select(ApiKeyRow::as_select());
+    let mut rows: Vec<ApiKeyRow> = LiteralLimit::new(query, limit as u64 + 1).load(conn)?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     Ok((assemble(conn, rows)?, more))

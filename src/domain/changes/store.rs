@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::{Change, Position, StoredChange};
 use crate::db::DbConn;
+use crate::db::literal_limit::LiteralLimit;
 use crate::db::schema::{change_batches, change_events, change_feed};
 use crate::domain::{DomainError, Gone, new_id, now};
 
@@ -193,11 +194,10 @@ pub fn page(
         }
         query = query.filter(wanted);
     }
-    let rows: Vec<Row> = query
+    let query = query
         .order((b::commit_number.asc(), e::seq.asc()))
-        .limit(limit)
-        .select(Row::as_select())
-        .load(conn)?;
+        .select(Row::as_select());
+    let rows: Vec<Row> = LiteralLimit::new(query, limit.max(0) as u64).load(conn)?;
     let full = rows.len() as i64 == limit;
     let changes: Vec<StoredChange> = rows.into_iter().map(stored).collect();
     let next = match changes.last() {

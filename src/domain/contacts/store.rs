@@ -15,7 +15,7 @@ use crate::db::DbConn;
 use crate::db::schema::{contact_affiliations, contact_consents, contacts};
 use crate::domain::{
     CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
-    cursor_time, escape_like, new_id, now, parse_stored, past_cursor, update_locked,
+    cursor_time, escape_like, new_id, now, one_of, parse_stored, past_cursor, update_locked,
 };
 
 const ENTITY: &str = "contact";
@@ -538,23 +538,25 @@ impl Parts {
             Option<NaiveDate>,
             Option<NaiveDate>,
         );
-        let rows: Vec<AffiliationRow> = contact_affiliations::table
-            .filter(contact_affiliations::contact_id.eq_any(ids))
-            .order((
-                contact_affiliations::contact_id,
-                contact_affiliations::created_at,
-                contact_affiliations::id,
-            ))
-            .select((
-                contact_affiliations::contact_id,
-                contact_affiliations::id,
-                contact_affiliations::organisation_id,
-                contact_affiliations::role,
-                contact_affiliations::is_primary,
-                contact_affiliations::start_on,
-                contact_affiliations::end_on,
-            ))
-            .load(conn)?;
+        let rows: Vec<AffiliationRow> = one_of!(ids, contact_affiliations::contact_id, |ours| {
+            contact_affiliations::table
+                .filter(ours)
+                .order((
+                    contact_affiliations::contact_id,
+                    contact_affiliations::created_at,
+                    contact_affiliations::id,
+                ))
+                .select((
+                    contact_affiliations::contact_id,
+                    contact_affiliations::id,
+                    contact_affiliations::organisation_id,
+                    contact_affiliations::role,
+                    contact_affiliations::is_primary,
+                    contact_affiliations::start_on,
+                    contact_affiliations::end_on,
+                ))
+                .load(conn)
+        })?;
         for (contact_id, id, organisation_id, role, is_primary, start_on, end_on) in rows {
             parts
                 .affiliations
@@ -569,12 +571,14 @@ impl Parts {
                     end_on,
                 });
         }
-        let rows: Vec<ConsentRow> = contact_consents::table
-            .filter(contact_consents::contact_id.eq_any(ids))
-            .filter(contact_consents::in_force.eq(true))
-            .order((contact_consents::contact_id, contact_consents::purpose))
-            .select(CONSENT_COLUMNS)
-            .load(conn)?;
+        let rows: Vec<ConsentRow> = one_of!(ids, contact_consents::contact_id, |ours| {
+            contact_consents::table
+                .filter(ours)
+                .filter(contact_consents::in_force.eq(true))
+                .order((contact_consents::contact_id, contact_consents::purpose))
+                .select(CONSENT_COLUMNS)
+                .load(conn)
+        })?;
         for row in rows {
             let (contact_id, record) = consent(row)?;
             parts.consents.entry(contact_id).or_default().push(record);

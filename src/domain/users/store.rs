@@ -7,6 +7,7 @@ use super::Role;
 use super::sessions;
 use super::{NewUser, RevokeReason, User, UserChange, UserFilter};
 use crate::db::DbConn;
+use crate::db::literal_limit::LiteralLimit;
 use crate::db::schema::users;
 use crate::domain::{
     Direction, DomainError, FieldError, VersionCheck, escape_like, new_id, now, parse_stored,
@@ -157,11 +158,10 @@ pub fn list(
         let up = Direction::Ascending;
         query = query.filter(past_cursor(users::email, email.clone(), users::id, id, up));
     }
-    let mut rows: Vec<UserRow> = query
+    let query = query
         .order((users::email.asc(), users::id.asc()))
-        .select(UserRow::as_select())
-        .limit(limit as i64 + 1)
-        .load(conn)?;
+        .select(UserRow::as_select());
+    let mut rows: Vec<UserRow> = LiteralLimit::new(query, limit as u64 + 1).load(conn)?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let users = rows
