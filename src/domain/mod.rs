@@ -192,7 +192,8 @@ where
     LiteralLimit<Q>: diesel::query_dsl::LoadQuery<'q, crate::db::DbConn, R>,
 {
     use diesel::RunQueryDsl;
-    let rows = LiteralLimit::new(query, limit as u64 + 1).load(conn)?;
+    let mut rows: Vec<R> = LiteralLimit::at_least(query, limit as u64 + 1).load(conn)?;
+    rows.truncate(limit + 1);
     keyset_page(rows, limit, position, convert)
 }
 

@@ -79,7 +79,7 @@ pub fn list(
     let query = query
         .order(api_keys::id.asc())
         .select(ApiKeyRow::as_select());
-    let mut rows: Vec<ApiKeyRow> = LiteralLimit::new(query, limit as u64 + 1).load(conn)?;
+    let mut rows: Vec<ApiKeyRow> = LiteralLimit::at_least(query, limit as u64 + 1).load(conn)?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     Ok((assemble(conn, rows)?, more))

@@ -197,7 +197,9 @@ pub fn page(
     let query = query
         .order((b::commit_number.asc(), e::seq.asc()))
         .select(Row::as_select());
-    let rows: Vec<Row> = LiteralLimit::new(query, limit.max(0) as u64).load(conn)?;
+    let limit = limit.max(0);
+    let mut rows: Vec<Row> = LiteralLimit::at_least(query, limit as u64).load(conn)?;
+    rows.truncate(limit as usize);
     let full = rows.len() as i64 == limit;
     let changes: Vec<StoredChange> = rows.into_iter().map(stored).collect();
     let next = match changes.last() {

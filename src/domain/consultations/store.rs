@@ -19,6 +19,7 @@ use crate::db::schema::{
 use crate::domain::Page;
 use crate::domain::expert_groups::store::{check_party, current_parties, hold_party};
 use crate::domain::id_position;
+use crate::domain::one_of;
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, VersionCheck, changed,
@@ -202,14 +203,17 @@ fn assemble(
         .collect();
     let mut expertise: HashMap<String, Vec<String>> = HashMap::new();
     if !ids.is_empty() {
-        let codes: Vec<(String, String)> = consultation_expertise::table
-            .filter(consultation_expertise::consultation_id.eq_any(&ids))
-            .order(consultation_expertise::expertise_code)
-            .select((
-                consultation_expertise::consultation_id,
-                consultation_expertise::expertise_code,
-            ))
-            .load(conn)?;
+        let codes: Vec<(String, String)> =
+            one_of!(&ids[..], consultation_expertise::consultation_id, |ours| {
+                consultation_expertise::table
+                    .filter(ours)
+                    .order(consultation_expertise::expertise_code)
+                    .select((
+                        consultation_expertise::consultation_id,
+                        consultation_expertise::expertise_code,
+                    ))
+                    .load(conn)
+            })?;
         for (id, code) in codes {
             expertise.entry(id).or_default().push(code);
         }
@@ -357,7 +361,8 @@ fn filtered(filter: &ConsultationFilter) -> consultations::BoxedQuery<'_, crate:
         query = query.filter(consultations::status.eq_any(statuses));
     }
     if !filter.lead_groups.is_empty() {
-        query = query.filter(consultations::lead_group_id.eq_any(&filter.lead_groups));
+        let lead = consultations::lead_group_id;
+        query = one_of!(&filter.lead_groups[..], lead, |led_by| query.filter(led_by));
     }
     if !filter.expertise.is_empty() {
         query = query.filter(

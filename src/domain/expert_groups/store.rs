@@ -15,7 +15,7 @@ use crate::db::schema::{contacts, expert_group_expertise, expert_group_members, 
 use crate::domain::organisations::name_key;
 use crate::domain::{
     CURSOR_TIME_FORMAT, Direction, DomainError, FieldError, Gone, Listed, Page, VersionCheck,
-    changed, cursor_time, escape_like, new_id, now, parse_stored, past_cursor, taxonomies,
+    changed, cursor_time, escape_like, new_id, now, one_of, parse_stored, past_cursor, taxonomies,
     update_locked,
 };
 use crate::with_backend;
@@ -173,32 +173,37 @@ fn assemble(
     let mut expertise: HashMap<String, Vec<String>> = HashMap::new();
     let mut counts: HashMap<String, i64> = HashMap::new();
     if !ids.is_empty() {
-        let codes: Vec<(String, String)> = expert_group_expertise::table
-            .filter(expert_group_expertise::group_id.eq_any(&ids))
-            .order(expert_group_expertise::expertise_code)
-            .select((
-                expert_group_expertise::group_id,
-                expert_group_expertise::expertise_code,
-            ))
-            .load(conn)?;
+        let codes: Vec<(String, String)> =
+            one_of!(&ids[..], expert_group_expertise::group_id, |ours| {
+                expert_group_expertise::table
+                    .filter(ours)
+                    .order(expert_group_expertise::expertise_code)
+                    .select((
+                        expert_group_expertise::group_id,
+                        expert_group_expertise::expertise_code,
+                    ))
+                    .load(conn)
+            })?;
         for (id, code) in codes {
             expertise.entry(id).or_default().push(code);
         }
         let today = today();
-        counts = expert_group_members::table
-            .filter(expert_group_members::group_id.eq_any(&ids))
-            .filter(expert_group_members::joined_on.le(today))
-            .filter(
-                expert_group_members::left_on
-                    .is_null()
-                    .or(expert_group_members::left_on.ge(today)),
-            )
-            .filter(live_party())
-            .group_by(expert_group_members::group_id)
-            .select((expert_group_members::group_id, diesel::dsl::count_star()))
-            .load::<(String, i64)>(conn)?
-            .into_iter()
-            .collect();
+        counts = one_of!(&ids[..], expert_group_members::group_id, |ours| {
+            expert_group_members::table
+                .filter(ours)
+                .filter(expert_group_members::joined_on.le(today))
+                .filter(
+                    expert_group_members::left_on
+                        .is_null()
+                        .or(expert_group_members::left_on.ge(today)),
+                )
+                .filter(live_party())
+                .group_by(expert_group_members::group_id)
+                .select((expert_group_members::group_id, diesel::dsl::count_star()))
+                .load::<(String, i64)>(conn)
+        })?
+        .into_iter()
+        .collect();
     }
     rows.into_iter()
         .map(|row| {

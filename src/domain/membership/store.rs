@@ -16,7 +16,7 @@ use crate::db::schema::{
     memberships, organisations,
 };
 use crate::db::{Backend, DbConn};
-use crate::domain::{DomainError, FieldError, new_id, now, parse_stored};
+use crate::domain::{DomainError, FieldError, new_id, now, one_of, parse_stored};
 
 /// Memberships put together from their rows, whichever statements read them (`load` here,
 /// or the organisations' one statement for all their sets): periods and withdrawals find
@@ -82,39 +82,48 @@ pub fn load(conn: &mut DbConn, ids: &[String]) -> Result<HashMap<String, Members
     if ids.is_empty() {
         return Ok(assembly.finish());
     }
-    let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>)> = memberships::table
-        .filter(memberships::organisation_id.eq_any(ids))
-        .select((
-            memberships::organisation_id,
-            memberships::tier,
-            memberships::applied_on,
-            memberships::joined_on,
-        ))
-        .load(conn)?;
+    // `one_of!`: a membership's own endpoints read one organisation's.
+    let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>)> =
+        one_of!(ids, memberships::organisation_id, |ours| {
+            memberships::table
+                .filter(ours)
+                .select((
+                    memberships::organisation_id,
+                    memberships::tier,
+                    memberships::applied_on,
+                    memberships::joined_on,
+                ))
+                .load(conn)
+        })?;
     for (id, tier, applied_on, joined_on) in rows {
         assembly.membership(id, &tier, applied_on, joined_on)?;
     }
-    let periods: Vec<(String, NaiveDate, NaiveDate)> = membership_periods::table
-        .filter(membership_periods::organisation_id.eq_any(ids))
-        .select((
-            membership_periods::organisation_id,
-            membership_periods::start_on,
-            membership_periods::end_on,
-        ))
-        .load(conn)?;
+    let periods: Vec<(String, NaiveDate, NaiveDate)> =
+        one_of!(ids, membership_periods::organisation_id, |ours| {
+            membership_periods::table
+                .filter(ours)
+                .select((
+                    membership_periods::organisation_id,
+                    membership_periods::start_on,
+                    membership_periods::end_on,
+                ))
+                .load(conn)
+        })?;
     for (id, start_on, end_on) in periods {
         assembly.period(id, Period { start_on, end_on });
     }
     let withdrawals: Vec<(String, NaiveDate, Option<NaiveDate>, String)> =
-        membership_withdrawals::table
-            .filter(membership_withdrawals::organisation_id.eq_any(ids))
-            .select((
-                membership_withdrawals::organisation_id,
-                membership_withdrawals::withdrawn_on,
-                membership_withdrawals::reinstated_on,
-                membership_withdrawals::reason,
-            ))
-            .load(conn)?;
+        one_of!(ids, membership_withdrawals::organisation_id, |ours| {
+            membership_withdrawals::table
+                .filter(ours)
+                .select((
+                    membership_withdrawals::organisation_id,
+                    membership_withdrawals::withdrawn_on,
+                    membership_withdrawals::reinstated_on,
+                    membership_withdrawals::reason,
+                ))
+                .load(conn)
+        })?;
     for (id, withdrawn_on, reinstated_on, reason) in withdrawals {
         let withdrawal = Withdrawal {
             withdrawn_on,

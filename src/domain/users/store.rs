@@ -161,7 +161,7 @@ pub fn list(
     let query = query
         .order((users::email.asc(), users::id.asc()))
         .select(UserRow::as_select());
-    let mut rows: Vec<UserRow> = LiteralLimit::new(query, limit as u64 + 1).load(conn)?;
+    let mut rows: Vec<UserRow> = LiteralLimit::at_least(query, limit as u64 + 1).load(conn)?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let users = rows
