@@ -117,6 +117,16 @@ fn live_party() -> _ {
         )
 }
 
+/// Memberships that have begun by `day` and not ended before it: the group's members that day.
+#[diesel::dsl::auto_type]
+fn member_on(day: NaiveDate) -> _ {
+    expert_group_members::joined_on.le(day).and(
+        expert_group_members::left_on
+            .is_null()
+            .or(expert_group_members::left_on.ge(day)),
+    )
+}
+
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
@@ -191,12 +201,7 @@ fn assemble(
         counts = one_of!(&ids[..], expert_group_members::group_id, |ours| {
             expert_group_members::table
                 .filter(ours)
-                .filter(expert_group_members::joined_on.le(today))
-                .filter(
-                    expert_group_members::left_on
-                        .is_null()
-                        .or(expert_group_members::left_on.ge(today)),
-                )
+                .filter(member_on(today))
                 .filter(live_party())
                 .group_by(expert_group_members::group_id)
                 .select((expert_group_members::group_id, diesel::dsl::count_star()))
@@ -686,13 +691,7 @@ macro_rules! tenure {
     ($query:expr, $tenure:expr) => {{
         let today = today();
         match $tenure {
-            Tenure::Current => $query
-                .filter(expert_group_members::joined_on.le(today))
-                .filter(
-                    expert_group_members::left_on
-                        .is_null()
-                        .or(expert_group_members::left_on.ge(today)),
-                ),
+            Tenure::Current => $query.filter(member_on(today)),
             Tenure::Past => $query.filter(expert_group_members::left_on.lt(today)),
             Tenure::All => $query,
         }
@@ -783,12 +782,7 @@ pub fn current_parties(conn: &mut DbConn, group_id: &str) -> Result<Vec<Party>, 
     let today = today();
     let rows: Vec<(Option<String>, Option<String>)> = expert_group_members::table
         .filter(expert_group_members::group_id.eq(group_id))
-        .filter(expert_group_members::joined_on.le(today))
-        .filter(
-            expert_group_members::left_on
-                .is_null()
-                .or(expert_group_members::left_on.ge(today)),
-        )
+        .filter(member_on(today))
         .filter(live_party())
         .order(expert_group_members::id.asc())
         .select((
