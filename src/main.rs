@@ -68,24 +68,37 @@ fn main() -> ExitCode {
     }
 }
 
-/// glibc gives each thread that allocates at once an arena of its own, up to 8 per core, and
-/// keeps what each arena once held. Requests do their database work on a pool of blocking
-/// threads, one per request in flight, so the service's memory grew with concurrency
-/// (SQLite, the bench's phases: 139 MiB, against 71 MiB with two arenas and no change in
-/// speed; BENCHMARKS.md). `MALLOC_ARENA_MAX` in the environment still decides when set.
-fn cap_malloc_arenas() {
+/// Two glibc malloc settings that keep the service's memory flat; each variable, when set in
+/// the environment, still decides.
+/// - Arenas: glibc gives each thread that allocates at once an arena of its own, up to 8 per
+///   core, and keeps what each arena once held. Requests do their database work on a pool of
+///   blocking threads, one per request in flight, so the memory grew with concurrency (SQLite,
+///   the bench's phases: 139 MiB, against 71 MiB with two arenas and no change in speed;
+///   BENCHMARKS.md).
+/// - A fixed mmap threshold of 1 MiB: by default glibc raises the threshold to the size of
+///   the largest block it has given back, so after the first sign-in, argon2's 19 MiB block
+///   came from the heap and stayed there (a third of the service's memory at rest), and a
+///   report's large blocks stacked on top of it. Fixed, a block that large is mapped for its
+///   use and returned when freed.
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    {
+        const MMAP_THRESHOLD_BYTES: libc::c_int = 1024 * 1024;
         // SAFETY: mallopt only sets an allocator parameter; it is called before any other
         // thread exists.
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+            if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+            if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+            }
         }
     }
 }
 
 fn serve() -> ExitCode {
-    cap_malloc_arenas();
+    tune_malloc();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let config = match Config::from_env() {
         Ok(config) => config,
