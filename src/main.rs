@@ -83,15 +83,17 @@ fn main() -> ExitCode {
 fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        const MMAP_THRESHOLD_BYTES: libc::c_int = 1024 * 1024;
-        // SAFETY: mallopt only sets an allocator parameter; it is called before any other
-        // thread exists.
-        unsafe {
-            if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-                libc::mallopt(libc::M_ARENA_MAX, 2);
-            }
-            if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+        const SETTINGS: [(&str, libc::c_int, libc::c_int); 2] = [
+            ("MALLOC_ARENA_MAX", libc::M_ARENA_MAX, 2),
+            ("MALLOC_MMAP_THRESHOLD_", libc::M_MMAP_THRESHOLD, 1 << 20),
+        ];
+        for (variable, parameter, value) in SETTINGS {
+            if std::env::var_os(variable).is_none() {
+                // SAFETY: mallopt only sets an allocator parameter; it is called before any
+                // other thread exists.
+                unsafe {
+                    libc::mallopt(parameter, value);
+                }
             }
         }
     }
